@@ -1,0 +1,81 @@
+// Block headers: what every node of an edge network keeps. A header commits
+// to its entries (records and transactions) with a Merkle root and to the
+// previous header by hash; signatures over its hash make it authoritative
+// (one consensus signer now, a quorum certificate with a replica group).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "common/types.hpp"
+
+namespace mhr {
+
+inline constexpr std::size_t kMaxHeaderSignatures = 256;
+
+struct BlockHeader {
+  NetworkId network;
+  std::uint64_t height = 0;  // 0 is the first block of a network
+  Hash prev_hash;            // zero for height 0
+  Hash merkle_root;          // over the entries' hashes, in block order
+  std::uint32_t entry_count = 0;
+  TimeUs time_us = 0;
+  NodeId proposer;
+  bool operator==(const BlockHeader&) const = default;
+};
+
+struct HeaderSignature {
+  NodeId signer;
+  Signature signature;
+  bool operator==(const HeaderSignature&) const = default;
+};
+
+struct SignedHeader {
+  BlockHeader header;
+  std::vector<HeaderSignature> signatures;  // sorted by signer, no repeats
+  bool operator==(const SignedHeader&) const = default;
+};
+
+template <>
+struct Codec<BlockHeader> {
+  static void write(Writer& w, const BlockHeader& v);
+  static BlockHeader read(Reader& r);
+};
+template <>
+struct Codec<SignedHeader> {
+  static void write(Writer& w, const SignedHeader& v);
+  static SignedHeader read(Reader& r);
+};
+
+// Hash of the header alone (signatures excluded): what signers sign and
+// what the next header points to.
+Hash header_hash(const BlockHeader& h);
+// The bytes a validator signs for a header: a domain tag and its hash.
+Bytes header_signing_bytes(const Hash& header_hash);
+
+// Adds `signer`'s signature, keeping signatures sorted by signer.
+void add_signature(SignedHeader& sh, NodeId signer, const KeyPair& key);
+
+// The validators of a network and how many of them must sign a header.
+struct ValidatorSet {
+  struct Member {
+    NodeId node;
+    PublicKey key;
+  };
+  std::vector<Member> members;
+  std::size_t quorum = 1;  // 2f+1 for n = 3f+1; 1 for a single consensus node
+  const PublicKey* key_of(NodeId node) const;
+};
+
+// True when at least `quorum` distinct validators signed the header hash
+// with valid signatures; unknown signers and duplicates do not count.
+bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators);
+
+// Why `next` cannot follow `prev` (height, network, previous hash), or
+// nullopt. `prev` is null when `next` must be the first header.
+std::optional<std::string> header_link_error(const BlockHeader& next, const BlockHeader* prev);
+
+}  // namespace mhr

@@ -1,0 +1,130 @@
+#include "common/record.hpp"
+
+#include <array>
+
+namespace mhr {
+
+namespace {
+constexpr std::string_view kRecordSigningDomain = "mhr-record-v1";
+constexpr std::array<std::string_view, kCategoryCount> kCategoryNames = {
+    "medical", "billing", "insurance", "administrative"};
+
+enum BodyKind : std::uint8_t { kInline = 0, kOffChain = 1 };
+
+// Every field but the signature, in encoding order.
+void write_unsigned_part(Writer& w, const Record& v) {
+  w.fixed(v.user);
+  w.varint(v.network.value);
+  w.varint(v.author_node.value);
+  w.fixed(v.author_key);
+  w.varint(v.sequence);
+  w.fixed(v.prev_hash);
+  MHR_ASSERT(v.created_at_us >= 0);
+  w.varint(static_cast<std::uint64_t>(v.created_at_us));
+  MHR_ASSERT(v.content_type.size() <= kMaxContentTypeBytes);
+  w.str(v.content_type);
+  w.u8(static_cast<std::uint8_t>(v.category));
+  if (v.off_chain) {
+    MHR_ASSERT(v.payload.empty());
+    w.u8(kOffChain);
+    Codec<OffChainRef>::write(w, *v.off_chain);
+  } else {
+    MHR_ASSERT(v.payload.size() <= kMaxInlinePayloadBytes);
+    w.u8(kInline);
+    w.bytes(v.payload.view());
+  }
+  w.boolean(v.supersedes.has_value());
+  if (v.supersedes) w.fixed(*v.supersedes);
+}
+}  // namespace
+
+std::string_view category_name(Category c) {
+  auto i = static_cast<std::size_t>(c);
+  MHR_ASSERT(i < kCategoryNames.size());
+  return kCategoryNames[i];
+}
+
+std::optional<Category> parse_category(std::string_view name) {
+  for (std::size_t i = 0; i < kCategoryNames.size(); ++i)
+    if (kCategoryNames[i] == name) return static_cast<Category>(i);
+  return std::nullopt;
+}
+
+void Codec<OffChainRef>::write(Writer& w, const OffChainRef& v) {
+  w.fixed(v.hash);
+  w.varint(v.size_bytes);
+}
+
+OffChainRef Codec<OffChainRef>::read(Reader& r) {
+  OffChainRef v;
+  v.hash = r.fixed_as<Hash>();
+  v.size_bytes = r.varint();
+  return v;
+}
+
+void Codec<Record>::write(Writer& w, const Record& v) {
+  write_unsigned_part(w, v);
+  w.fixed(v.signature);
+}
+
+Record Codec<Record>::read(Reader& r) {
+  Record v;
+  v.user = r.fixed_as<UserId>();
+  v.network = NetworkId{r.u32()};
+  v.author_node = NodeId{r.u32()};
+  v.author_key = r.fixed_as<PublicKey>();
+  v.sequence = r.varint();
+  v.prev_hash = r.fixed_as<Hash>();
+  v.created_at_us = r.time_us();
+  v.content_type = r.str(kMaxContentTypeBytes);
+  std::uint8_t category = r.u8();
+  if (category >= kCategoryCount) r.fail(DecodeError::kUnknownType);
+  v.category = static_cast<Category>(category);
+  std::uint8_t body = r.u8();
+  if (body == kInline) {
+    v.payload = SharedBytes(r.bytes(kMaxInlinePayloadBytes));
+  } else if (body == kOffChain) {
+    v.off_chain = Codec<OffChainRef>::read(r);
+  } else {
+    r.fail(DecodeError::kUnknownType);
+  }
+  if (r.boolean()) v.supersedes = r.fixed_as<Hash>();
+  v.signature = r.fixed_as<Signature>();
+  return v;
+}
+
+Bytes record_signing_bytes(const Record& r) {
+  Writer w(256 + r.payload.size());
+  w.str(kRecordSigningDomain);
+  write_unsigned_part(w, r);
+  return w.take();
+}
+
+Hash record_hash(const Record& r) {
+  return sha256(encode(r));
+}
+
+void sign_record(Record& r, const KeyPair& author) {
+  MHR_ASSERT(r.author_key == author.public_key());
+  r.signature = author.sign(record_signing_bytes(r));
+}
+
+bool verify_record_signature(const Record& r) {
+  return verify(r.author_key, record_signing_bytes(r), r.signature);
+}
+
+std::optional<std::string> chain_continuity_error(const Record& r,
+                                                  const std::optional<ChainTip>& tip) {
+  if (!tip) {
+    if (r.sequence != 0) return "first record of the user must have sequence 0";
+    if (!r.prev_hash.is_zero()) return "first record of the user must have a zero previous hash";
+    return std::nullopt;
+  }
+  if (r.sequence != tip->sequence + 1)
+    return "sequence " + std::to_string(r.sequence) + " does not follow " +
+           std::to_string(tip->sequence);
+  if (r.prev_hash != tip->hash) return "previous hash does not match the user's latest record";
+  return std::nullopt;
+}
+
+}  // namespace mhr

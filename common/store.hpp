@@ -1,0 +1,103 @@
+// Ordered key-value storage with atomic write batches. Two back ends share
+// this interface: LMDB (durable; one fsynced transaction per batch, so
+// concurrent writes are group-committed) and memory (the simulator).
+//
+// Keys are ordered bytewise. Data lives in fixed tables; the logical index
+// (records by user and sequence) and the verification index (headers, record
+// hash -> position) are separate tables, i.e. separate LMDB databases.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/types.hpp"
+
+namespace mhr {
+
+enum class Table : std::uint8_t {
+  kMeta = 0,     // small facts: schema version, node identity, counters
+  kRecords,      // logical index: (user, sequence) -> record
+  kHeaders,      // verification index: (network, height) -> header
+  kRecordIndex,  // verification index: record hash -> (network, height, leaf)
+  kUsers,        // registrations and sharing tables
+  kPending,      // work accepted but not yet finished (survives restarts)
+  kAudit,        // audit chain entries
+  kBlobs,        // off-chain content-addressed chunks
+};
+inline constexpr std::size_t kTableCount = 8;
+std::string_view table_name(Table t);
+
+// A set of puts and deletes applied atomically by Store::write.
+class WriteBatch {
+ public:
+  struct Put {
+    Table table;
+    Bytes key;
+    Bytes value;
+  };
+  struct Delete {
+    Table table;
+    Bytes key;
+  };
+  using Op = std::variant<Put, Delete>;
+
+  void put(Table t, ByteView key, ByteView value);
+  void del(Table t, ByteView key);
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+  std::size_t size() const { return ops_.size(); }
+  void clear() { ops_.clear(); }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// A store that cannot do what it must (disk full, corrupt file) throws this;
+// a node cannot go on safely after it and stops.
+struct StoreError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Store {
+ public:
+  // Called for each entry in key order; return false to stop early.
+  using Visitor = std::function<bool(ByteView key, ByteView value)>;
+
+  virtual ~Store() = default;
+  virtual std::optional<Bytes> get(Table t, ByteView key) const = 0;
+  // Applies every op or none. On LMDB, durable (fsynced) when it returns.
+  virtual void write(const WriteBatch& batch) = 0;
+  // Entries with begin <= key < end, in order; an empty end means no bound.
+  virtual void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const = 0;
+  // The entry with the greatest key that starts with prefix, if any.
+  virtual std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t,
+                                                                  ByteView prefix) const = 0;
+  // Bytes of keys and values held (for reports), approximately for LMDB.
+  virtual std::uint64_t size_bytes() const = 0;
+
+  void scan_prefix(Table t, ByteView prefix, const Visitor& visit) const;
+};
+
+std::unique_ptr<Store> open_memory_store();
+
+struct LmdbOptions {
+  std::uint64_t map_size_bytes = 64ull << 30;  // virtual reservation, not disk use
+  bool fsync = true;                           // off only for throw-away stores
+};
+// Opens or creates an LMDB environment in directory `dir` (created if
+// missing). Errors name the directory and LMDB's reason.
+Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& dir,
+                                                            const LmdbOptions& options = {});
+
+// The smallest key greater than every key with this prefix; empty when the
+// prefix is all 0xFF (no bound).
+Bytes prefix_successor(ByteView prefix);
+
+}  // namespace mhr

@@ -1,0 +1,373 @@
+// LMDB back end: one environment per directory, one named database per Table.
+// Every write batch is one write transaction, committed (and, unless
+// LmdbOptions::fsync is off, fsynced) before write() returns.
+//
+// The environment is opened with MDB_NOTLS, so read transactions are not tied
+// to threads: reads may come from any thread. Reset read transactions are
+// kept in a small pool and renewed, which keeps their reader slots and makes
+// a read cheap.
+#include <lmdb.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/store.hpp"
+
+namespace mhr {
+namespace {
+
+constexpr std::size_t kMaxPooledReaders = 8;
+
+[[noreturn]] void fail(const std::string& what, int rc) {
+  throw StoreError("lmdb: " + what + ": " + mdb_strerror(rc));
+}
+
+MDB_val to_val(ByteView v) {
+  MDB_val out;
+  out.mv_size = v.size();
+  out.mv_data = const_cast<std::uint8_t*>(v.data());
+  return out;
+}
+
+ByteView to_view(const MDB_val& v) {
+  return {static_cast<const std::uint8_t*>(v.mv_data), v.mv_size};
+}
+
+int compare_bytes(ByteView a, ByteView b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  if (n != 0) {
+    if (int c = std::memcmp(a.data(), b.data(), n); c != 0) return c;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+bool starts_with(ByteView key, ByteView prefix) {
+  return key.size() >= prefix.size() &&
+         (prefix.empty() || std::memcmp(key.data(), prefix.data(), prefix.size()) == 0);
+}
+
+std::size_t table_index(Table t) {
+  const auto i = static_cast<std::size_t>(t);
+  if (i >= kTableCount) throw StoreError("lmdb: unknown table " + std::to_string(i));
+  return i;
+}
+
+// Closes an environment unless released (used while opening).
+class EnvGuard {
+ public:
+  explicit EnvGuard(MDB_env* env) : env_(env) {}
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+  ~EnvGuard() {
+    if (env_) mdb_env_close(env_);
+  }
+  MDB_env* get() const { return env_; }
+  MDB_env* release() {
+    MDB_env* e = env_;
+    env_ = nullptr;
+    return e;
+  }
+
+ private:
+  MDB_env* env_;
+};
+
+// A write transaction that aborts unless committed.
+class WriteTxn {
+ public:
+  explicit WriteTxn(MDB_env* env) {
+    if (int rc = mdb_txn_begin(env, nullptr, 0, &txn_); rc != 0) {
+      txn_ = nullptr;
+      fail("cannot begin write transaction", rc);
+    }
+  }
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+  ~WriteTxn() {
+    if (txn_) mdb_txn_abort(txn_);
+  }
+  MDB_txn* get() const { return txn_; }
+  // The transaction is freed by mdb_txn_commit whether or not it succeeds.
+  int commit() {
+    MDB_txn* t = txn_;
+    txn_ = nullptr;
+    return mdb_txn_commit(t);
+  }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// A cursor, closed on destruction (required for read-only transactions).
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi) {
+    if (int rc = mdb_cursor_open(txn, dbi, &cur_); rc != 0) {
+      cur_ = nullptr;
+      fail("cannot open cursor", rc);
+    }
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  ~Cursor() {
+    if (cur_) mdb_cursor_close(cur_);
+  }
+  int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) {
+    return mdb_cursor_get(cur_, key, value, op);
+  }
+
+ private:
+  MDB_cursor* cur_ = nullptr;
+};
+
+class LmdbStore final : public Store {
+ public:
+  LmdbStore(MDB_env* env, const std::array<MDB_dbi, kTableCount>& dbis, std::string dir)
+      : env_(env), dbis_(dbis), dir_(std::move(dir)) {
+    max_key_ = static_cast<std::size_t>(mdb_env_get_maxkeysize(env_));
+    pool_.reserve(kMaxPooledReaders);  // so that returning a reader never allocates
+  }
+  LmdbStore(const LmdbStore&) = delete;
+  LmdbStore& operator=(const LmdbStore&) = delete;
+
+  ~LmdbStore() override {
+    for (MDB_txn* txn : pool_) mdb_txn_abort(txn);
+    pool_.clear();
+    for (MDB_dbi dbi : dbis_) mdb_dbi_close(env_, dbi);
+    mdb_env_close(env_);
+  }
+
+  std::optional<Bytes> get(Table t, ByteView key) const override {
+    const MDB_dbi dbi = dbi_of(t);
+    if (key.empty() || key.size() > max_key_) return std::nullopt;  // cannot be stored
+    ReadLease r(*this);
+    MDB_val k = to_val(key);
+    MDB_val v;
+    const int rc = mdb_get(r.txn(), dbi, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    if (rc != 0) fail("get from " + std::string(table_name(t)) + " in " + dir_, rc);
+    const ByteView value = to_view(v);
+    return Bytes(value.begin(), value.end());
+  }
+
+  void write(const WriteBatch& batch) override {
+    // Validate first: a bad op must not even start a transaction.
+    for (const auto& op : batch.ops()) {
+      std::visit([this](const auto& o) { check_key(o.table, o.key); }, op);
+    }
+    if (batch.empty()) return;
+
+    WriteTxn txn(env_);
+    std::size_t n = 0;
+    for (const auto& op : batch.ops()) {
+      if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
+        MDB_val k = to_val(p->key);
+        MDB_val v = to_val(p->value);
+        if (int rc = mdb_put(txn.get(), dbi_of(p->table), &k, &v, 0); rc != 0)
+          fail(op_context("put", p->table, n, batch.size()), rc);
+      } else {
+        const auto& d = std::get<WriteBatch::Delete>(op);
+        MDB_val k = to_val(d.key);
+        const int rc = mdb_del(txn.get(), dbi_of(d.table), &k, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND) fail(op_context("delete", d.table, n, batch.size()), rc);
+      }
+      ++n;
+    }
+    if (int rc = txn.commit(); rc != 0)
+      fail("commit of a batch of " + std::to_string(batch.size()) + " ops in " + dir_, rc);
+  }
+
+  void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const override {
+    const MDB_dbi dbi = dbi_of(t);
+    ReadLease r(*this);
+    Cursor cur(r.txn(), dbi);  // declared after the lease: closed before it is reset
+    MDB_val k;
+    MDB_val v;
+    int rc;
+    if (begin.empty()) {
+      rc = cur.get(&k, &v, MDB_FIRST);
+    } else {
+      // LMDB cannot seek to a key longer than its maximum; seeking to the
+      // truncated key lands at most one entry early, skipped below.
+      k = to_val(begin.size() > max_key_ ? begin.first(max_key_) : begin);
+      rc = cur.get(&k, &v, MDB_SET_RANGE);
+    }
+    while (rc == 0) {
+      const ByteView key = to_view(k);
+      if (compare_bytes(key, begin) >= 0) {
+        if (!end.empty() && compare_bytes(key, end) >= 0) return;
+        if (!visit(key, to_view(v))) return;
+      }
+      rc = cur.get(&k, &v, MDB_NEXT);
+    }
+    if (rc != MDB_NOTFOUND) fail("scan of " + std::string(table_name(t)) + " in " + dir_, rc);
+  }
+
+  std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
+    const MDB_dbi dbi = dbi_of(t);
+    if (prefix.size() > max_key_) return std::nullopt;  // no stored key is that long
+    const Bytes succ = prefix_successor(prefix);
+    ReadLease r(*this);
+    Cursor cur(r.txn(), dbi);
+    MDB_val k;
+    MDB_val v;
+    int rc;
+    if (succ.empty()) {
+      rc = cur.get(&k, &v, MDB_LAST);
+    } else {
+      k = to_val(succ);
+      rc = cur.get(&k, &v, MDB_SET_RANGE);
+      if (rc == 0)
+        rc = cur.get(&k, &v, MDB_PREV);
+      else if (rc == MDB_NOTFOUND)
+        rc = cur.get(&k, &v, MDB_LAST);
+    }
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    if (rc != 0) fail("last_with_prefix in " + std::string(table_name(t)) + " in " + dir_, rc);
+    const ByteView key = to_view(k);
+    if (!starts_with(key, prefix)) return std::nullopt;
+    const ByteView value = to_view(v);
+    return std::make_pair(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
+  }
+
+  std::uint64_t size_bytes() const override {
+    ReadLease r(*this);
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < kTableCount; ++i) {
+      MDB_stat st;
+      if (int rc = mdb_stat(r.txn(), dbis_[i], &st); rc != 0) fail("stat of " + dir_, rc);
+      total +=
+          static_cast<std::uint64_t>(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+          st.ms_psize;
+    }
+    return total;
+  }
+
+ private:
+  // A read-only transaction borrowed from the pool for one call.
+  class ReadLease {
+   public:
+    explicit ReadLease(const LmdbStore& s) : store_(s), txn_(s.acquire_read()) {}
+    ReadLease(const ReadLease&) = delete;
+    ReadLease& operator=(const ReadLease&) = delete;
+    ~ReadLease() { store_.release_read(txn_); }
+    MDB_txn* txn() const { return txn_; }
+
+   private:
+    const LmdbStore& store_;
+    MDB_txn* txn_;
+  };
+
+  MDB_dbi dbi_of(Table t) const { return dbis_[table_index(t)]; }
+
+  void check_key(Table t, ByteView key) const {
+    table_index(t);
+    if (key.empty()) throw StoreError("lmdb: empty key in table " + std::string(table_name(t)));
+    if (key.size() > max_key_)
+      throw StoreError("lmdb: key of " + std::to_string(key.size()) +
+                       " bytes exceeds the maximum of " + std::to_string(max_key_) + " in table " +
+                       std::string(table_name(t)));
+  }
+
+  std::string op_context(const char* what, Table t, std::size_t index, std::size_t count) const {
+    return std::string(what) + " in " + std::string(table_name(t)) + " (op " +
+           std::to_string(index + 1) + " of " + std::to_string(count) + ", batch aborted) in " +
+           dir_;
+  }
+
+  MDB_txn* acquire_read() const {
+    MDB_txn* txn = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (!pool_.empty()) {
+        txn = pool_.back();
+        pool_.pop_back();
+      }
+    }
+    if (txn) {
+      if (int rc = mdb_txn_renew(txn); rc != 0) {
+        mdb_txn_abort(txn);
+        fail("cannot renew read transaction in " + dir_, rc);
+      }
+      return txn;
+    }
+    if (int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != 0)
+      fail("cannot begin read transaction in " + dir_, rc);
+    return txn;
+  }
+
+  void release_read(MDB_txn* txn) const noexcept {
+    mdb_txn_reset(txn);
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      if (pool_.size() < kMaxPooledReaders) {
+        pool_.push_back(txn);  // capacity reserved: does not allocate
+        return;
+      }
+    }
+    mdb_txn_abort(txn);
+  }
+
+  MDB_env* env_;
+  std::array<MDB_dbi, kTableCount> dbis_;
+  std::string dir_;
+  std::size_t max_key_ = 0;
+  mutable std::mutex pool_mu_;
+  mutable std::vector<MDB_txn*> pool_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& dir,
+                                                            const LmdbOptions& options) {
+  auto cannot = [&dir](const std::string& reason) {
+    return err("lmdb: cannot open " + dir + ": " + reason);
+  };
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return cannot(ec.message());
+  if (!std::filesystem::is_directory(dir, ec)) return cannot("not a directory");
+
+  MDB_env* raw = nullptr;
+  if (int rc = mdb_env_create(&raw); rc != 0) return cannot(mdb_strerror(rc));
+  EnvGuard env(raw);
+
+  if (int rc = mdb_env_set_maxdbs(env.get(), static_cast<MDB_dbi>(kTableCount)); rc != 0)
+    return cannot(mdb_strerror(rc));
+  if (int rc = mdb_env_set_mapsize(env.get(), static_cast<std::size_t>(options.map_size_bytes));
+      rc != 0)
+    return cannot(mdb_strerror(rc));
+  const unsigned flags = MDB_NOTLS | (options.fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC));
+  if (int rc = mdb_env_open(env.get(), dir.c_str(), flags, 0644); rc != 0)
+    return cannot(mdb_strerror(rc));
+
+  // Free reader slots left behind by processes that died.
+  int dead = 0;
+  if (int rc = mdb_reader_check(env.get(), &dead); rc != 0) return cannot(mdb_strerror(rc));
+
+  std::array<MDB_dbi, kTableCount> dbis{};
+  {
+    MDB_txn* txn = nullptr;
+    if (int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn); rc != 0)
+      return cannot(mdb_strerror(rc));
+    for (std::size_t i = 0; i < kTableCount; ++i) {
+      const std::string name(table_name(static_cast<Table>(i)));
+      if (int rc = mdb_dbi_open(txn, name.c_str(), MDB_CREATE, &dbis[i]); rc != 0) {
+        mdb_txn_abort(txn);
+        return cannot("table " + name + ": " + mdb_strerror(rc));
+      }
+    }
+    if (int rc = mdb_txn_commit(txn); rc != 0) return cannot(mdb_strerror(rc));
+  }
+
+  auto store = std::make_unique<LmdbStore>(env.get(), dbis, dir);
+  env.release();  // now owned by the store
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace mhr
