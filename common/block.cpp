@@ -72,7 +72,7 @@ Bytes header_signing_bytes(const Hash& hash) {
   return w.take();
 }
 
-void add_signature(SignedHeader& sh, NodeId signer, const KeyPair& key) {
+void add_signature(SignedHeader& sh, NodeId signer, const Signer& key) {
   HeaderSignature s{signer, key.sign(header_signing_bytes(header_hash(sh.header)))};
   auto at = std::lower_bound(sh.signatures.begin(), sh.signatures.end(), signer,
                              [](const HeaderSignature& a, NodeId b) { return a.signer < b; });
@@ -89,7 +89,8 @@ const PublicKey* ValidatorSet::key_of(NodeId node) const {
   return nullptr;
 }
 
-bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators) {
+bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators,
+                   const Verifier& verifier) {
   MHR_ASSERT(validators.quorum >= 1);
   Bytes message = header_signing_bytes(header_hash(sh.header));
   std::size_t valid = 0;
@@ -100,7 +101,7 @@ bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators) {
     first = false;
     last = s.signer;
     const PublicKey* key = validators.key_of(s.signer);
-    if (key && verify(*key, message, s.signature)) ++valid;
+    if (key && verifier.verify(*key, message, s.signature)) ++valid;
     if (valid >= validators.quorum) return true;
   }
   return false;

@@ -57,7 +57,7 @@ Hash header_hash(const BlockHeader& h);
 Bytes header_signing_bytes(const Hash& header_hash);
 
 // Adds `signer`'s signature, keeping signatures sorted by signer.
-void add_signature(SignedHeader& sh, NodeId signer, const KeyPair& key);
+void add_signature(SignedHeader& sh, NodeId signer, const Signer& key);
 
 // The validators of a network and how many of them must sign a header.
 struct ValidatorSet {
@@ -72,7 +72,8 @@ struct ValidatorSet {
 
 // True when at least `quorum` distinct validators signed the header hash
 // with valid signatures; unknown signers and duplicates do not count.
-bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators);
+bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators,
+                   const Verifier& verifier = ed25519_verifier());
 
 // Why `next` cannot follow `prev` (height, network, previous hash), or
 // nullopt. `prev` is null when `next` must be the first header.

@@ -23,6 +23,12 @@ std::string_view describe(DecodeError e) {
 }
 
 void Writer::varint(std::uint64_t v) {
+  if (counting_) [[unlikely]] {
+    std::size_t n = 1;
+    for (; v >= 0x80; v >>= 7) ++n;
+    count_ += n;
+    return;
+  }
   while (v >= 0x80) {
     out_.push_back(static_cast<std::uint8_t>(v | 0x80));
     v >>= 7;

@@ -35,15 +35,35 @@ std::string_view describe(DecodeError e);
 template <class T>
 using Decoded = Result<T, DecodeError>;
 
+// Appends encodings to a byte buffer. A counting writer (Writer::counting())
+// keeps no bytes: every write only adds to size(), so the exact size of an
+// encoding is known without allocating or copying payloads.
 class Writer {
  public:
   Writer() = default;
   explicit Writer(std::size_t reserve_bytes) { out_.reserve(reserve_bytes); }
+  static Writer counting() {
+    Writer w;
+    w.counting_ = true;
+    return w;
+  }
 
-  void u8(std::uint8_t v) { out_.push_back(v); }
-  void boolean(bool v) { out_.push_back(v ? 1 : 0); }
+  void u8(std::uint8_t v) {
+    if (counting_) [[unlikely]] {
+      ++count_;
+      return;
+    }
+    out_.push_back(v);
+  }
+  void boolean(bool v) { u8(v ? 1 : 0); }
   void varint(std::uint64_t v);
-  void fixed(ByteView raw) { out_.insert(out_.end(), raw.begin(), raw.end()); }
+  void fixed(ByteView raw) {
+    if (counting_) [[unlikely]] {
+      count_ += raw.size();
+      return;
+    }
+    out_.insert(out_.end(), raw.begin(), raw.end());
+  }
   template <std::size_t N>
   void fixed(const FixedBytes<N>& f) {
     fixed(f.view());
@@ -54,11 +74,17 @@ class Writer {
   }
   void str(std::string_view s) { bytes(as_bytes(s)); }
 
+  // Bytes written so far (counted ones for a counting writer).
+  std::size_t size() const { return counting_ ? count_ : out_.size(); }
+  bool is_counting() const { return counting_; }
+  // The encoding; always empty for a counting writer.
   const Bytes& data() const { return out_; }
   Bytes take() { return std::move(out_); }
 
  private:
   Bytes out_;
+  std::size_t count_ = 0;  // only used when counting_
+  bool counting_ = false;
 };
 
 class Reader {

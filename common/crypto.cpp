@@ -241,4 +241,18 @@ void secure_random(std::span<std::uint8_t> out) {
   CryptoPP::OS_GenerateRandomBlock(false, out.data(), out.size());
 }
 
+namespace {
+class Ed25519Verifier final : public Verifier {
+ public:
+  bool verify(const PublicKey& key, ByteView message, const Signature& sig) const override {
+    return ::mhr::verify(key, message, sig);
+  }
+};
+}  // namespace
+
+const Verifier& ed25519_verifier() {
+  static const Ed25519Verifier instance;
+  return instance;
+}
+
 }  // namespace mhr

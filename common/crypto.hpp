@@ -31,11 +31,27 @@ class Sha256Stream {
   std::unique_ptr<Impl> impl_;
 };
 
+// ---- Signatures ------------------------------------------------------------
+// Who signs and how signatures are checked, so that a simulation can swap
+// Ed25519 for a cheap modeled scheme (signer.hpp) without touching callers.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  virtual const PublicKey& public_key() const = 0;
+  virtual Signature sign(ByteView message) const = 0;
+};
+
+class Verifier {
+ public:
+  virtual ~Verifier() = default;
+  virtual bool verify(const PublicKey& key, ByteView message, const Signature& sig) const = 0;
+};
+
 // ---- Ed25519 ---------------------------------------------------------------
 struct SecretSeed : FixedBytes<32> {};  // the RFC 8032 private key
 
 // A signing key. The public key is derived once, at construction.
-class KeyPair {
+class KeyPair final : public Signer {
  public:
   static KeyPair generate();
   static KeyPair from_seed(const SecretSeed& seed);
@@ -45,9 +61,9 @@ class KeyPair {
   KeyPair& operator=(KeyPair&&) noexcept;
   ~KeyPair();
 
-  const PublicKey& public_key() const { return public_key_; }
+  const PublicKey& public_key() const override { return public_key_; }
   const SecretSeed& seed() const { return seed_; }
-  Signature sign(ByteView message) const;
+  Signature sign(ByteView message) const override;
 
  private:
   KeyPair() = default;
@@ -59,6 +75,8 @@ class KeyPair {
 
 // False for a wrong signature, a wrong message or a malformed public key.
 bool verify(const PublicKey& key, ByteView message, const Signature& signature);
+// The Ed25519 verify above behind the Verifier interface.
+const Verifier& ed25519_verifier();
 
 // ---- AES-256-GCM -----------------------------------------------------------
 struct AeadKey : FixedBytes<32> {};

@@ -104,13 +104,13 @@ Hash record_hash(const Record& r) {
   return sha256(encode(r));
 }
 
-void sign_record(Record& r, const KeyPair& author) {
+void sign_record(Record& r, const Signer& author) {
   MHR_ASSERT(r.author_key == author.public_key());
   r.signature = author.sign(record_signing_bytes(r));
 }
 
-bool verify_record_signature(const Record& r) {
-  return verify(r.author_key, record_signing_bytes(r), r.signature);
+bool verify_record_signature(const Record& r, const Verifier& verifier) {
+  return verifier.verify(r.author_key, record_signing_bytes(r), r.signature);
 }
 
 std::optional<std::string> chain_continuity_error(const Record& r,

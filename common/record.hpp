@@ -74,8 +74,8 @@ struct Codec<Record> {
 // SHA-256 of the full encoding (signature included).
 Hash record_hash(const Record& r);
 
-void sign_record(Record& r, const KeyPair& author);
-bool verify_record_signature(const Record& r);
+void sign_record(Record& r, const Signer& author);
+bool verify_record_signature(const Record& r, const Verifier& verifier = ed25519_verifier());
 
 // The newest record of a user's timeline as a holder knows it.
 struct ChainTip {

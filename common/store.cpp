@@ -23,6 +23,8 @@ std::string_view table_name(Table t) {
       return "audit";
     case Table::kBlobs:
       return "blobs";
+    case Table::kBlocks:
+      return "blocks";
   }
   assert_fail("t is a Table", __FILE__, __LINE__, "unknown table");
 }

@@ -30,8 +30,9 @@ enum class Table : std::uint8_t {
   kPending,      // work accepted but not yet finished (survives restarts)
   kAudit,        // audit chain entries
   kBlobs,        // off-chain content-addressed chunks
+  kBlocks,       // block bodies a consensus node ordered: (network, height) -> entries
 };
-inline constexpr std::size_t kTableCount = 8;
+inline constexpr std::size_t kTableCount = 9;
 std::string_view table_name(Table t);
 
 // A set of puts and deletes applied atomically by Store::write.

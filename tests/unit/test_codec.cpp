@@ -4,7 +4,9 @@
 
 #include "common/block.hpp"
 #include "common/codec.hpp"
+#include "common/entry.hpp"
 #include "common/merkle.hpp"
+#include "common/messages.hpp"
 #include "common/record.hpp"
 #include "sample_data.hpp"
 #include "seed.hpp"
@@ -59,6 +61,42 @@ TEST_CASE("codec: typed errors for truncation, oversize, trailing bytes, version
   Reader c(huge_count);
   c.count(1'000'000, 32);  // 65535 items of 32 bytes cannot fit in 0 bytes
   CHECK(c.finish_error() == DecodeError::kTruncated);
+}
+
+TEST_CASE("codec: a counting writer counts exactly what a writer writes, keeping nothing") {
+  KeyPair author = test::key_from_byte(9);
+  Record rec =
+      test::sample_record(author, test::user_from_byte(1), 0, Hash{}, std::string(100'000, 'p'));
+  auto write_all = [&](Writer& w) {
+    w.u8(7);
+    w.boolean(true);
+    for (std::uint64_t v :
+         std::initializer_list<std::uint64_t>{0, 127, 128, 16383, 16384, 1ull << 35, UINT64_MAX})
+      w.varint(v);
+    w.fixed(sha256(as_bytes("x")));
+    w.bytes(as_bytes("abc"));
+    w.str("");
+    Codec<Record>::write(w, rec);
+  };
+  Writer plain;
+  write_all(plain);
+  Writer counting = Writer::counting();
+  CHECK(counting.is_counting());
+  CHECK_FALSE(plain.is_counting());
+  CHECK(counting.size() == 0);
+  write_all(counting);
+  CHECK(counting.size() == plain.size());
+  CHECK(plain.size() == plain.data().size());
+  CHECK(counting.data().empty());
+  CHECK(counting.take().empty());
+  CHECK(counting.size() > 100'000);
+
+  for (std::uint64_t v = 1; v != 0; v <<= 1) {  // every varint length
+    Writer a, b = Writer::counting();
+    a.varint(v - 1);
+    b.varint(v - 1);
+    CHECK(a.size() == b.size());
+  }
 }
 
 TEST_CASE("codec: boolean must be 0 or 1") {
@@ -133,8 +171,45 @@ TEST_CASE("codec: 100,000+ random and mutated inputs give an error or a canonica
   for (std::size_t i = 0; i < leaves.size(); ++i) leaves[i] = sha256(as_bytes(std::to_string(i)));
   MerkleProof proof = MerkleTree(leaves).prove(6);
 
-  const std::vector<Bytes> seeds = {encode(rec), encode(off), encode(sh), encode(proof)};
-  std::size_t decoded_ok = 0, inputs = 0;
+  // Messages: a block delivery with a record and a registration, a history
+  // batch and request, a stale-tip rejection and a commit notice.
+  Registration reg;
+  reg.user = test::user_from_byte(2);
+  reg.network = NetworkId{3};
+  reg.node = NodeId{7};
+  reg.node_key = author.public_key();
+  reg.time_us = 1'700'000'000'000'123;
+  sign_registration(reg, author);
+  std::vector<Entry> entries = {rec, reg};
+  std::vector<Hash> entry_leaves = {entry_hash(entries[0]), entry_hash(entries[1])};
+  MerkleTree block_tree(entry_leaves);
+  SignedHeader block_header{test::sample_header(5, header_hash(sh.header)), {}};
+  block_header.header.merkle_root = block_tree.root();
+  block_header.header.entry_count = 2;
+  add_signature(block_header, NodeId{1}, author);
+  BlockDelivery delivery{block_header,
+                         {{entries[0], block_tree.prove(0)}, {entries[1], block_tree.prove(1)}}};
+  HistoryBatch batch{42,
+                     rec.user,
+                     {sh, block_header},
+                     {{rec, 1, block_tree.prove(0)}},
+                     false,
+                     {NodeId{1}, NodeId{2}}};
+  HistoryRequest request{
+      42, rec.user, {{NetworkId{3}, 1}, {NetworkId{4}, 0}}, {NodeId{9}, NodeId{1}, NodeId{2}}};
+  Rejected rejected{record_hash(off), RejectReason::kStaleChainTip, ChainTip{0, record_hash(rec)}};
+  Committed committed{{record_hash(rec), entry_hash(entries[1]), record_hash(off)}};
+
+  const std::vector<Bytes> seeds = {encode(rec),
+                                    encode(off),
+                                    encode(sh),
+                                    encode(proof),
+                                    encode(Message{delivery}),
+                                    encode(Message{batch}),
+                                    encode(Message{request}),
+                                    encode(Message{rejected}),
+                                    encode(Message{committed})};
+  std::size_t decoded_ok = 0, messages_ok = 0, inputs = 0;
   for (int i = 0; i < 30'000; ++i) {
     Bytes in = (i % 5 == 0) ? random_bytes(rng) : mutate(seeds[rng() % seeds.size()], rng);
     if (rng() % 3 == 0) in = mutate(std::move(in), rng);
@@ -142,16 +217,19 @@ TEST_CASE("codec: 100,000+ random and mutated inputs give an error or a canonica
     REQUIRE(decodes_safely<SignedHeader>(in));
     REQUIRE(decodes_safely<BlockHeader>(in));
     REQUIRE(decodes_safely<MerkleProof>(in));
-    inputs += 4;
+    REQUIRE(decodes_safely<Message>(in));
+    inputs += 5;
     decoded_ok += decode<Record>(in).ok() ? 1 : 0;
+    messages_ok += decode<Message>(in).ok() ? 1 : 0;
   }
   CHECK(inputs >= 100'000);
   // Some mutations (e.g. a flipped payload bit) still decode: the test
   // exercises the success path, not only rejections.
   CHECK(decoded_ok > 0);
+  CHECK(messages_ok > 0);
   for (const Bytes& s : seeds) {
-    bool any =
-        decode<Record>(s).ok() || decode<SignedHeader>(s).ok() || decode<MerkleProof>(s).ok();
+    bool any = decode<Record>(s).ok() || decode<SignedHeader>(s).ok() ||
+               decode<MerkleProof>(s).ok() || decode<Message>(s).ok();
     CHECK(any);
   }
 }

@@ -1,0 +1,64 @@
+#include "common/chain_follower.hpp"
+
+namespace mhr {
+
+ChainFollower::ChainFollower(Env& env, const Topology& topology, NetworkId network)
+    : env_(env),
+      topology_(topology),
+      network_(network),
+      consensus_(topology.consensus_of(network)) {}
+
+void ChainFollower::on_delivery(NodeId from, const BlockDelivery& d, const ChainStore& chain,
+                                const Apply& apply) {
+  MHR_ASSERT(d.header.header.network == network_);
+  const std::uint64_t h = d.header.header.height;
+  if (h < next_height()) {
+    auto mine = chain.header(network_, h);
+    if (mine && header_hash(mine->header) == header_hash(d.header.header)) {
+      ack(from, d.header);  // a retransmission: our ack was lost
+    } else {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kError, "two different headers at height " + std::to_string(h));
+    }
+    return;
+  }
+  if (h > next_height()) {
+    if (buffered_.size() < kMaxBufferedBlocks) buffered_.emplace(h, d);
+    request_catch_up();
+    return;
+  }
+  apply_in_order(from, d, apply);
+  while (!buffered_.empty() && buffered_.begin()->first <= next_height()) {
+    auto it = buffered_.begin();
+    BlockDelivery next = std::move(it->second);
+    buffered_.erase(it);
+    if (next.header.header.height == next_height()) apply_in_order(consensus_, next, apply);
+  }
+}
+
+void ChainFollower::apply_in_order(NodeId from, const BlockDelivery& d, const Apply& apply) {
+  const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
+  if (auto e = header_link_error(d.header.header, prev)) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kError, "header does not extend the chain: " + *e);
+    return;
+  }
+  if (!apply(from, d)) return;
+  tip_ = d.header;
+  ack(from, d.header);
+}
+
+void ChainFollower::request_catch_up() {
+  const TimeUs now = env_.now_us();
+  if (last_catch_up_us_ >= 0 && now - last_catch_up_us_ < topology_.params().retry_timeout_us)
+    return;
+  last_catch_up_us_ = now;
+  env_.send(consensus_, make_message(CatchUpRequest{network_, next_height()}));
+}
+
+void ChainFollower::ack(NodeId to, const SignedHeader& sh) {
+  env_.send(to,
+            make_message(DeliveryAck{sh.header.network, sh.header.height, header_hash(sh.header)}));
+}
+
+}  // namespace mhr

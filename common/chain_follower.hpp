@@ -1,0 +1,48 @@
+// ChainFollower: how a member of an edge network (record node, index node)
+// takes its network's blocks — strictly in height order, acknowledging
+// duplicates, refusing a second header at a known height, buffering blocks
+// that arrive early and asking the consensus node for the missing ones.
+#pragma once
+
+#include <functional>
+#include <map>
+
+#include "common/chain_store.hpp"
+#include "common/env.hpp"
+#include "common/topology.hpp"
+
+namespace mhr {
+
+inline constexpr std::size_t kMaxBufferedBlocks = 256;
+
+class ChainFollower {
+ public:
+  // Stores the block's effects and its header in one batch; returns false
+  // if the block must not advance the chain (it is then dropped).
+  using Apply = std::function<bool(NodeId from, const BlockDelivery& d)>;
+
+  ChainFollower(Env& env, const Topology& topology, NetworkId network);
+
+  void load(const ChainStore& chain) { tip_ = chain.last_header(network_); }
+  // A delivery of this network's block, header already verified.
+  void on_delivery(NodeId from, const BlockDelivery& d, const ChainStore& chain,
+                   const Apply& apply);
+  void request_catch_up();
+
+  std::uint64_t next_height() const { return tip_ ? tip_->header.height + 1 : 0; }
+  const std::optional<SignedHeader>& tip() const { return tip_; }
+  void ack(NodeId to, const SignedHeader& sh);
+
+ private:
+  void apply_in_order(NodeId from, const BlockDelivery& d, const Apply& apply);
+
+  Env& env_;
+  const Topology& topology_;
+  NetworkId network_;
+  NodeId consensus_;
+  std::optional<SignedHeader> tip_;
+  std::map<std::uint64_t, BlockDelivery> buffered_;
+  TimeUs last_catch_up_us_ = -1;
+};
+
+}  // namespace mhr

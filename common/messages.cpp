@@ -1,0 +1,399 @@
+#include "common/messages.hpp"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+// The wire unit is a Message: one tag byte (its variant index), then the body
+// of that message. Codecs of the single messages are specialised here only.
+
+namespace mhr {
+
+namespace {
+
+void write_chain_tip(Writer& w, const ChainTip& v) {
+  w.varint(v.sequence);
+  w.fixed(v.hash);
+}
+
+ChainTip read_chain_tip(Reader& r) {
+  ChainTip v;
+  v.sequence = r.varint();
+  v.hash = r.fixed_as<Hash>();
+  return v;
+}
+
+void write_known_chain(Writer& w, const KnownChain& v) {
+  w.varint(v.network.value);
+  w.varint(v.next_sequence);
+}
+
+KnownChain read_known_chain(Reader& r) {
+  KnownChain v;
+  v.network = NetworkId{r.u32()};
+  v.next_sequence = r.varint();
+  return v;
+}
+
+void write_route(Writer& w, const std::vector<NodeId>& route) {
+  MHR_ASSERT(route.size() <= kMaxRouteHops);
+  w.varint(route.size());
+  for (NodeId n : route) w.varint(n.value);
+}
+
+std::vector<NodeId> read_route(Reader& r) {
+  std::vector<NodeId> route;
+  std::size_t n = r.count(kMaxRouteHops, 1);
+  route.reserve(n);
+  for (std::size_t i = 0; i < n && r.ok(); ++i) route.push_back(NodeId{r.u32()});
+  return route;
+}
+
+// HistoryItem without the check of header_index, which needs its batch.
+void write_history_item(Writer& w, const HistoryItem& v) {
+  Codec<Record>::write(w, v.record);
+  w.varint(v.header_index);
+  Codec<MerkleProof>::write(w, v.proof);
+}
+
+HistoryItem read_history_item(Reader& r) {
+  HistoryItem v;
+  v.record = Codec<Record>::read(r);
+  v.header_index = r.u32();
+  v.proof = Codec<MerkleProof>::read(r);
+  return v;
+}
+
+// Bytes that `write` writes, counted without allocating.
+template <class F>
+std::size_t counted_size(F write) {
+  Writer w = Writer::counting();
+  write(w);
+  return w.size();
+}
+
+// The smallest encodings of vector items: what Reader::count needs to reject
+// counts the input cannot hold. Default values encode minimally (zero
+// varints, empty strings and vectors, an empty inline payload, no optionals),
+// so the bounds follow from the codecs themselves.
+std::size_t min_proven_entry_size() {
+  static const std::size_t size = std::min(counted_size([](Writer& w) {
+                                             Codec<ProvenEntry>::write(w, {Record{}, {}});
+                                           }),
+                                           counted_size([](Writer& w) {
+                                             Codec<ProvenEntry>::write(w, {Registration{}, {}});
+                                           }));
+  return size;
+}
+std::size_t min_signed_header_size() {
+  static const std::size_t size =
+      counted_size([](Writer& w) { Codec<SignedHeader>::write(w, {}); });
+  return size;
+}
+std::size_t min_known_chain_size() {
+  static const std::size_t size = counted_size([](Writer& w) { write_known_chain(w, {}); });
+  return size;
+}
+std::size_t min_history_item_size() {
+  static const std::size_t size = counted_size([](Writer& w) { write_history_item(w, {}); });
+  return size;
+}
+
+}  // namespace
+
+template <>
+struct Codec<StoreRequest> {
+  static void write(Writer& w, const StoreRequest& v) { Codec<Record>::write(w, v.record); }
+  static StoreRequest read(Reader& r) { return StoreRequest{Codec<Record>::read(r)}; }
+};
+
+template <>
+struct Codec<PresenceQuery> {
+  static void write(Writer& w, const PresenceQuery& v) {
+    w.fixed(v.user);
+    w.fixed(v.record_hash);
+  }
+  static PresenceQuery read(Reader& r) {
+    PresenceQuery v;
+    v.user = r.fixed_as<UserId>();
+    v.record_hash = r.fixed_as<Hash>();
+    return v;
+  }
+};
+
+template <>
+struct Codec<PresenceFlag> {
+  static void write(Writer& w, const PresenceFlag& v) {
+    w.fixed(v.user);
+    w.fixed(v.record_hash);
+    w.boolean(v.present);
+  }
+  static PresenceFlag read(Reader& r) {
+    PresenceFlag v;
+    v.user = r.fixed_as<UserId>();
+    v.record_hash = r.fixed_as<Hash>();
+    v.present = r.boolean();
+    return v;
+  }
+};
+
+template <>
+struct Codec<TxRequest> {
+  static void write(Writer& w, const TxRequest& v) {
+    Codec<Registration>::write(w, v.registration);
+  }
+  static TxRequest read(Reader& r) { return TxRequest{Codec<Registration>::read(r)}; }
+};
+
+template <>
+struct Codec<Committed> {
+  static void write(Writer& w, const Committed& v) {
+    MHR_ASSERT(v.entry_hashes.size() <= kMaxCommittedHashes);
+    w.varint(v.entry_hashes.size());
+    for (const Hash& h : v.entry_hashes) w.fixed(h);
+  }
+  static Committed read(Reader& r) {
+    Committed v;
+    std::size_t n = r.count(kMaxCommittedHashes, Hash::kSize);
+    v.entry_hashes.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.entry_hashes.push_back(r.fixed_as<Hash>());
+    return v;
+  }
+};
+
+template <>
+struct Codec<Rejected> {
+  static void write(Writer& w, const Rejected& v) {
+    w.fixed(v.entry_hash);
+    MHR_ASSERT(static_cast<std::uint8_t>(v.reason) < kRejectReasonCount);
+    w.u8(static_cast<std::uint8_t>(v.reason));
+    w.boolean(v.tip.has_value());
+    if (v.tip) write_chain_tip(w, *v.tip);
+  }
+  static Rejected read(Reader& r) {
+    Rejected v;
+    v.entry_hash = r.fixed_as<Hash>();
+    std::uint8_t reason = r.u8();
+    if (reason >= kRejectReasonCount) {
+      r.fail(DecodeError::kUnknownType);
+      return v;
+    }
+    v.reason = static_cast<RejectReason>(reason);
+    if (r.boolean()) v.tip = read_chain_tip(r);
+    return v;
+  }
+};
+
+template <>
+struct Codec<BlockDelivery> {
+  static void write(Writer& w, const BlockDelivery& v) {
+    Codec<SignedHeader>::write(w, v.header);
+    MHR_ASSERT(v.entries.size() <= kMaxBlockEntries);
+    w.varint(v.entries.size());
+    for (const ProvenEntry& e : v.entries) Codec<ProvenEntry>::write(w, e);
+  }
+  static BlockDelivery read(Reader& r) {
+    BlockDelivery v;
+    v.header = Codec<SignedHeader>::read(r);
+    std::size_t n = r.count(kMaxBlockEntries, min_proven_entry_size());
+    v.entries.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.entries.push_back(Codec<ProvenEntry>::read(r));
+    return v;
+  }
+};
+
+template <>
+struct Codec<DeliveryAck> {
+  static void write(Writer& w, const DeliveryAck& v) {
+    w.varint(v.network.value);
+    w.varint(v.height);
+    w.fixed(v.header_hash);
+  }
+  static DeliveryAck read(Reader& r) {
+    DeliveryAck v;
+    v.network = NetworkId{r.u32()};
+    v.height = r.varint();
+    v.header_hash = r.fixed_as<Hash>();
+    return v;
+  }
+};
+
+template <>
+struct Codec<CatchUpRequest> {
+  static void write(Writer& w, const CatchUpRequest& v) {
+    w.varint(v.network.value);
+    w.varint(v.from_height);
+  }
+  static CatchUpRequest read(Reader& r) {
+    CatchUpRequest v;
+    v.network = NetworkId{r.u32()};
+    v.from_height = r.varint();
+    return v;
+  }
+};
+
+template <>
+struct Codec<MembershipUpdate> {
+  static void write(Writer& w, const MembershipUpdate& v) {
+    w.fixed(v.user);
+    w.varint(v.network.value);
+    w.boolean(v.registered);
+  }
+  static MembershipUpdate read(Reader& r) {
+    MembershipUpdate v;
+    v.user = r.fixed_as<UserId>();
+    v.network = NetworkId{r.u32()};
+    v.registered = r.boolean();
+    return v;
+  }
+};
+
+template <>
+struct Codec<RemotePresence> {
+  static void write(Writer& w, const RemotePresence& v) {
+    w.fixed(v.user);
+    w.boolean(v.present);
+  }
+  static RemotePresence read(Reader& r) {
+    RemotePresence v;
+    v.user = r.fixed_as<UserId>();
+    v.present = r.boolean();
+    return v;
+  }
+};
+
+template <>
+struct Codec<HistoryRequest> {
+  static void write(Writer& w, const HistoryRequest& v) {
+    w.varint(v.request_id);
+    w.fixed(v.user);
+    MHR_ASSERT(v.known.size() <= kMaxKnownChains);
+    w.varint(v.known.size());
+    for (const KnownChain& k : v.known) write_known_chain(w, k);
+    write_route(w, v.route);
+  }
+  static HistoryRequest read(Reader& r) {
+    HistoryRequest v;
+    v.request_id = r.varint();
+    v.user = r.fixed_as<UserId>();
+    std::size_t n = r.count(kMaxKnownChains, min_known_chain_size());
+    v.known.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.known.push_back(read_known_chain(r));
+    v.route = read_route(r);
+    return v;
+  }
+};
+
+template <>
+struct Codec<HistoryBatch> {
+  static void write(Writer& w, const HistoryBatch& v) {
+    w.varint(v.request_id);
+    w.fixed(v.user);
+    MHR_ASSERT(v.headers.size() <= kMaxHistoryHeaders);
+    w.varint(v.headers.size());
+    for (const SignedHeader& h : v.headers) Codec<SignedHeader>::write(w, h);
+    MHR_ASSERT(v.items.size() <= kMaxHistoryRecords);
+    w.varint(v.items.size());
+    for (const HistoryItem& item : v.items) {
+      MHR_ASSERT(item.header_index < v.headers.size());
+      write_history_item(w, item);
+    }
+    w.boolean(v.last);
+    write_route(w, v.route);
+  }
+  static HistoryBatch read(Reader& r) {
+    HistoryBatch v;
+    v.request_id = r.varint();
+    v.user = r.fixed_as<UserId>();
+    std::size_t n = r.count(kMaxHistoryHeaders, min_signed_header_size());
+    v.headers.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.headers.push_back(Codec<SignedHeader>::read(r));
+    n = r.count(kMaxHistoryRecords, min_history_item_size());
+    v.items.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+      v.items.push_back(read_history_item(r));
+      if (r.ok() && v.items.back().header_index >= v.headers.size())
+        r.fail(DecodeError::kInvalidValue);
+    }
+    v.last = r.boolean();
+    v.route = read_route(r);
+    return v;
+  }
+};
+
+template <>
+struct Codec<Ack> {
+  static void write(Writer& w, const Ack& v) { w.fixed(v.message_hash); }
+  static Ack read(Reader& r) { return Ack{r.fixed_as<Hash>()}; }
+};
+
+namespace {
+
+constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
+    "store_request",    "presence_query",
+    "presence_flag",    "tx_request",
+    "committed",        "rejected",
+    "block_delivery",   "delivery_ack",
+    "catch_up_request", "membership_update",
+    "remote_presence",  "history_request",
+    "history_batch",    "ack",
+};
+
+constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
+    "stale_chain_tip", "bad_signature", "not_registered", "invalid"};
+
+using MessageReader = Message (*)(Reader&);
+
+template <std::size_t... I>
+constexpr std::array<MessageReader, sizeof...(I)> make_message_readers(std::index_sequence<I...>) {
+  return {+[](Reader& r) -> Message {
+    return Message(std::in_place_index<I>, Codec<std::variant_alternative_t<I, Message>>::read(r));
+  }...};
+}
+
+constexpr auto kMessageReaders =
+    make_message_readers(std::make_index_sequence<kMessageTypeCount>{});
+
+}  // namespace
+
+std::string_view message_type_name(std::size_t type_index) {
+  return type_index < kMessageTypeNames.size() ? kMessageTypeNames[type_index] : "unknown";
+}
+
+std::string_view reject_reason_name(RejectReason r) {
+  auto i = static_cast<std::size_t>(r);
+  return i < kRejectReasonNames.size() ? kRejectReasonNames[i] : "unknown";
+}
+
+static_assert(kMessageTypeCount <= 256, "the message tag is one byte");
+
+void Codec<Message>::write(Writer& w, const Message& v) {
+  MHR_ASSERT(!v.valueless_by_exception());
+  w.u8(static_cast<std::uint8_t>(v.index()));
+  std::visit([&w](const auto& m) { Codec<std::decay_t<decltype(m)>>::write(w, m); }, v);
+  // The limit covers everything the writer holds, the version byte included.
+  MHR_ASSERT(w.size() <= kMaxMessageBytes);
+}
+
+Message Codec<Message>::read(Reader& r) {
+  if (r.position() + r.remaining() > kMaxMessageBytes) {
+    r.fail(DecodeError::kOversize);
+    return {};
+  }
+  std::uint8_t tag = r.u8();
+  if (!r.ok()) return {};
+  if (tag >= kMessageReaders.size()) {
+    r.fail(DecodeError::kUnknownType);
+    return {};
+  }
+  return kMessageReaders[tag](r);
+}
+
+std::size_t encoded_size(const Message& m) {
+  Writer w = Writer::counting();
+  w.u8(kCodecVersion);
+  Codec<Message>::write(w, m);
+  return w.size();
+}
+
+}  // namespace mhr

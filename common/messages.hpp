@@ -1,0 +1,194 @@
+// Every message nodes exchange, as one variant. The flows (docs/PROTOCOL.md):
+// store within a network (StoreRequest, PresenceQuery/Flag, BlockDelivery,
+// DeliveryAck, Committed), across networks (BlockDelivery between index and
+// consensus nodes, MembershipUpdate, RemotePresence), and migration
+// (HistoryRequest / HistoryBatch, source-routed through the hops).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "common/entry.hpp"
+
+namespace mhr {
+
+// Limits that bound every message (checked on decode, asserted on encode).
+inline constexpr std::size_t kMaxRouteHops = 8;
+inline constexpr std::size_t kMaxHistoryRecords = 1'000;
+inline constexpr std::size_t kMaxHistoryHeaders = 1'000;
+inline constexpr std::size_t kMaxKnownChains = 4'096;
+inline constexpr std::size_t kMaxCommittedHashes = kMaxBlockEntries;
+inline constexpr std::size_t kMaxMessageBytes = 64u << 20;
+
+// origin record node -> consensus node: order this record.
+struct StoreRequest {
+  Record record;
+  bool operator==(const StoreRequest&) const = default;
+};
+
+// origin -> every node of its network (broadcast presence), or consensus ->
+// nodes for a user it does not know (table presence): do you hold `user`?
+struct PresenceQuery {
+  UserId user;
+  Hash record_hash;
+  bool operator==(const PresenceQuery&) const = default;
+};
+
+// node -> consensus node: the answer to a PresenceQuery.
+struct PresenceFlag {
+  UserId user;
+  Hash record_hash;
+  bool present = false;
+  bool operator==(const PresenceFlag&) const = default;
+};
+
+// record node -> consensus node: order this transaction.
+struct TxRequest {
+  Registration registration;
+  bool operator==(const TxRequest&) const = default;
+};
+
+// consensus -> origin: these entries are in signed blocks and durable on
+// every holder in this network.
+struct Committed {
+  std::vector<Hash> entry_hashes;
+  bool operator==(const Committed&) const = default;
+};
+
+enum class RejectReason : std::uint8_t {
+  kStaleChainTip = 0,  // another record took this position; retry after tip
+  kBadSignature = 1,
+  kNotRegistered = 2,  // the author node does not hold the user
+  kInvalid = 3,
+};
+inline constexpr std::uint8_t kRejectReasonCount = 4;
+// snake_case names ("stale_chain_tip", ...).
+std::string_view reject_reason_name(RejectReason r);
+
+// consensus -> origin: an entry was refused; a stale tip carries the tip.
+struct Rejected {
+  Hash entry_hash;
+  RejectReason reason = RejectReason::kInvalid;
+  std::optional<ChainTip> tip;
+  bool operator==(const Rejected&) const = default;
+};
+
+// A signed header with the entries of its block the receiver must hold
+// (none for a node that holds none of its users). Between networks the same
+// message carries foreign records under their origin network's header.
+struct BlockDelivery {
+  SignedHeader header;
+  std::vector<ProvenEntry> entries;
+  bool operator==(const BlockDelivery&) const = default;
+};
+
+// receiver -> sender of a BlockDelivery: stored durably (or forwarded on).
+struct DeliveryAck {
+  NetworkId network;
+  std::uint64_t height = 0;
+  Hash header_hash;
+  bool operator==(const DeliveryAck&) const = default;
+};
+
+// node -> consensus node: please resend blocks from this height on.
+struct CatchUpRequest {
+  NetworkId network;
+  std::uint64_t from_height = 0;
+  bool operator==(const CatchUpRequest&) const = default;
+};
+
+// index -> index nodes: `user` is now registered in `network`.
+struct MembershipUpdate {
+  UserId user;
+  NetworkId network;
+  bool registered = true;
+  bool operator==(const MembershipUpdate&) const = default;
+};
+
+// index -> its consensus node (table presence): whether `user` is registered
+// in any other network.
+struct RemotePresence {
+  UserId user;
+  bool present = false;
+  bool operator==(const RemotePresence&) const = default;
+};
+
+// The requester already holds (user, network) records below next_sequence.
+struct KnownChain {
+  NetworkId network;
+  std::uint64_t next_sequence = 0;
+  bool operator==(const KnownChain&) const = default;
+};
+
+// Asks for a user's history beyond what the requester knows. `route` lists
+// the hops so far, requester first; the answer travels it backwards.
+struct HistoryRequest {
+  std::uint64_t request_id = 0;
+  UserId user;
+  std::vector<KnownChain> known;
+  std::vector<NodeId> route;
+  bool operator==(const HistoryRequest&) const = default;
+};
+
+struct HistoryItem {
+  Record record;
+  std::uint32_t header_index = 0;  // into HistoryBatch::headers
+  MerkleProof proof;
+  bool operator==(const HistoryItem&) const = default;
+};
+
+// Part of an answer to a HistoryRequest; `last` ends the answer. `route` is
+// what remains of the way back, the next hop last.
+struct HistoryBatch {
+  std::uint64_t request_id = 0;
+  UserId user;
+  std::vector<SignedHeader> headers;
+  std::vector<HistoryItem> items;
+  bool last = true;
+  std::vector<NodeId> route;
+  bool operator==(const HistoryBatch&) const = default;
+};
+
+// receiver -> sender of a MembershipUpdate or RemotePresence: it arrived
+// and is stored. Names the message by the hash of its encoding.
+struct Ack {
+  Hash message_hash;
+  bool operator==(const Ack&) const = default;
+};
+
+using Message = std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed,
+                             Rejected, BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate,
+                             RemotePresence, HistoryRequest, HistoryBatch, Ack>;
+inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
+
+// Messages are immutable once sent: a broadcast shares one object.
+using MessagePtr = std::shared_ptr<const Message>;
+template <class T>
+MessagePtr make_message(T&& m) {
+  return std::make_shared<const Message>(std::forward<T>(m));
+}
+
+// snake_case names ("store_request", ...); "unknown" past the last type.
+std::string_view message_type_name(std::size_t type_index);
+inline std::string_view message_type_name(const Message& m) {
+  return message_type_name(m.index());
+}
+
+// One tag byte (the variant index; kUnknownType past the last) and the
+// message. The whole top-level encoding, version byte included, is at most
+// kMaxMessageBytes (kOversize on decode).
+template <>
+struct Codec<Message> {
+  static void write(Writer& w, const Message& v);
+  static Message read(Reader& r);
+};
+
+// Encoded size in bytes, for bandwidth accounting (exact): the whole
+// top-level encoding, version byte included, i.e. encode(m).size(). Counted
+// without allocating or copying payloads.
+std::size_t encoded_size(const Message& m);
+
+}  // namespace mhr

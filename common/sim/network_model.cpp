@@ -1,0 +1,56 @@
+#include "common/sim/network_model.hpp"
+
+#include <cmath>
+
+#include "common/assert.hpp"
+
+namespace mhr {
+
+LatencyDist LatencyDist::constant(TimeUs us) {
+  LatencyDist d;
+  d.kind = Kind::kConstant;
+  d.constant_us = us;
+  return d;
+}
+
+LatencyDist LatencyDist::uniform(TimeUs min_us, TimeUs max_us) {
+  LatencyDist d;
+  d.kind = Kind::kUniform;
+  d.min_us = min_us;
+  d.max_us = max_us;
+  return d;
+}
+
+LatencyDist LatencyDist::lognormal(TimeUs median_us, double sigma) {
+  LatencyDist d;
+  d.kind = Kind::kLognormal;
+  d.median_us = median_us;
+  d.sigma = sigma;
+  return d;
+}
+
+TimeUs LatencyDist::sample(Rng& rng) const {
+  switch (kind) {
+    case Kind::kConstant:
+      return constant_us < 0 ? 0 : constant_us;
+    case Kind::kUniform: {
+      MHR_ASSERT_MSG(min_us <= max_us, "uniform latency needs min_us <= max_us");
+      const TimeUs v = rng.uniform_range(min_us, max_us);
+      return v < 0 ? 0 : v;
+    }
+    case Kind::kLognormal: {
+      if (sigma <= 0) return median_us < 0 ? 0 : median_us;
+      const double v = rng.lognormal(static_cast<double>(median_us), sigma);
+      return v <= 0 ? 0 : static_cast<TimeUs>(std::llround(v));
+    }
+  }
+  MHR_ASSERT_MSG(false, "unknown latency distribution");
+}
+
+TimeUs LinkClass::serialisation_us(std::size_t bytes) const {
+  if (bandwidth_bytes_per_s <= 0) return 0;
+  return static_cast<TimeUs>(
+      std::llround(static_cast<double>(bytes) * 1e6 / bandwidth_bytes_per_s));
+}
+
+}  // namespace mhr

@@ -1,0 +1,34 @@
+// One armed timer per role for all its retries: armed only while something
+// waits, so idle nodes in a large simulation cost no events.
+#pragma once
+
+#include "common/env.hpp"
+
+namespace mhr {
+
+class TickTimer {
+ public:
+  explicit TickTimer(std::uint64_t tag) : tag_(tag) {}
+  // Makes sure the timer fires no later than `at_us`.
+  void want(Env& env, TimeUs at_us) {
+    if (armed_ && at_ <= at_us) return;
+    if (armed_) env.cancel_timer(id_);
+    at_ = at_us;
+    id_ = env.set_timer(std::max<TimeUs>(0, at_us - env.now_us()), tag_);
+    armed_ = true;
+  }
+  // Call when the timer fired; returns false for a stale (cancelled) id.
+  bool fired(TimerId id) {
+    if (!armed_ || id != id_) return false;
+    armed_ = false;
+    return true;
+  }
+
+ private:
+  std::uint64_t tag_;
+  TimerId id_ = 0;
+  TimeUs at_ = 0;
+  bool armed_ = false;
+};
+
+}  // namespace mhr

@@ -1,0 +1,51 @@
+#include "common/verification.hpp"
+
+namespace mhr {
+
+std::optional<std::string> header_error(const SignedHeader& sh, const Topology& topology,
+                                        const Verifier& verifier) {
+  if (!topology.has_network(sh.header.network)) return "header of an unknown network";
+  if (!verify_quorum(sh, topology.network(sh.header.network).validators, verifier))
+    return "header lacks a quorum of valid validator signatures";
+  return std::nullopt;
+}
+
+std::optional<std::string> record_author_error(const Record& r, const Topology& topology,
+                                               const Verifier& verifier) {
+  if (!topology.has_node(r.author_node)) return "record of an unknown author node";
+  const NodeInfo& author = topology.node(r.author_node);
+  if (author.role != NodeRole::kRecord || author.network != r.network)
+    return "record author is not a record node of the record's network";
+  if (author.key != r.author_key) return "record author key is not the author node's key";
+  if (!verify_record_signature(r, verifier)) return "record signature does not verify";
+  return std::nullopt;
+}
+
+namespace {
+
+std::optional<std::string> registration_error(const Registration& reg, const BlockHeader& header,
+                                              const Topology& topology, const Verifier& verifier) {
+  if (reg.network != header.network) return "registration of another network";
+  if (!topology.has_node(reg.node)) return "registration at an unknown node";
+  const NodeInfo& node = topology.node(reg.node);
+  if (node.role != NodeRole::kRecord || node.network != reg.network)
+    return "registration at a node that is not a record node of its network";
+  if (node.key != reg.node_key) return "registration key is not the node's key";
+  if (!verify_registration_signature(reg, verifier))
+    return "registration signature does not verify";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> entry_error(const ProvenEntry& pe, const BlockHeader& header,
+                                       const Topology& topology, const Verifier& verifier) {
+  if (auto e = inclusion_error(pe, header)) return e;
+  if (const auto* rec = std::get_if<Record>(&pe.entry)) {
+    if (rec->network != header.network) return "record ordered by another network";
+    return record_author_error(*rec, topology, verifier);
+  }
+  return registration_error(std::get<Registration>(pe.entry), header, topology, verifier);
+}
+
+}  // namespace mhr

@@ -1,0 +1,23 @@
+// How a consensus node keeps the body of a block it ordered: each entry
+// with the node that asked for it and the nodes it went to. Read back for
+// catch-up deliveries, restarts and the offline checkers.
+#pragma once
+
+#include <vector>
+
+#include "common/codec.hpp"
+#include "common/entry.hpp"
+
+namespace mhr {
+
+struct PlacedEntry {
+  Entry entry;
+  Hash hash;  // entry_hash(entry); not stored
+  NodeId origin;
+  std::vector<NodeId> holders;  // sorted
+};
+
+Bytes encode_block_body(const std::vector<PlacedEntry>& entries);
+Decoded<std::vector<PlacedEntry>> decode_block_body(ByteView in);
+
+}  // namespace mhr

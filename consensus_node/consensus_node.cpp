@@ -1,0 +1,573 @@
+#include "consensus_node/consensus_node.hpp"
+
+#include <algorithm>
+
+#include "common/backoff.hpp"
+#include "common/verification.hpp"
+
+namespace mhr {
+
+namespace {
+
+constexpr std::uint64_t kTickTag = 1;
+constexpr std::uint64_t kBlockTag = 2;
+constexpr std::uint64_t kCatchUpBlocks = 64;
+
+constexpr std::uint8_t kTipTag = 't';          // kUsers: committed chain tip of a user
+constexpr std::uint8_t kOutgoingOwnTag = 'o';  // kPending: own block not fully acked
+constexpr std::uint8_t kForeignTag = 'f';      // kPending: foreign delivery to distribute
+
+Bytes encode_tip(const ChainTip& t) {
+  Writer w;
+  w.varint(t.sequence);
+  w.fixed(t.hash);
+  return w.take();
+}
+
+std::optional<ChainTip> decode_tip(const std::optional<Bytes>& v) {
+  if (!v) return std::nullopt;
+  Reader r(*v);
+  ChainTip t{r.varint(), r.fixed_as<Hash>()};
+  MHR_ASSERT_MSG(!r.finish_error(), "stored chain tip does not decode");
+  return t;
+}
+
+std::vector<PlacedEntry> stored_body(const std::optional<Bytes>& body) {
+  MHR_ASSERT_MSG(body.has_value(), "committed block body missing from the store");
+  auto entries = decode_block_body(*body);
+  MHR_ASSERT_MSG(entries.ok(), "stored block body does not decode");
+  return std::move(entries).value();
+}
+
+Bytes encode_height(std::uint64_t h) {
+  Bytes b;
+  append_be64(b, h);
+  return b;
+}
+
+void insert_sorted(std::vector<NodeId>& v, NodeId n) {
+  auto at = std::lower_bound(v.begin(), v.end(), n);
+  if (at == v.end() || *at != n) v.insert(at, n);
+}
+
+}  // namespace
+
+ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
+    : env_(env),
+      topology_(std::move(topology)),
+      chain_(env.store()),
+      network_(topology_->network_of(env.self())),
+      members_(topology_->members_of(network_)),
+      tick_(kTickTag),
+      block_timer_(kBlockTag) {
+  MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kConsensus);
+}
+
+// ---- start: rebuild from the store -----------------------------------------------
+
+void ConsensusNode::start() {
+  table_.load(env_.store());
+  tip_ = chain_.last_header(network_);
+  std::vector<OutgoingKey> own;
+  env_.store().scan_prefix(Table::kPending, Bytes{kOutgoingOwnTag}, [&](ByteView k, ByteView) {
+    own.push_back({network_, read_be64(k.subspan(1))});
+    return true;
+  });
+  for (const auto& key : own) {
+    auto sh = chain_.header(key.first, key.second);
+    auto body = env_.store().get(Table::kBlocks, header_key(key.first, key.second));
+    MHR_ASSERT_MSG(sh.has_value(), "outgoing block header missing from the store");
+    Outgoing out{*sh, header_hash(sh->header), stored_body(body), {}, {}, {}, {}, {}, 0, 0};
+    std::vector<Hash> leaves;
+    for (const auto& p : out.entries) leaves.push_back(p.hash);
+    MerkleTree tree(leaves);
+    for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
+    auto& placed = outgoing_[key] = std::move(out);
+    track(placed);
+  }
+  std::vector<BlockDelivery> foreign;
+  env_.store().scan_prefix(Table::kPending, Bytes{kForeignTag}, [&](ByteView, ByteView v) {
+    auto m = decode<Message>(v);
+    MHR_ASSERT_MSG(m.ok() && std::holds_alternative<BlockDelivery>(m.value()),
+                   "stored foreign delivery does not decode");
+    foreign.push_back(std::get<BlockDelivery>(std::move(m).value()));
+    return true;
+  });
+  for (const auto& d : foreign) on_foreign_delivery(index_node(), d);
+}
+
+// ---- messages ------------------------------------------------------------------------
+
+void ConsensusNode::on_message(NodeId from, const Message& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, StoreRequest>) on_store_request(from, m);
+        if constexpr (std::is_same_v<T, PresenceFlag>) on_presence_flag(from, m);
+        if constexpr (std::is_same_v<T, TxRequest>) on_tx_request(from, m);
+        if constexpr (std::is_same_v<T, DeliveryAck>) on_delivery_ack(from, m);
+        if constexpr (std::is_same_v<T, CatchUpRequest>) on_catch_up(from, m);
+        if constexpr (std::is_same_v<T, BlockDelivery>) on_foreign_delivery(from, m);
+        if constexpr (std::is_same_v<T, RemotePresence>) on_remote_presence(from, m);
+        if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(from, m);
+        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+      },
+      message);
+}
+
+void ConsensusNode::on_client(ClientRequestId id, const ClientRequest&) {
+  env_.reply(id, {ReplyStatus::kRejected, "consensus nodes take no client requests", {}, {}});
+}
+
+void ConsensusNode::on_store_request(NodeId from, const StoreRequest& req) {
+  const Record& r = req.record;
+  Hash h = record_hash(r);
+  if (queued_.contains(h)) return;
+  if (auto committed = env_.store().get(Table::kRecordIndex, h.view())) {
+    // A retry of something already ordered: confirm once it is delivered.
+    if (!outgoing_.contains({network_, read_be64(*committed)}))
+      env_.send(from, make_message(Committed{{h}}));
+    return;
+  }
+  if (auto rejection = check_record(from, r, h)) {
+    env_.count(Counter::kRecordsRejected);
+    env_.send(from, make_message(*rejection));
+    return;
+  }
+  accept_record(from, r, h);
+}
+
+// nullopt: the record may be ordered now. A record ahead of the user's tip
+// is neither accepted nor refused: its predecessor is on its way.
+std::optional<Rejected> ConsensusNode::check_record(NodeId from, const Record& r, const Hash& h) {
+  if (from != r.author_node || r.network != network_ ||
+      record_author_error(r, *topology_, env_.verifier()))
+    return Rejected{h, RejectReason::kBadSignature, std::nullopt};
+  if (!table_.holds(r.user, from)) return Rejected{h, RejectReason::kNotRegistered, std::nullopt};
+  std::optional<ChainTip> tip;
+  if (auto it = projected_.find(r.user); it != projected_.end()) {
+    tip = it->second;
+  } else {
+    tip = decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, r.user.view())));
+  }
+  std::uint64_t next = tip ? tip->sequence + 1 : 0;
+  if (r.sequence < next) return Rejected{h, RejectReason::kStaleChainTip, tip};
+  if (r.sequence > next) return Rejected{h, RejectReason::kInvalid, std::nullopt};
+  if (chain_continuity_error(r, tip)) return Rejected{h, RejectReason::kStaleChainTip, tip};
+  return std::nullopt;
+}
+
+void ConsensusNode::accept_record(NodeId origin, const Record& r, const Hash& h) {
+  if (queue_.size() >= kMaxQueuedEntries) return;  // the origin retries later
+  projected_[r.user] = ChainTip{r.sequence, h};
+  const bool broadcast = sparse() && params().presence == PresenceMode::kBroadcast;
+  const SharingTable::Row* row = table_.find(r.user);
+  const bool remote_unknown = sparse() && (!row || !row->remote.has_value());
+  if (!broadcast && !remote_unknown) {
+    enqueue({r, h, origin, record_holders(r)});
+    return;
+  }
+  if (rounds_.size() >= kMaxPresenceRounds && !rounds_.contains(h)) return;
+  PresenceRound& round = rounds_[h];
+  round.record = r;
+  round.origin = origin;
+  round.deadline_us = env_.now_us() + params().presence_timeout_us;
+  if (!broadcast) {
+    // Table mode for a user whose other networks are unknown: ask the index.
+    env_.send(index_node(), make_message(PresenceQuery{r.user, h}));
+    for (NodeId m : members_)
+      if (m != index_node()) round.flags.emplace(m, table_.holds(r.user, m));
+  }
+  if (round.flags.size() == members_.size()) {
+    finish_presence(h, round);
+    return;
+  }
+  tick_.want(env_, round.deadline_us);
+}
+
+void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
+  if (std::find(members_.begin(), members_.end(), from) == members_.end()) return;
+  auto it = rounds_.find(flag.record_hash);
+  if (it == rounds_.end()) {
+    if (rounds_.size() >= kMaxPresenceRounds || queued_.contains(flag.record_hash)) return;
+    it = rounds_.emplace(flag.record_hash, PresenceRound{}).first;
+    it->second.deadline_us = env_.now_us() + params().presence_timeout_us;
+    tick_.want(env_, it->second.deadline_us);
+  }
+  PresenceRound& round = it->second;
+  round.flags[from] = flag.present;
+  if (from == index_node()) {
+    WriteBatch b;
+    if (table_.set_remote(b, flag.user, flag.present)) env_.store().write(b);
+  }
+  if (round.record && round.flags.size() == members_.size()) finish_presence(it->first, round);
+}
+
+// Every member answered (or stopped answering): the record goes to the
+// nodes that said they hold its user.
+void ConsensusNode::finish_presence(const Hash& h, PresenceRound& round) {
+  MHR_ASSERT(round.record.has_value());
+  const Record r = *round.record;
+  WriteBatch b;
+  std::vector<NodeId> holders;
+  for (NodeId m : members_) {
+    auto f = round.flags.find(m);
+    bool present = f != round.flags.end() ? f->second
+                   : m == index_node()
+                       ? table_.find(r.user) && table_.find(r.user)->remote.value_or(false)
+                       : table_.holds(r.user, m);
+    if (!present) continue;
+    holders.push_back(m);
+    if (m != index_node()) table_.add_holder(b, r.user, m);
+  }
+  if (!b.empty()) env_.store().write(b);
+  std::sort(holders.begin(), holders.end());
+  NodeId origin = round.origin;
+  rounds_.erase(h);
+  enqueue({r, h, origin, std::move(holders)});
+}
+
+void ConsensusNode::on_tx_request(NodeId from, const TxRequest& req) {
+  const Registration& reg = req.registration;
+  Hash h = entry_hash(Entry{reg});
+  if (queued_.contains(h)) return;
+  if (table_.holds(reg.user, reg.node)) {
+    env_.send(from, make_message(Committed{{h}}));
+    return;
+  }
+  const bool valid = from == reg.node && reg.network == network_ && topology_->has_node(reg.node) &&
+                     topology_->node(reg.node).role == NodeRole::kRecord &&
+                     topology_->node(reg.node).network == network_ &&
+                     topology_->node(reg.node).key == reg.node_key &&
+                     verify_registration_signature(reg, env_.verifier());
+  if (!valid) {
+    env_.send(from, make_message(Rejected{h, RejectReason::kBadSignature, std::nullopt}));
+    return;
+  }
+  std::vector<NodeId> holders{reg.node, index_node()};
+  std::sort(holders.begin(), holders.end());
+  enqueue({reg, h, from, std::move(holders)});
+}
+
+std::vector<NodeId> ConsensusNode::record_holders(const Record& r) const {
+  if (!sparse()) return members_;  // full replication: every record node and the index
+  std::vector<NodeId> holders = table_.holders(r.user);
+  const SharingTable::Row* row = table_.find(r.user);
+  if (row && row->remote.value_or(false)) insert_sorted(holders, index_node());
+  return holders;
+}
+
+// ---- blocks ---------------------------------------------------------------------------
+
+void ConsensusNode::enqueue(PlacedEntry p) {
+  queued_.insert(p.hash);
+  queue_.push_back(std::move(p));
+  if (queue_.size() >= params().block_max_entries) {
+    build_block();
+  } else {
+    block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+  }
+}
+
+void ConsensusNode::build_block() {
+  while (!queue_.empty() && outgoing_.size() < kMaxOutgoingBlocks) {
+    std::size_t n = std::min(queue_.size(), params().block_max_entries);
+    MHR_ASSERT(n <= kMaxBlockEntries);
+    Outgoing out;
+    out.entries.assign(std::make_move_iterator(queue_.begin()),
+                       std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    WriteBatch b;
+    std::vector<Hash> leaves;
+    const std::uint64_t height = this->height();
+    for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
+      PlacedEntry& p = out.entries[i];
+      queued_.erase(p.hash);
+      leaves.push_back(p.hash);
+      Bytes place = encode_height(height);
+      b.put(Table::kRecordIndex, p.hash.view(), place);
+      if (const auto* reg = std::get_if<Registration>(&p.entry)) {
+        table_.add_holder(b, reg->user, reg->node);
+      } else {
+        const Record& r = std::get<Record>(p.entry);
+        b.put(Table::kUsers, tagged_key(kTipTag, r.user.view()), encode_tip({r.sequence, p.hash}));
+      }
+    }
+    MerkleTree tree(leaves);
+    for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
+    BlockHeader header{network_,
+                       height,
+                       tip_ ? header_hash(tip_->header) : Hash{},
+                       tree.root(),
+                       static_cast<std::uint32_t>(leaves.size()),
+                       env_.now_us(),
+                       env_.self()};
+    out.header = SignedHeader{header, {}};
+    add_signature(out.header, env_.self(), env_.signer());
+    out.header_hash = header_hash(header);
+    chain_.put_header(b, out.header);
+    b.put(Table::kBlocks, header_key(network_, height), encode_block_body(out.entries));
+    b.put(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(height)), {});
+    env_.store().write(b);
+    tip_ = out.header;
+    env_.count(Counter::kBlocksCommitted);
+    auto& placed = outgoing_[{network_, height}] = std::move(out);
+    track(placed);
+  }
+  // Entries the time-out should not wait for a fresh one to pick up.
+  if (!queue_.empty()) block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+}
+
+// Works out who waits for what and sends every member its delivery.
+void ConsensusNode::track(Outgoing& out) {
+  const bool own = out.header.header.network == network_;
+  out.unacked_holders.assign(out.entries.size(), 0);
+  for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
+    for (NodeId m : out.entries[i].holders) {
+      out.entries_of[m].push_back(i);
+      ++out.unacked_holders[i];
+    }
+  }
+  if (own) {
+    out.waiting.insert(members_.begin(), members_.end());
+  } else {
+    for (const auto& [m, idx] : out.entries_of) out.waiting.insert(m);
+  }
+  out.attempts = 0;
+  deliver(out, out.waiting);
+  if (out.waiting.empty()) finish_outgoing({out.header.header.network, out.header.header.height});
+}
+
+void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
+  MessagePtr header_only;
+  for (NodeId m : to) {
+    auto it = out.entries_of.find(m);
+    if (it == out.entries_of.end()) {
+      if (!header_only) header_only = make_message(BlockDelivery{out.header, {}});
+      env_.send(m, header_only);
+      continue;
+    }
+    BlockDelivery d{out.header, {}};
+    d.entries.reserve(it->second.size());
+    for (std::uint32_t i : it->second) d.entries.push_back({out.entries[i].entry, out.proofs[i]});
+    env_.send(m, make_message(std::move(d)));
+  }
+  out.next_at_us = env_.now_us() + backoff_us(params(), ++out.attempts);
+  tick_.want(env_, out.next_at_us);
+}
+
+void ConsensusNode::on_delivery_ack(NodeId from, const DeliveryAck& ack) {
+  OutgoingKey key{ack.network, ack.height};
+  auto it = outgoing_.find(key);
+  if (it == outgoing_.end() || it->second.header_hash != ack.header_hash) return;
+  Outgoing& out = it->second;
+  if (out.waiting.erase(from) == 0) return;
+  on_entries_acked(out, from);
+  if (out.waiting.empty()) finish_outgoing(key);
+}
+
+// Confirms to their origins the entries every holder now has.
+void ConsensusNode::on_entries_acked(Outgoing& out, NodeId member) {
+  if (out.header.header.network != network_) return;
+  auto it = out.entries_of.find(member);
+  if (it == out.entries_of.end()) return;
+  std::map<NodeId, std::vector<Hash>> by_origin;
+  for (std::uint32_t i : it->second) {
+    MHR_ASSERT(out.unacked_holders[i] > 0);
+    if (--out.unacked_holders[i] == 0)
+      by_origin[out.entries[i].origin].push_back(out.entries[i].hash);
+  }
+  confirm(by_origin);
+}
+
+void ConsensusNode::confirm(const std::map<NodeId, std::vector<Hash>>& by_origin) {
+  for (const auto& [origin, hashes] : by_origin) {
+    for (std::size_t i = 0; i < hashes.size(); i += kMaxCommittedHashes) {
+      auto end = hashes.begin() +
+                 static_cast<std::ptrdiff_t>(std::min(hashes.size(), i + kMaxCommittedHashes));
+      env_.send(origin,
+                make_message(Committed{{hashes.begin() + static_cast<std::ptrdiff_t>(i), end}}));
+    }
+  }
+}
+
+void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
+  auto it = outgoing_.find(key);
+  MHR_ASSERT(it != outgoing_.end());
+  WriteBatch b;
+  Bytes id = header_key(key.first, key.second);
+  if (key.first == network_) {
+    b.del(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(key.second)));
+  } else {
+    b.del(Table::kPending, tagged_key(kForeignTag, id));
+    if (it->second.forwarded_by)
+      env_.send(*it->second.forwarded_by,
+                make_message(DeliveryAck{key.first, key.second, it->second.header_hash}));
+  }
+  env_.store().write(b);
+  outgoing_.erase(it);
+  if (!queue_.empty()) build_block();  // room again after back-pressure
+}
+
+void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
+  if (req.network != network_ ||
+      std::find(members_.begin(), members_.end(), from) == members_.end())
+    return;
+  std::uint64_t end = std::min(height(), req.from_height + kCatchUpBlocks);
+  for (std::uint64_t h = req.from_height; h < end; ++h) {
+    if (auto it = outgoing_.find({network_, h}); it != outgoing_.end()) {
+      deliver(it->second, {from});
+      continue;
+    }
+    auto sh = chain_.header(network_, h);
+    auto body = env_.store().get(Table::kBlocks, header_key(network_, h));
+    MHR_ASSERT_MSG(sh.has_value(), "committed block header missing from the store");
+    auto entries = stored_body(body);
+    std::vector<Hash> leaves;
+    for (const auto& p : entries) leaves.push_back(p.hash);
+    MerkleTree tree(leaves);
+    BlockDelivery d{*sh, {}};
+    for (std::uint32_t i = 0; i < entries.size(); ++i)
+      if (std::binary_search(entries[i].holders.begin(), entries[i].holders.end(), from))
+        d.entries.push_back({entries[i].entry, tree.prove(i)});
+    env_.send(from, make_message(std::move(d)));
+  }
+}
+
+// ---- across networks ----------------------------------------------------------------------
+
+// Records another network forwarded through our index node: hand each to
+// the holders of its user here, under its origin network's header.
+void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
+  const BlockHeader& h = d.header.header;
+  if (from != index_node() || h.network == network_) return;
+  OutgoingKey key{h.network, h.height};
+  if (outgoing_.contains(key)) return;  // already distributing; acked when done
+  if (header_error(d.header, *topology_, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    return;
+  }
+  Outgoing out;
+  out.header = d.header;
+  out.header_hash = header_hash(h);
+  out.forwarded_by = from;
+  for (const ProvenEntry& pe : d.entries) {
+    const Record* r = std::get_if<Record>(&pe.entry);
+    if (!r || entry_error(pe, h, *topology_, env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    std::vector<NodeId> holders =
+        sparse() ? table_.holders(r->user) : topology_->network(network_).record_nodes;
+    out.entries.push_back({*r, record_hash(*r), from, std::move(holders)});
+    out.proofs.push_back(pe.proof);
+  }
+  WriteBatch b;
+  b.put(Table::kPending, tagged_key(kForeignTag, header_key(h.network, h.height)),
+        encode(Message{d}));
+  env_.store().write(b);
+  auto& placed = outgoing_[key] = std::move(out);
+  track(placed);
+}
+
+void ConsensusNode::on_remote_presence(NodeId from, const RemotePresence& p) {
+  if (from != index_node()) return;
+  WriteBatch b;
+  if (table_.set_remote(b, p.user, p.present)) env_.store().write(b);
+  env_.send(from, make_message(Ack{sha256(encode(Message{p}))}));
+}
+
+// ---- migration: choose who answers, relay the answer back ----------------------------------
+
+void ConsensusNode::on_history_request(NodeId from, const HistoryRequest& req) {
+  if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
+  std::vector<NodeId> candidates;
+  for (NodeId n : table_.holders(req.user))
+    if (n != req.route.front()) candidates.push_back(n);
+  HistoryRequest next = req;
+  next.route.push_back(env_.self());
+  if (!candidates.empty()) {
+    env_.send(candidates[req.request_id % candidates.size()], make_message(std::move(next)));
+  } else if (from != index_node()) {
+    env_.send(index_node(), make_message(std::move(next)));  // look in other networks
+  } else {
+    env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));
+  }
+}
+
+void ConsensusNode::on_history_batch(const HistoryBatch& batch) {
+  if (batch.route.size() < 2 || batch.route.back() != env_.self()) return;
+  HistoryBatch next = batch;
+  next.route.pop_back();
+  NodeId to = next.route.back();
+  env_.send(to, make_message(std::move(next)));
+}
+
+// ---- retries -------------------------------------------------------------------------------
+
+void ConsensusNode::on_timer(TimerId id, std::uint64_t) {
+  if (block_timer_.fired(id)) {
+    build_block();
+    return;
+  }
+  if (tick_.fired(id)) on_tick();
+}
+
+void ConsensusNode::on_tick() {
+  const TimeUs now = env_.now_us();
+  TimeUs next = INT64_MAX;
+  std::vector<Hash> finished;
+  for (auto& [h, round] : rounds_) {
+    if (round.deadline_us > now) {
+      next = std::min(next, round.deadline_us);
+      continue;
+    }
+    if (!round.record) {  // flags for a record that never came
+      finished.push_back(h);
+      continue;
+    }
+    if (++round.attempts >= kMaxPresenceAttempts) {
+      finished.push_back(h);
+      continue;
+    }
+    env_.count(Counter::kRetries);
+    auto query = make_message(PresenceQuery{round.record->user, h});
+    for (NodeId m : members_)
+      if (!round.flags.contains(m)) env_.send(m, query);
+    round.deadline_us = now + params().presence_timeout_us;
+    next = std::min(next, round.deadline_us);
+  }
+  for (const Hash& h : finished) {
+    auto it = rounds_.find(h);
+    if (it->second.record) {
+      finish_presence(h, it->second);
+    } else {
+      rounds_.erase(it);
+    }
+  }
+  std::vector<OutgoingKey> abandoned;
+  for (auto& [key, out] : outgoing_) {
+    if (out.next_at_us <= now) {
+      if (out.attempts >= params().max_attempts) {
+        abandoned.push_back(key);
+        continue;
+      }
+      env_.count(Counter::kRetries);
+      std::set<NodeId> to = out.waiting;
+      deliver(out, to);
+    }
+    next = std::min(next, out.next_at_us);
+  }
+  for (const auto& key : abandoned) {
+    // Members still silent catch up when they return (CatchUpRequest).
+    env_.count(Counter::kGaveUp);
+    Outgoing& out = outgoing_.at(key);
+    std::set<NodeId> silent = out.waiting;
+    for (NodeId m : silent) on_entries_acked(out, m);
+    out.waiting.clear();
+    finish_outgoing(key);
+  }
+  if (next != INT64_MAX) tick_.want(env_, next);
+}
+
+}  // namespace mhr

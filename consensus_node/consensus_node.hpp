@@ -1,0 +1,113 @@
+// ConsensusNode: orders an edge network's records and registrations into
+// signed blocks and distributes each entry only to the nodes that hold its
+// user (headers go to every node). It keeps the intra-network sharing table,
+// runs the presence rounds of the published protocol (or answers from its
+// table), confirms entries to their origin once every holder has them, and
+// relays records that other networks forward through the index node. It acts
+// only through Env.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "common/chain_store.hpp"
+#include "common/env.hpp"
+#include "common/tick_timer.hpp"
+#include "common/topology.hpp"
+#include "consensus_node/block_body.hpp"
+#include "consensus_node/sharing_table.hpp"
+
+namespace mhr {
+
+inline constexpr std::size_t kMaxPresenceRounds = 200'000;
+inline constexpr std::size_t kMaxQueuedEntries = 200'000;
+inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
+inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
+
+class ConsensusNode final : public NodeLogic {
+ public:
+  ConsensusNode(Env& env, TopologyPtr topology);
+
+  void start() override;
+  void on_message(NodeId from, const Message& message) override;
+  void on_timer(TimerId id, std::uint64_t tag) override;
+  void on_client(ClientRequestId id, const ClientRequest& request) override;
+
+  std::uint64_t height() const { return tip_ ? tip_->header.height + 1 : 0; }
+  const SharingTable& table() const { return table_; }
+  std::size_t queued() const { return queue_.size(); }
+  std::size_t outgoing() const { return outgoing_.size(); }
+
+ private:
+  // A broadcast presence round for one record.
+  struct PresenceRound {
+    std::optional<Record> record;
+    NodeId origin;
+    std::map<NodeId, bool> flags;
+    std::uint32_t attempts = 0;
+    TimeUs deadline_us = 0;
+  };
+  // A block (own or foreign) whose deliveries are not all acknowledged.
+  struct Outgoing {
+    SignedHeader header;
+    Hash header_hash;
+    std::vector<PlacedEntry> entries;
+    std::vector<MerkleProof> proofs;
+    std::set<NodeId> waiting;
+    std::map<NodeId, std::vector<std::uint32_t>> entries_of;  // member -> entry indexes
+    std::vector<std::uint32_t> unacked_holders;               // per entry
+    std::optional<NodeId> forwarded_by;                       // foreign: the index node
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+  };
+  using OutgoingKey = std::pair<NetworkId, std::uint64_t>;
+
+  void on_store_request(NodeId from, const StoreRequest& req);
+  void on_presence_flag(NodeId from, const PresenceFlag& flag);
+  void on_tx_request(NodeId from, const TxRequest& req);
+  void on_delivery_ack(NodeId from, const DeliveryAck& ack);
+  void on_catch_up(NodeId from, const CatchUpRequest& req);
+  void on_foreign_delivery(NodeId from, const BlockDelivery& d);
+  void on_remote_presence(NodeId from, const RemotePresence& p);
+  void on_history_request(NodeId from, const HistoryRequest& req);
+  void on_history_batch(const HistoryBatch& batch);
+
+  // ordering
+  std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);
+  void accept_record(NodeId origin, const Record& r, const Hash& h);
+  void finish_presence(const Hash& h, PresenceRound& round);
+  void enqueue(PlacedEntry p);
+  void build_block();
+  std::vector<NodeId> record_holders(const Record& r) const;
+  NodeId index_node() const { return topology_->index_of(network_); }
+
+  // distribution
+  void deliver(Outgoing& out, const std::set<NodeId>& to);
+  void track(Outgoing& out);
+  void on_entries_acked(Outgoing& out, NodeId member);
+  void confirm(const std::map<NodeId, std::vector<Hash>>& by_origin);
+  void finish_outgoing(const OutgoingKey& key);
+
+  void on_tick();
+  const ProtocolParams& params() const { return topology_->params(); }
+  bool sparse() const { return params().replication == Replication::kSparse; }
+
+  Env& env_;
+  TopologyPtr topology_;
+  ChainStore chain_;
+  NetworkId network_;
+  std::vector<NodeId> members_;  // record nodes and the index node
+  SharingTable table_;
+  std::optional<SignedHeader> tip_;
+  std::map<UserId, ChainTip> projected_;  // tips including queued records
+  std::map<Hash, PresenceRound> rounds_;
+  std::deque<PlacedEntry> queue_;
+  std::set<Hash> queued_;
+  std::map<OutgoingKey, Outgoing> outgoing_;
+  TickTimer tick_;
+  TickTimer block_timer_;
+};
+
+}  // namespace mhr

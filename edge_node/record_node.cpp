@@ -1,0 +1,625 @@
+#include "edge_node/record_node.hpp"
+
+#include <algorithm>
+
+#include "common/backoff.hpp"
+#include "common/verification.hpp"
+
+namespace mhr {
+
+namespace {
+
+constexpr std::uint64_t kTickTag = 1;
+constexpr std::size_t kMaxHistoryBatchBytes = 4u << 20;
+
+// Keys of the kPending and kUsers tables.
+constexpr std::uint8_t kPendingRegistration = 'g';
+constexpr std::uint8_t kPendingRecord = 's';
+constexpr std::uint8_t kPendingSync = 'h';
+constexpr std::uint8_t kParkedRecord = 'u';
+constexpr std::uint8_t kRegisteredUser = 'r';
+
+Bytes parked_key(const UserId& user, NetworkId network, std::uint64_t seq) {
+  return tagged_key(kParkedRecord, record_key(user, network, seq));
+}
+
+// A verified record waiting for its predecessor (out of order arrival).
+struct ParkedRecord {
+  Record record;
+  RecordPlace place;
+};
+
+Bytes encode_parked(const ParkedRecord& p) {
+  Writer w;
+  w.u8(kCodecVersion);
+  Codec<Record>::write(w, p.record);
+  Codec<RecordPlace>::write(w, p.place);
+  return w.take();
+}
+
+ParkedRecord decode_parked(ByteView in) {
+  Reader r(in);
+  r.version();
+  ParkedRecord p{Codec<Record>::read(r), Codec<RecordPlace>::read(r)};
+  MHR_ASSERT_MSG(!r.finish_error(), "stored parked record does not decode");
+  return p;
+}
+
+template <class T>
+T decode_stored(ByteView in) {
+  auto v = decode<T>(in);
+  MHR_ASSERT_MSG(v.ok(), "stored value does not decode");
+  return std::move(v).value();
+}
+
+}  // namespace
+
+// Writes records in chain order within one atomic batch: records that
+// arrive before their predecessor are parked and linked when it comes.
+class RecordNode::ChainWriter {
+ public:
+  explicit ChainWriter(RecordNode& node) : node_(node) {}
+
+  // False when the record conflicts with a different record at its position.
+  bool add(const Record& r, const Hash& h, const RecordPlace& place) {
+    if (added_.contains(h) || node_.chain_.has_record_hash(h)) return true;
+    auto t = tip(r.user, r.network);
+    if (!chain_continuity_error(r, t)) {
+      put(r, h, place);
+      link_parked(r.user, r.network, r.sequence + 1);
+      return true;
+    }
+    std::uint64_t next = t ? t->sequence + 1 : 0;
+    if (r.sequence > next) {
+      batch.put(Table::kPending, parked_key(r.user, r.network, r.sequence),
+                encode_parked({r, place}));
+      return true;
+    }
+    return false;
+  }
+
+  WriteBatch batch;
+  std::uint64_t stored = 0;
+
+ private:
+  std::optional<ChainTip> tip(const UserId& u, NetworkId n) {
+    auto it = tips_.find({u, n});
+    if (it != tips_.end()) return it->second;
+    return node_.chain_.tip(u, n);
+  }
+
+  void put(const Record& r, const Hash& h, const RecordPlace& place) {
+    node_.chain_.put_record(batch, r, h, place);
+    tips_[{r.user, r.network}] = ChainTip{r.sequence, h};
+    added_.insert(h);
+    ++stored;
+  }
+
+  void link_parked(const UserId& u, NetworkId n, std::uint64_t seq) {
+    for (;;) {
+      Bytes key = parked_key(u, n, seq);
+      auto v = node_.env_.store().get(Table::kPending, key);
+      if (!v) return;
+      batch.del(Table::kPending, key);
+      ParkedRecord p = decode_parked(*v);
+      Hash h = record_hash(p.record);
+      if (chain_continuity_error(p.record, tip(u, n))) {
+        node_.env_.count(Counter::kVerifyFailures);
+        return;
+      }
+      put(p.record, h, p.place);
+      ++seq;
+    }
+  }
+
+  RecordNode& node_;
+  std::map<std::pair<UserId, NetworkId>, ChainTip> tips_;
+  std::set<Hash> added_;
+};
+
+RecordNode::RecordNode(Env& env, TopologyPtr topology)
+    : env_(env),
+      topology_(std::move(topology)),
+      chain_(env.store()),
+      network_(topology_->network_of(env.self())),
+      consensus_(topology_->consensus_of(network_)),
+      follower_(env, *topology_, network_),
+      tick_(kTickTag) {
+  MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kRecord);
+}
+
+// ---- start: rebuild volatile state from the store ---------------------------
+
+void RecordNode::start() {
+  MHR_ASSERT_MSG(topology_->node(env_.self()).key == env_.signer().public_key(),
+                 "node key differs from the topology's");
+  follower_.load(chain_);
+  env_.store().scan_prefix(Table::kUsers, Bytes{kRegisteredUser}, [&](ByteView k, ByteView) {
+    registered_.insert(UserId::from_view(k.subspan(1)));
+    return true;
+  });
+  env_.store().scan_prefix(Table::kPending, Bytes{kPendingRegistration}, [&](ByteView, ByteView v) {
+    auto reg = decode_stored<Registration>(v);
+    registrations_[reg.user] = {reg, entry_hash(Entry{reg}), {}, 0, env_.now_us()};
+    return true;
+  });
+  std::vector<Record> records;
+  env_.store().scan_prefix(Table::kPending, Bytes{kPendingRecord}, [&](ByteView, ByteView v) {
+    records.push_back(decode_stored<Record>(v));
+    return true;
+  });
+  std::sort(records.begin(), records.end(),
+            [](const Record& a, const Record& b) { return a.sequence < b.sequence; });
+  for (Record& r : records) {
+    Hash h = record_hash(r);
+    pending_by_user_[r.user].push_back(h);
+    pending_[h] = {std::move(r), std::nullopt, 0, env_.now_us()};
+  }
+  env_.store().scan_prefix(Table::kPending, Bytes{kPendingSync}, [&](ByteView k, ByteView) {
+    syncs_[UserId::from_view(k.subspan(1))] = {env_.random_u64(), 0, 0, env_.now_us(), 0};
+    return true;
+  });
+  for (const UserId& u : registered_) registrations_.erase(u);  // confirmed before a crash
+  follower_.request_catch_up();
+  want_tick(env_.now_us());
+}
+
+// ---- client requests ---------------------------------------------------------
+
+void RecordNode::on_client(ClientRequestId id, const ClientRequest& request) {
+  std::visit(
+      [&](const auto& req) {
+        using T = std::decay_t<decltype(req)>;
+        if constexpr (std::is_same_v<T, RegisterUserRequest>) register_user(id, req);
+        if constexpr (std::is_same_v<T, SubmitRecordRequest>) submit_record(id, req);
+        if constexpr (std::is_same_v<T, ReadUserRequest>) read_user(id, req);
+      },
+      request);
+}
+
+void RecordNode::register_user(ClientRequestId id, const RegisterUserRequest& req) {
+  if (registered_.contains(req.user)) {
+    env_.reply(id, {ReplyStatus::kOk, "already registered", std::nullopt, {}});
+    return;
+  }
+  auto it = registrations_.find(req.user);
+  if (it != registrations_.end()) {
+    it->second.clients.push_back(id);
+    return;
+  }
+  Registration reg{req.user, network_, env_.self(), env_.signer().public_key(), env_.now_us(), {}};
+  sign_registration(reg, env_.signer());
+  WriteBatch b;
+  b.put(Table::kPending, tagged_key(kPendingRegistration, req.user.view()), encode(reg));
+  env_.store().write(b);
+  auto& p = registrations_[req.user] = {reg, entry_hash(Entry{reg}), {id}, 0, 0};
+  send_registration(p);
+}
+
+void RecordNode::send_registration(PendingRegistration& p) {
+  env_.send(consensus_, make_message(TxRequest{p.registration}));
+  p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
+  want_tick(p.next_at_us);
+}
+
+void RecordNode::submit_record(ClientRequestId id, const SubmitRecordRequest& req) {
+  if (!registered_.contains(req.user)) {
+    env_.reply(id, {ReplyStatus::kRejected, "user is not registered at this node", {}, {}});
+    return;
+  }
+  if (req.content_type.size() > kMaxContentTypeBytes ||
+      req.payload.size() > kMaxInlinePayloadBytes || (req.off_chain && !req.payload.empty())) {
+    env_.reply(id, {ReplyStatus::kRejected, "record too large or malformed", {}, {}});
+    return;
+  }
+  if (pending_.size() >= kMaxPendingRecords) {
+    env_.reply(id, {ReplyStatus::kUnavailable, "too many records in flight", {}, {}});
+    return;
+  }
+  Record r = next_record_for(req.user, req);
+  Hash h = record_hash(r);
+  WriteBatch b;
+  b.put(Table::kPending, tagged_key(kPendingRecord, h.view()), encode(r));
+  env_.store().write(b);
+  pending_by_user_[req.user].push_back(h);
+  auto& p = pending_[h] = {std::move(r), id, 0, 0};
+  if (sparse() && params().presence == PresenceMode::kBroadcast) {
+    // The published flow: every node of the network says whether it holds
+    // the user; this node holds it by definition.
+    auto query = make_message(PresenceQuery{req.user, h});
+    for (NodeId m : topology_->members_of(network_))
+      if (m != env_.self()) env_.send(m, query);
+    env_.send(consensus_, make_message(PresenceFlag{req.user, h, true}));
+  }
+  send_pending(h, p);
+}
+
+Record RecordNode::next_record_for(const UserId& user, const SubmitRecordRequest& req) {
+  Record r;
+  r.user = user;
+  r.network = network_;
+  r.author_node = env_.self();
+  r.author_key = env_.signer().public_key();
+  auto queued = pending_by_user_.find(user);
+  if (queued != pending_by_user_.end() && !queued->second.empty()) {
+    const Record& last = pending_.at(queued->second.back()).record;
+    r.sequence = last.sequence + 1;
+    r.prev_hash = queued->second.back();
+  } else if (auto t = chain_.tip(user, network_)) {
+    r.sequence = t->sequence + 1;
+    r.prev_hash = t->hash;
+  }
+  r.created_at_us = env_.now_us();
+  r.content_type = req.content_type;
+  r.category = req.category;
+  r.payload = req.payload;
+  r.off_chain = req.off_chain;
+  r.supersedes = req.supersedes;
+  sign_record(r, env_.signer());
+  return r;
+}
+
+void RecordNode::send_pending(const Hash&, PendingRecord& p) {
+  env_.send(consensus_, make_message(StoreRequest{p.record}));
+  p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
+  want_tick(p.next_at_us);
+}
+
+void RecordNode::read_user(ClientRequestId id, const ReadUserRequest& req) {
+  if (!registered_.contains(req.user)) {
+    env_.reply(id, {ReplyStatus::kRejected, "user is not registered at this node", {}, {}});
+    return;
+  }
+  ClientReply reply{ReplyStatus::kOk, "", std::nullopt, {}};
+  chain_.for_each_record(req.user,
+                         [&](const Hash&, const Record& r) { reply.records.push_back(r); });
+  env_.reply(id, std::move(reply));
+}
+
+// ---- messages ------------------------------------------------------------------
+
+void RecordNode::on_message(NodeId from, const Message& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
+        if constexpr (std::is_same_v<T, BlockDelivery>) on_delivery(from, m);
+        if constexpr (std::is_same_v<T, Committed>) on_committed(m);
+        if constexpr (std::is_same_v<T, Rejected>) on_rejected(m);
+        if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(m);
+        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+      },
+      message);
+}
+
+void RecordNode::on_presence_query(const PresenceQuery& q) {
+  env_.send(consensus_,
+            make_message(PresenceFlag{q.user, q.record_hash, registered_.contains(q.user)}));
+}
+
+void RecordNode::on_delivery(NodeId from, const BlockDelivery& d) {
+  if (auto e = header_error(d.header, *topology_, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn, "delivery refused: " + *e);
+    return;
+  }
+  if (d.header.header.network != network_) {
+    apply_foreign_block(from, d);
+    return;
+  }
+  follower_.on_delivery(from, d, chain_,
+                        [this](NodeId, const BlockDelivery& b) { return apply_own_block(b); });
+}
+
+bool RecordNode::apply_own_block(const BlockDelivery& d) {
+  const BlockHeader& header = d.header.header;
+  ChainWriter writer(*this);
+  chain_.put_header(writer.batch, d.header);
+  std::vector<UserId> newly_registered;
+  for (const ProvenEntry& pe : d.entries) {
+    if (auto e = entry_error(pe, header, *topology_, env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kWarn, "entry refused: " + *e);
+      continue;
+    }
+    if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
+      if (reg->node != env_.self() || registered_.contains(reg->user)) continue;
+      writer.batch.put(Table::kUsers, tagged_key(kRegisteredUser, reg->user.view()), {});
+      registered_.insert(reg->user);
+      newly_registered.push_back(reg->user);
+      continue;
+    }
+    const Record& r = std::get<Record>(pe.entry);
+    if (sparse() && !registered_.contains(r.user)) {
+      // Sparse sharing: never keep a record of a user not registered here.
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kWarn, "record of a user not registered here refused");
+      continue;
+    }
+    if (!writer.add(r, record_hash(r), {header.network, header.height, pe.proof})) {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kError, "record conflicts with the user's chain");
+    }
+  }
+  env_.store().write(writer.batch);
+  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  for (const UserId& u : newly_registered)
+    if (sparse()) start_sync(u);
+  return true;
+}
+
+void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
+  const BlockHeader& header = d.header.header;
+  ChainWriter writer(*this);
+  if (!chain_.header(header.network, header.height)) chain_.put_header(writer.batch, d.header);
+  for (const ProvenEntry& pe : d.entries) {
+    const Record* r = std::get_if<Record>(&pe.entry);
+    if (!r || entry_error(pe, header, *topology_, env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    if (sparse() && !registered_.contains(r->user)) {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kWarn, "foreign record of a user not registered here refused");
+      continue;
+    }
+    if (!writer.add(*r, record_hash(*r), {header.network, header.height, pe.proof}))
+      env_.count(Counter::kVerifyFailures);
+  }
+  env_.store().write(writer.batch);
+  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  follower_.ack(from, d.header);
+}
+
+void RecordNode::on_committed(const Committed& c) {
+  for (const Hash& h : c.entry_hashes) {
+    if (pending_.contains(h)) {
+      finish_pending(h, ReplyStatus::kOk, "committed");
+      continue;
+    }
+    for (auto it = registrations_.begin(); it != registrations_.end(); ++it) {
+      if (it->second.hash != h) continue;
+      for (ClientRequestId id : it->second.clients)
+        env_.reply(id, {ReplyStatus::kOk, "registered", h, {}});
+      WriteBatch b;
+      b.del(Table::kPending, tagged_key(kPendingRegistration, it->first.view()));
+      env_.store().write(b);
+      registrations_.erase(it);
+      break;
+    }
+  }
+}
+
+void RecordNode::finish_pending(const Hash& hash, ReplyStatus status, std::string detail) {
+  auto it = pending_.find(hash);
+  MHR_ASSERT(it != pending_.end());
+  if (it->second.client) env_.reply(*it->second.client, {status, std::move(detail), hash, {}});
+  auto& queue = pending_by_user_[it->second.record.user];
+  queue.erase(std::remove(queue.begin(), queue.end(), hash), queue.end());
+  if (queue.empty()) pending_by_user_.erase(it->second.record.user);
+  WriteBatch b;
+  b.del(Table::kPending, tagged_key(kPendingRecord, hash.view()));
+  env_.store().write(b);
+  pending_.erase(it);
+}
+
+void RecordNode::on_rejected(const Rejected& r) {
+  if (!pending_.contains(r.entry_hash)) return;
+  if (r.reason == RejectReason::kStaleChainTip && r.tip) {
+    rebuild_after_stale(r.entry_hash, *r.tip);
+    return;
+  }
+  env_.count(Counter::kRecordsRejected);
+  finish_pending(r.entry_hash, ReplyStatus::kRejected,
+                 std::string("refused: ") + std::string(reject_reason_name(r.reason)));
+}
+
+// Another node of this network wrote for the user first: this record and
+// every later pending one of the user move up behind the new tip.
+void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) {
+  const UserId user = pending_.at(rejected).record.user;
+  std::deque<Hash> queue = pending_by_user_[user];
+  auto from = std::find(queue.begin(), queue.end(), rejected);
+  MHR_ASSERT(from != queue.end());
+  WriteBatch b;
+  ChainTip link = tip;
+  std::deque<Hash> rebuilt(queue.begin(), from);
+  for (auto it = from; it != queue.end(); ++it) {
+    PendingRecord p = std::move(pending_.at(*it));
+    pending_.erase(*it);
+    b.del(Table::kPending, tagged_key(kPendingRecord, it->view()));
+    p.record.sequence = link.sequence + 1;
+    p.record.prev_hash = link.hash;
+    sign_record(p.record, env_.signer());
+    Hash h = record_hash(p.record);
+    b.put(Table::kPending, tagged_key(kPendingRecord, h.view()), encode(p.record));
+    link = {p.record.sequence, h};
+    p.attempts = 0;
+    rebuilt.push_back(h);
+    pending_[h] = std::move(p);
+  }
+  env_.store().write(b);
+  pending_by_user_[user] = rebuilt;
+  for (auto it = rebuilt.begin() + (from - queue.begin()); it != rebuilt.end(); ++it)
+    send_pending(*it, pending_.at(*it));
+}
+
+// ---- history: answering as a holder, pulling as a new node -------------------
+
+void RecordNode::on_history_request(const HistoryRequest& req) {
+  if (req.route.empty() || req.route.size() > kMaxRouteHops) return;
+  answer_history(req);
+}
+
+void RecordNode::answer_history(const HistoryRequest& req) {
+  std::map<NetworkId, std::uint64_t> known;
+  for (const KnownChain& k : req.known) known[k.network] = k.next_sequence;
+  HistoryBatch batch{req.request_id, req.user, {}, {}, false, req.route};
+  std::map<std::pair<NetworkId, std::uint64_t>, std::uint32_t> header_index;
+  std::size_t bytes = 0;
+  auto flush = [&](bool last) {
+    batch.last = last;
+    env_.send(req.route.back(), make_message(batch));
+    batch.headers.clear();
+    batch.items.clear();
+    header_index.clear();
+    bytes = 0;
+  };
+  chain_.for_each_record(req.user, [&](const Hash& h, const Record& r) {
+    auto k = known.find(r.network);
+    if (k != known.end() && r.sequence < k->second) return;
+    auto place = chain_.place_of(h);
+    MHR_ASSERT_MSG(place.has_value(), "stored record without its place");
+    auto key = std::make_pair(place->network, place->height);
+    auto hi = header_index.find(key);
+    if (hi == header_index.end()) {
+      auto sh = chain_.header(place->network, place->height);
+      if (!sh) return;  // its header has not reached this node yet
+      hi = header_index.emplace(key, static_cast<std::uint32_t>(batch.headers.size())).first;
+      batch.headers.push_back(std::move(*sh));
+    }
+    bytes += r.payload.size() + 256;
+    batch.items.push_back({r, hi->second, place->proof});
+    if (batch.items.size() >= kMaxHistoryRecords || batch.headers.size() >= kMaxHistoryHeaders ||
+        bytes >= kMaxHistoryBatchBytes)
+      flush(false);
+  });
+  flush(true);
+}
+
+void RecordNode::start_sync(const UserId& user) {
+  if (syncs_.contains(user)) return;
+  WriteBatch b;
+  b.put(Table::kPending, tagged_key(kPendingSync, user.view()), {});
+  env_.store().write(b);
+  auto& s = syncs_[user] = {0, 0, 0, 0, 0};
+  send_history_request(user, s);
+}
+
+void RecordNode::send_history_request(const UserId& user, HistorySync& s) {
+  s.request_id = env_.random_u64();
+  env_.send(consensus_, make_message(HistoryRequest{
+                            s.request_id, user, chain_.known_chains(user), {env_.self()}}));
+  s.next_at_us = env_.now_us() + backoff_us(params(), ++s.attempts);
+  want_tick(s.next_at_us);
+}
+
+void RecordNode::on_history_batch(const HistoryBatch& batch) {
+  if (batch.route.size() != 1 || batch.route.back() != env_.self()) return;
+  auto sync = syncs_.find(batch.user);
+  if (sync == syncs_.end() || !registered_.contains(batch.user)) return;
+  std::vector<bool> header_ok(batch.headers.size());
+  for (std::size_t i = 0; i < batch.headers.size(); ++i) {
+    const SignedHeader& sh = batch.headers[i];
+    header_ok[i] = !header_error(sh, *topology_, env_.verifier());
+    if (!header_ok[i]) env_.count(Counter::kVerifyFailures);
+  }
+  ChainWriter writer(*this);
+  for (const HistoryItem& item : batch.items) {
+    const Record& r = item.record;
+    if (r.user != batch.user || item.header_index >= batch.headers.size() ||
+        !header_ok[item.header_index]) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    const SignedHeader& sh = batch.headers[item.header_index];
+    if (entry_error({r, item.proof}, sh.header, *topology_, env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    const BlockHeader& h = sh.header;
+    if (h.network != network_ && !chain_.header(h.network, h.height))
+      chain_.put_header(writer.batch, sh);
+    if (!writer.add(r, record_hash(r), {h.network, h.height, item.proof}))
+      env_.count(Counter::kVerifyFailures);
+  }
+  env_.store().write(writer.batch);
+  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  env_.count(Counter::kRecordsMigrated, static_cast<std::int64_t>(writer.stored));
+  HistorySync& s = sync->second;
+  s.records_received += writer.stored;
+  if (batch.last && batch.request_id == s.request_id) finish_sync_round(batch.user, s);
+}
+
+// Records in flight while a holder answered may be missing from its answer:
+// a few more rounds, spaced out, ask for anything beyond what arrived.
+void RecordNode::finish_sync_round(const UserId& user, HistorySync& s) {
+  if (s.round < params().migration_rounds) {
+    ++s.round;
+    s.attempts = 0;
+    s.request_id = 0;  // waiting for the next round, not for an answer
+    s.next_at_us = env_.now_us() + params().migration_settle_us;
+    want_tick(s.next_at_us);
+    return;
+  }
+  if (s.records_received > 0) env_.count(Counter::kMigrationsCompleted);
+  WriteBatch b;
+  b.del(Table::kPending, tagged_key(kPendingSync, user.view()));
+  env_.store().write(b);
+  syncs_.erase(user);
+}
+
+// ---- retries --------------------------------------------------------------------
+
+void RecordNode::on_timer(TimerId id, std::uint64_t) {
+  if (tick_.fired(id)) on_tick();
+}
+
+void RecordNode::on_tick() {
+  const TimeUs now = env_.now_us();
+  TimeUs next = INT64_MAX;
+  const std::uint32_t max_attempts = params().max_attempts;
+  for (auto it = registrations_.begin(); it != registrations_.end();) {
+    PendingRegistration& p = it->second;
+    if (p.next_at_us <= now) {
+      if (p.attempts >= max_attempts) {
+        env_.count(Counter::kGaveUp);
+        for (ClientRequestId id : p.clients)
+          env_.reply(id, {ReplyStatus::kUnavailable, "registration not confirmed", {}, {}});
+        p.clients.clear();
+        p.attempts = 0;  // keep trying quietly: the registration is durable
+      }
+      if (p.attempts > 0) env_.count(Counter::kRetries);
+      send_registration(p);
+    }
+    next = std::min(next, p.next_at_us);
+    ++it;
+  }
+  std::vector<Hash> expired;
+  for (auto& [h, p] : pending_) {
+    if (p.next_at_us <= now) {
+      if (p.attempts >= max_attempts) {
+        expired.push_back(h);
+        continue;
+      }
+      if (p.attempts > 0) env_.count(Counter::kRetries);
+      send_pending(h, p);
+    }
+    next = std::min(next, p.next_at_us);
+  }
+  for (const Hash& h : expired) {
+    env_.count(Counter::kGaveUp);
+    finish_pending(h, ReplyStatus::kUnavailable, "not committed after the last retry");
+  }
+  for (auto it = syncs_.begin(); it != syncs_.end();) {
+    HistorySync& s = it->second;
+    if (s.next_at_us <= now) {
+      if (s.attempts >= max_attempts) {
+        env_.count(Counter::kGaveUp);
+        env_.log(LogLevel::kWarn, "history sync abandoned for user " + it->first.short_hex());
+        WriteBatch b;
+        b.del(Table::kPending, tagged_key(kPendingSync, it->first.view()));
+        env_.store().write(b);
+        it = syncs_.erase(it);
+        continue;
+      }
+      if (s.attempts > 0) env_.count(Counter::kRetries);
+      send_history_request(it->first, s);
+    }
+    next = std::min(next, s.next_at_us);
+    ++it;
+  }
+  if (next != INT64_MAX) want_tick(next);
+}
+
+}  // namespace mhr

@@ -1,0 +1,113 @@
+// RecordNode: the state machine of a hospital's record node. It registers
+// users, turns client submissions into signed records chained per user,
+// stores the records of users registered here (and nobody else's), keeps its
+// network's header chain, and pulls a user's history when the user registers
+// here. It acts only through Env.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "common/chain_follower.hpp"
+#include "common/chain_store.hpp"
+#include "common/env.hpp"
+#include "common/tick_timer.hpp"
+#include "common/topology.hpp"
+
+namespace mhr {
+
+// Bounds on volatile state: past these a node refuses new work.
+inline constexpr std::size_t kMaxPendingRecords = 100'000;
+
+class RecordNode final : public NodeLogic {
+ public:
+  RecordNode(Env& env, TopologyPtr topology);
+
+  void start() override;
+  void on_message(NodeId from, const Message& message) override;
+  void on_timer(TimerId id, std::uint64_t tag) override;
+  void on_client(ClientRequestId id, const ClientRequest& request) override;
+
+  bool is_registered(const UserId& user) const { return registered_.contains(user); }
+  std::uint64_t header_height() const { return follower_.next_height(); }
+  std::size_t pending_records() const { return pending_.size(); }
+  std::size_t syncs_in_progress() const { return syncs_.size(); }
+
+ private:
+  struct PendingRecord {
+    Record record;
+    std::optional<ClientRequestId> client;
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+  };
+  struct PendingRegistration {
+    Registration registration;
+    Hash hash;
+    std::vector<ClientRequestId> clients;
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+  };
+  // A user's history being pulled after a registration here.
+  struct HistorySync {
+    std::uint64_t request_id = 0;
+    std::uint32_t round = 0;
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+    std::uint64_t records_received = 0;
+  };
+
+  // client requests
+  void register_user(ClientRequestId id, const RegisterUserRequest& req);
+  void submit_record(ClientRequestId id, const SubmitRecordRequest& req);
+  void read_user(ClientRequestId id, const ReadUserRequest& req);
+
+  // messages
+  void on_presence_query(const PresenceQuery& q);
+  void on_delivery(NodeId from, const BlockDelivery& d);
+  void on_committed(const Committed& c);
+  void on_rejected(const Rejected& r);
+  void on_history_request(const HistoryRequest& req);
+  void on_history_batch(const HistoryBatch& batch);
+
+  // blocks: own network's in order, foreign ones as they come
+  bool apply_own_block(const BlockDelivery& d);
+  void apply_foreign_block(NodeId from, const BlockDelivery& d);
+
+  // storing records in chain order
+  class ChainWriter;
+
+  // submissions
+  Record next_record_for(const UserId& user, const SubmitRecordRequest& req);
+  void send_pending(const Hash& hash, PendingRecord& p);
+  void rebuild_after_stale(const Hash& rejected, const ChainTip& tip);
+  void finish_pending(const Hash& hash, ReplyStatus status, std::string detail);
+
+  // registration and history
+  void send_registration(PendingRegistration& p);
+  void start_sync(const UserId& user);
+  void send_history_request(const UserId& user, HistorySync& s);
+  void finish_sync_round(const UserId& user, HistorySync& s);
+  void answer_history(const HistoryRequest& req);
+
+  void on_tick();
+  void want_tick(TimeUs at_us) { tick_.want(env_, at_us); }
+  const ProtocolParams& params() const { return topology_->params(); }
+  bool sparse() const { return params().replication == Replication::kSparse; }
+
+  Env& env_;
+  TopologyPtr topology_;
+  ChainStore chain_;
+  NetworkId network_;
+  NodeId consensus_;
+  ChainFollower follower_;
+  std::set<UserId> registered_;
+  std::map<UserId, PendingRegistration> registrations_;
+  std::map<Hash, PendingRecord> pending_;
+  std::map<UserId, std::deque<Hash>> pending_by_user_;  // in chain order
+  std::map<UserId, HistorySync> syncs_;
+  TickTimer tick_;
+};
+
+}  // namespace mhr

@@ -1,0 +1,267 @@
+#include "index_node/index_node.hpp"
+
+#include "common/backoff.hpp"
+#include "common/verification.hpp"
+
+namespace mhr {
+
+namespace {
+
+constexpr std::uint64_t kTickTag = 1;
+constexpr std::uint8_t kOutboxTag = 'm';   // kPending: membership / presence messages
+constexpr std::uint8_t kHandoffTag = 'd';  // kPending: deliveries to hand on
+
+Bytes handoff_key(NodeId to, NetworkId network, std::uint64_t height) {
+  Bytes id;
+  append_be32(id, to.value);
+  Bytes rest = header_key(network, height);
+  id.insert(id.end(), rest.begin(), rest.end());
+  return tagged_key(kHandoffTag, id);
+}
+
+}  // namespace
+
+IndexNode::IndexNode(Env& env, TopologyPtr topology)
+    : env_(env),
+      topology_(std::move(topology)),
+      chain_(env.store()),
+      network_(topology_->network_of(env.self())),
+      consensus_(topology_->consensus_of(network_)),
+      follower_(env, *topology_, network_),
+      outbox_(env, topology_->params(), kOutboxTag),
+      tick_(kTickTag) {
+  MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kIndex);
+}
+
+void IndexNode::start() {
+  table_.load(env_.store());
+  follower_.load(chain_);
+  outbox_.load();
+  env_.store().scan_prefix(Table::kPending, Bytes{kHandoffTag}, [&](ByteView key, ByteView value) {
+    Reader r(value);
+    NodeId to{r.u32()};
+    std::optional<NodeId> ack_to;
+    if (r.boolean()) ack_to = NodeId{r.u32()};
+    auto m = decode<Message>(r.fixed(r.remaining()));
+    MHR_ASSERT_MSG(r.ok() && m.ok() && std::holds_alternative<BlockDelivery>(m.value()),
+                   "stored hand-off does not decode");
+    const BlockHeader h = std::get<BlockDelivery>(m.value()).header.header;
+    handoffs_[{to, h.network, h.height}] = {to, make_message(std::move(m).value()), ack_to, 0,
+                                            env_.now_us()};
+    (void)key;
+    return true;
+  });
+  follower_.request_catch_up();
+  tick_.want(env_, env_.now_us());
+}
+
+void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
+  env_.reply(id, {ReplyStatus::kRejected, "index nodes take no client requests", {}, {}});
+}
+
+void IndexNode::on_message(NodeId from, const Message& message) {
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, BlockDelivery>) {
+          if (m.header.header.network == network_) {
+            on_own_delivery(from, m);
+          } else {
+            on_forwarded_delivery(from, m);
+          }
+        }
+        if constexpr (std::is_same_v<T, DeliveryAck>) on_delivery_ack(from, m);
+        if constexpr (std::is_same_v<T, MembershipUpdate>) on_membership(from, m);
+        if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
+        if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(from, m);
+        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+        if constexpr (std::is_same_v<T, Ack>) outbox_.on_ack(from, m);
+      },
+      message);
+  if (outbox_.size() > 0 || !handoffs_.empty())
+    tick_.want(env_, env_.now_us() + params().retry_timeout_us);
+}
+
+// ---- own network: registrations and records to forward ------------------------------
+
+void IndexNode::on_own_delivery(NodeId from, const BlockDelivery& d) {
+  if (from != consensus_ || header_error(d.header, *topology_, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    return;
+  }
+  follower_.on_delivery(from, d, chain_,
+                        [this](NodeId, const BlockDelivery& b) { return apply_own_block(b); });
+}
+
+bool IndexNode::apply_own_block(const BlockDelivery& d) {
+  const BlockHeader& header = d.header.header;
+  WriteBatch batch;
+  chain_.put_header(batch, d.header);
+  std::map<NetworkId, BlockDelivery> forwards;
+  for (const ProvenEntry& pe : d.entries) {
+    if (entry_error(pe, header, *topology_, env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
+      learn_registration(batch, reg->user, network_);
+      continue;
+    }
+    const UserId& user = std::get<Record>(pe.entry).user;
+    std::vector<NetworkId> targets;
+    if (sparse()) {
+      targets = table_.others(user, network_);
+    } else {
+      for (const NetworkInfo& n : topology_->networks())
+        if (n.id != network_) targets.push_back(n.id);
+    }
+    for (NetworkId t : targets) {
+      auto [it, fresh] = forwards.try_emplace(t, BlockDelivery{d.header, {}});
+      it->second.entries.push_back(pe);
+    }
+  }
+  for (auto& [target, delivery] : forwards) {
+    env_.count(Counter::kRecordsForwarded, static_cast<std::int64_t>(delivery.entries.size()));
+    hand_off(batch, topology_->index_of(target), delivery, std::nullopt);
+  }
+  env_.store().write(batch);
+  for (const auto& [target, delivery] : forwards) {
+    Handoff& h = handoffs_.at({topology_->index_of(target), header.network, header.height});
+    transmit(h);
+  }
+  return true;
+}
+
+void IndexNode::learn_registration(WriteBatch& batch, const UserId& user, NetworkId network) {
+  const bool was_elsewhere = present_elsewhere(user);
+  if (!table_.add(batch, user, network)) return;
+  if (network == network_) {
+    for (NodeId peer : topology_->index_nodes())
+      if (peer != env_.self()) outbox_.send(peer, MembershipUpdate{user, network, true});
+  }
+  const bool now_elsewhere = present_elsewhere(user);
+  if (params().presence == PresenceMode::kTable && table_.contains(user, network_) &&
+      now_elsewhere != was_elsewhere)
+    outbox_.send(consensus_, RemotePresence{user, now_elsewhere});
+}
+
+bool IndexNode::present_elsewhere(const UserId& user) const {
+  if (!sparse()) return topology_->network_count() > 1;
+  for (NetworkId n : table_.networks(user))
+    if (n != network_) return true;
+  return false;
+}
+
+void IndexNode::on_membership(NodeId from, const MembershipUpdate& m) {
+  if (!topology_->has_node(from) || topology_->node(from).role != NodeRole::kIndex ||
+      topology_->network_of(from) != m.network)
+    return;
+  WriteBatch batch;
+  learn_registration(batch, m.user, m.network);
+  if (!batch.empty()) env_.store().write(batch);
+  env_.send(from, make_message(Ack{Outbox::message_hash(m)}));
+}
+
+void IndexNode::on_presence_query(const PresenceQuery& q) {
+  env_.send(consensus_,
+            make_message(PresenceFlag{q.user, q.record_hash, present_elsewhere(q.user)}));
+}
+
+// ---- forwarded records: relay to our consensus node ----------------------------------
+
+void IndexNode::on_forwarded_delivery(NodeId from, const BlockDelivery& d) {
+  const BlockHeader& h = d.header.header;
+  if (!topology_->has_node(from) || from != topology_->index_of(h.network) ||
+      header_error(d.header, *topology_, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    return;
+  }
+  HandoffKey key{consensus_, h.network, h.height};
+  if (!handoffs_.contains(key)) {
+    WriteBatch batch;
+    hand_off(batch, consensus_, d, from);
+    env_.store().write(batch);
+    transmit(handoffs_.at(key));
+  }
+}
+
+void IndexNode::hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d,
+                         std::optional<NodeId> ack_to) {
+  const BlockHeader& h = d.header.header;
+  Writer w;
+  w.varint(to.value);
+  w.boolean(ack_to.has_value());
+  if (ack_to) w.varint(ack_to->value);
+  w.fixed(encode(Message{d}));
+  batch.put(Table::kPending, handoff_key(to, h.network, h.height), w.data());
+  handoffs_[{to, h.network, h.height}] = {to, make_message(d), ack_to, 0, 0};
+}
+
+void IndexNode::transmit(Handoff& h) {
+  env_.send(h.to, h.delivery);
+  h.attempts = std::min(h.attempts + 1, params().max_attempts);
+  h.next_at_us = env_.now_us() + backoff_us(params(), h.attempts);
+  tick_.want(env_, h.next_at_us);
+}
+
+void IndexNode::on_delivery_ack(NodeId from, const DeliveryAck& ack) {
+  auto it = handoffs_.find({from, ack.network, ack.height});
+  if (it == handoffs_.end()) return;
+  const auto& d = std::get<BlockDelivery>(*it->second.delivery);
+  if (header_hash(d.header.header) != ack.header_hash) return;
+  // A relay is acknowledged to the forwarding index node once our
+  // consensus node has it: custody passes hop by hop, never dropped.
+  if (it->second.ack_to) env_.send(*it->second.ack_to, make_message(ack));
+  WriteBatch batch;
+  batch.del(Table::kPending, handoff_key(from, ack.network, ack.height));
+  env_.store().write(batch);
+  handoffs_.erase(it);
+}
+
+// ---- migration across networks ------------------------------------------------------------
+
+void IndexNode::on_history_request(NodeId from, const HistoryRequest& req) {
+  if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
+  HistoryRequest next = req;
+  next.route.push_back(env_.self());
+  if (from != consensus_) {  // from another network's index node: ask our holders
+    env_.send(consensus_, make_message(std::move(next)));
+    return;
+  }
+  std::vector<NetworkId> elsewhere = table_.others(req.user, network_);
+  if (elsewhere.empty()) {
+    env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));
+    return;
+  }
+  NetworkId target = elsewhere[req.request_id % elsewhere.size()];
+  env_.send(topology_->index_of(target), make_message(std::move(next)));
+}
+
+void IndexNode::on_history_batch(const HistoryBatch& batch) {
+  if (batch.route.size() < 2 || batch.route.back() != env_.self()) return;
+  HistoryBatch next = batch;
+  next.route.pop_back();
+  NodeId to = next.route.back();
+  env_.send(to, make_message(std::move(next)));
+}
+
+// ---- retries ------------------------------------------------------------------------------
+
+void IndexNode::on_timer(TimerId id, std::uint64_t) {
+  if (tick_.fired(id)) on_tick();
+}
+
+void IndexNode::on_tick() {
+  const TimeUs now = env_.now_us();
+  TimeUs next = outbox_.on_tick();
+  for (auto& [key, h] : handoffs_) {
+    if (h.next_at_us <= now) {
+      env_.count(Counter::kRetries);
+      transmit(h);
+    }
+    next = std::min(next, h.next_at_us);
+  }
+  if (next != INT64_MAX) tick_.want(env_, next);
+}
+
+}  // namespace mhr

@@ -1,0 +1,62 @@
+#include "index_node/network_table.hpp"
+
+#include <algorithm>
+
+#include "common/chain_store.hpp"
+#include "common/codec.hpp"
+
+namespace mhr {
+
+namespace {
+constexpr std::uint8_t kRowTag = 'n';
+constexpr std::size_t kMaxNetworksPerUser = 65'536;
+
+Bytes row_key(const UserId& user) {
+  return tagged_key(kRowTag, user.view());
+}
+}  // namespace
+
+void NetworkTable::load(const Store& store) {
+  rows_.clear();
+  store.scan_prefix(Table::kUsers, Bytes{kRowTag}, [&](ByteView key, ByteView value) {
+    Reader r(value);
+    std::vector<NetworkId> nets(r.count(kMaxNetworksPerUser));
+    for (NetworkId& n : nets) n = NetworkId{r.u32()};
+    MHR_ASSERT_MSG(!r.finish_error(), "stored network table row does not decode");
+    rows_[UserId::from_view(key.subspan(1))] = std::move(nets);
+    return true;
+  });
+}
+
+const std::vector<NetworkId>& NetworkTable::networks(const UserId& user) const {
+  static const std::vector<NetworkId> kNone;
+  auto it = rows_.find(user);
+  return it == rows_.end() ? kNone : it->second;
+}
+
+bool NetworkTable::contains(const UserId& user, NetworkId network) const {
+  const auto& n = networks(user);
+  return std::binary_search(n.begin(), n.end(), network);
+}
+
+std::vector<NetworkId> NetworkTable::others(const UserId& user, NetworkId except) const {
+  std::vector<NetworkId> out;
+  for (NetworkId n : networks(user))
+    if (n != except) out.push_back(n);
+  return out;
+}
+
+bool NetworkTable::add(WriteBatch& batch, const UserId& user, NetworkId network) {
+  auto& nets = rows_[user];
+  auto at = std::lower_bound(nets.begin(), nets.end(), network);
+  if (at != nets.end() && *at == network) return false;
+  MHR_ASSERT(nets.size() < kMaxNetworksPerUser);
+  nets.insert(at, network);
+  Writer w;
+  w.varint(nets.size());
+  for (NetworkId n : nets) w.varint(n.value);
+  batch.put(Table::kUsers, row_key(user), w.data());
+  return true;
+}
+
+}  // namespace mhr

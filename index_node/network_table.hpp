@@ -1,0 +1,29 @@
+// NetworkTable: the inter-network sharing table of an index node — for each
+// user, the edge networks where the user is registered. Kept in memory and
+// written through to the store.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include "common/store.hpp"
+#include "common/types.hpp"
+
+namespace mhr {
+
+class NetworkTable {
+ public:
+  void load(const Store& store);
+  const std::vector<NetworkId>& networks(const UserId& user) const;
+  bool contains(const UserId& user, NetworkId network) const;
+  // Networks of the user other than `except`, in order.
+  std::vector<NetworkId> others(const UserId& user, NetworkId except) const;
+  // False when the user was known there already; the change goes into batch.
+  bool add(WriteBatch& batch, const UserId& user, NetworkId network);
+  std::size_t size() const { return rows_.size(); }
+
+ private:
+  std::map<UserId, std::vector<NetworkId>> rows_;
+};
+
+}  // namespace mhr

@@ -1,0 +1,157 @@
+#include "tools/sim/checkers.hpp"
+
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/chain_store.hpp"
+#include "common/entry.hpp"
+#include "consensus_node/block_body.hpp"
+
+namespace mhr {
+
+namespace {
+
+// What the consensus nodes committed: the ground truth the stores must match.
+struct Committed {
+  std::unordered_map<UserId, std::vector<NodeId>> registered_at;  // user -> record nodes
+  std::unordered_map<Hash, Record> records;
+};
+
+class Checker {
+ public:
+  Checker(const CheckInput& in, std::size_t max_messages) : in_(in), max_messages_(max_messages) {}
+
+  CheckResult run() {
+    read_committed();
+    for (const NetworkInfo& net : in_.topology.networks()) check_headers(net);
+    for (const NodeInfo& node : in_.topology.nodes())
+      if (node.role == NodeRole::kRecord) check_record_node(node.id);
+    check_durability();
+    result_.records_committed = committed_.records.size();
+    return result_;
+  }
+
+ private:
+  void violation(std::string text) {
+    ++result_.violations;
+    if (result_.messages.size() < max_messages_) result_.messages.push_back(std::move(text));
+  }
+
+  void read_committed() {
+    for (const NetworkInfo& net : in_.topology.networks()) {
+      const Store& store = in_.store_of(in_.topology.consensus_of(net.id));
+      Bytes prefix;
+      append_be32(prefix, net.id.value);
+      store.scan_prefix(Table::kBlocks, prefix, [&](ByteView, ByteView body) {
+        read_body(body);
+        return true;
+      });
+    }
+  }
+
+  void read_body(ByteView body) {
+    auto entries = decode_block_body(body);
+    if (!entries.ok()) {
+      violation("a consensus node's block body does not decode");
+      return;
+    }
+    for (const PlacedEntry& p : entries.value()) {
+      if (const auto* reg = std::get_if<Registration>(&p.entry)) {
+        auto& nodes = committed_.registered_at[reg->user];
+        if (std::find(nodes.begin(), nodes.end(), reg->node) == nodes.end())
+          nodes.push_back(reg->node);
+      } else {
+        committed_.records.emplace(p.hash, std::get<Record>(p.entry));
+      }
+    }
+  }
+
+  bool registered(const UserId& user, NodeId node) const {
+    auto it = committed_.registered_at.find(user);
+    return it != committed_.registered_at.end() &&
+           std::find(it->second.begin(), it->second.end(), node) != it->second.end();
+  }
+
+  void check_headers(const NetworkInfo& net) {
+    const ChainStore truth(in_.store_of(in_.topology.consensus_of(net.id)));
+    auto last = truth.last_header(net.id);
+    std::uint64_t height = last ? last->header.height + 1 : 0;
+    for (NodeId member : in_.topology.members_of(net.id)) {
+      const ChainStore chain(in_.store_of(member));
+      auto mine = chain.last_header(net.id);
+      std::uint64_t h = mine ? mine->header.height + 1 : 0;
+      if (h != height)
+        violation(in_.name_of(member) + " has " + std::to_string(h) + " headers of " +
+                  to_string(net.id) + ", its consensus node " + std::to_string(height));
+      for (std::uint64_t i = 0; i < std::min(h, height); ++i) {
+        if (chain.header(net.id, i) != truth.header(net.id, i)) {
+          violation(in_.name_of(member) + " disagrees on header " + std::to_string(i) + " of " +
+                    to_string(net.id));
+          break;
+        }
+      }
+    }
+  }
+
+  void check_record_node(NodeId node) {
+    const bool sparse = in_.topology.params().replication == Replication::kSparse;
+    const ChainStore chain(in_.store_of(node));
+    std::optional<std::pair<UserId, NetworkId>> key;
+    std::optional<ChainTip> tip;
+    chain.for_each([&](const Hash& h, const Record& r) {
+      ++result_.record_copies;
+      held_[node].insert(h);
+      if (!committed_.records.contains(h))
+        violation("record " + h.short_hex() + " on " + in_.name_of(node) + " was never committed");
+      if (sparse && !registered(r.user, node))
+        violation("privacy: record " + h.short_hex() + " of user " + r.user.short_hex() + " on " +
+                  in_.name_of(node) + " where the user is not registered");
+      if (!key || key->first != r.user || key->second != r.network) {
+        key = {r.user, r.network};
+        tip.reset();
+      }
+      if (auto e = chain_continuity_error(r, tip))
+        violation("chain of user " + r.user.short_hex() + " (" + to_string(r.network) + ") on " +
+                  in_.name_of(node) + " broken at " + std::to_string(r.sequence) + ": " + *e);
+      tip = ChainTip{r.sequence, h};
+    });
+  }
+
+  void check_durability() {
+    const bool sparse = in_.topology.params().replication == Replication::kSparse;
+    std::vector<NodeId> all_record_nodes;
+    for (const NodeInfo& n : in_.topology.nodes())
+      if (n.role == NodeRole::kRecord) all_record_nodes.push_back(n.id);
+    for (const auto& [h, r] : committed_.records) {
+      const std::vector<NodeId>* holders = &all_record_nodes;
+      if (sparse) {
+        auto it = committed_.registered_at.find(r.user);
+        if (it == committed_.registered_at.end()) {
+          violation("record " + h.short_hex() + " committed for an unregistered user");
+          continue;
+        }
+        holders = &it->second;
+      }
+      for (NodeId n : *holders)
+        if (!held_[n].contains(h))
+          violation("durability: record " + h.short_hex() + " of user " + r.user.short_hex() +
+                    " missing from " + in_.name_of(n));
+    }
+  }
+
+  const CheckInput& in_;
+  std::size_t max_messages_;
+  Committed committed_;
+  std::unordered_map<NodeId, std::unordered_set<Hash>> held_;
+  CheckResult result_;
+};
+
+}  // namespace
+
+CheckResult check_stores(const CheckInput& in, std::size_t max_messages) {
+  return Checker(in, max_messages).run();
+}
+
+}  // namespace mhr

@@ -1,0 +1,36 @@
+// Checkers run after every simulation (and later on real nodes' stores):
+// they read what each node durably holds and report every violation of the
+// system's promises, naming the record and the node:
+//  * privacy: a record is only on record nodes where its user is registered;
+//  * durability: a committed record is on every such node;
+//  * integrity: every user's chain is continuous on every holder, and every
+//    stored record is one the network committed;
+//  * agreement: every node of a network holds the same headers.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/store.hpp"
+#include "common/topology.hpp"
+
+namespace mhr {
+
+struct CheckInput {
+  const Topology& topology;
+  // The store of each node, by node id.
+  std::function<const Store&(NodeId)> store_of;
+  std::function<std::string(NodeId)> name_of;
+};
+
+struct CheckResult {
+  std::uint64_t violations = 0;
+  std::vector<std::string> messages;  // the first few, readable
+  std::uint64_t records_committed = 0;
+  std::uint64_t record_copies = 0;  // records stored over all record nodes
+};
+
+CheckResult check_stores(const CheckInput& in, std::size_t max_messages = 100);
+
+}  // namespace mhr
