@@ -129,6 +129,7 @@ void ConsensusNode::on_store_request(NodeId from, const StoreRequest& req) {
       env_.send(from, make_message(Committed{{h}}));
     return;
   }
+  if (ahead_of_tip(r)) return;  // its predecessor is on its way; the origin retries
   if (auto rejection = check_record(from, r, h)) {
     env_.count(Counter::kRecordsRejected);
     env_.send(from, make_message(*rejection));
@@ -144,34 +145,41 @@ std::optional<Rejected> ConsensusNode::check_record(NodeId from, const Record& r
       record_author_error(r, *topology_, env_.verifier()))
     return Rejected{h, RejectReason::kBadSignature, std::nullopt};
   if (!table_.holds(r.user, from)) return Rejected{h, RejectReason::kNotRegistered, std::nullopt};
-  std::optional<ChainTip> tip;
-  if (auto it = projected_.find(r.user); it != projected_.end()) {
-    tip = it->second;
-  } else {
-    tip = decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, r.user.view())));
-  }
+  std::optional<ChainTip> tip = user_tip(r.user);
   std::uint64_t next = tip ? tip->sequence + 1 : 0;
-  if (r.sequence < next) return Rejected{h, RejectReason::kStaleChainTip, tip};
-  if (r.sequence > next) return Rejected{h, RejectReason::kInvalid, std::nullopt};
-  if (chain_continuity_error(r, tip)) return Rejected{h, RejectReason::kStaleChainTip, tip};
+  if (r.sequence < next || (r.sequence == next && chain_continuity_error(r, tip)))
+    return Rejected{h, RejectReason::kStaleChainTip, tip};
   return std::nullopt;
 }
 
+bool ConsensusNode::ahead_of_tip(const Record& r) const {
+  std::optional<ChainTip> tip = user_tip(r.user);
+  return r.sequence > (tip ? tip->sequence + 1 : 0);
+}
+
+// The user's chain tip in this network, counting records queued for a block.
+std::optional<ChainTip> ConsensusNode::user_tip(const UserId& user) const {
+  if (auto it = projected_.find(user); it != projected_.end()) return it->second;
+  return decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, user.view())));
+}
+
 void ConsensusNode::accept_record(NodeId origin, const Record& r, const Hash& h) {
-  if (queue_.size() >= kMaxQueuedEntries) return;  // the origin retries later
+  if (queue_.size() >= kMaxQueuedEntries || rounds_.size() >= kMaxPresenceRounds) return;
   projected_[r.user] = ChainTip{r.sequence, h};
   const bool broadcast = sparse() && params().presence == PresenceMode::kBroadcast;
   const SharingTable::Row* row = table_.find(r.user);
   const bool remote_unknown = sparse() && (!row || !row->remote.has_value());
-  if (!broadcast && !remote_unknown) {
-    enqueue({r, h, origin, record_holders(r)});
-    return;
-  }
-  if (rounds_.size() >= kMaxPresenceRounds && !rounds_.contains(h)) return;
   PresenceRound& round = rounds_[h];
   round.record = r;
   round.origin = origin;
   round.deadline_us = env_.now_us() + params().presence_timeout_us;
+  in_order_[r.user].push_back(h);
+  if (!broadcast && !remote_unknown) {
+    round.done = true;
+    round.holders = record_holders(r);
+    release_in_order(r.user);
+    return;
+  }
   if (!broadcast) {
     // Table mode for a user whose other networks are unknown: ask the index.
     env_.send(index_node(), make_message(PresenceQuery{r.user, h}));
@@ -200,31 +208,49 @@ void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
     WriteBatch b;
     if (table_.set_remote(b, flag.user, flag.present)) env_.store().write(b);
   }
-  if (round.record && round.flags.size() == members_.size()) finish_presence(it->first, round);
+  if (round.record && !round.done && round.flags.size() == members_.size())
+    finish_presence(it->first, round);
 }
 
 // Every member answered (or stopped answering): the record goes to the
 // nodes that said they hold its user.
-void ConsensusNode::finish_presence(const Hash& h, PresenceRound& round) {
-  MHR_ASSERT(round.record.has_value());
-  const Record r = *round.record;
+void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
+  MHR_ASSERT(round.record.has_value() && !round.done);
+  const Record& r = *round.record;
+  const SharingTable::Row* row = table_.find(r.user);
   WriteBatch b;
-  std::vector<NodeId> holders;
   for (NodeId m : members_) {
     auto f = round.flags.find(m);
+    // A silent index node gets the record anyway: it forwards only to
+    // networks where the user is registered, so nothing leaks, and nothing
+    // is lost while it was down.
     bool present = f != round.flags.end() ? f->second
-                   : m == index_node()
-                       ? table_.find(r.user) && table_.find(r.user)->remote.value_or(false)
-                       : table_.holds(r.user, m);
+                   : m == index_node()    ? row == nullptr || row->remote.value_or(true)
+                                          : table_.holds(r.user, m);
     if (!present) continue;
-    holders.push_back(m);
+    round.holders.push_back(m);
     if (m != index_node()) table_.add_holder(b, r.user, m);
   }
   if (!b.empty()) env_.store().write(b);
-  std::sort(holders.begin(), holders.end());
-  NodeId origin = round.origin;
-  rounds_.erase(h);
-  enqueue({r, h, origin, std::move(holders)});
+  std::sort(round.holders.begin(), round.holders.end());
+  round.done = true;
+  release_in_order(r.user);
+}
+
+void ConsensusNode::release_in_order(const UserId& user) {
+  auto it = in_order_.find(user);
+  MHR_ASSERT(it != in_order_.end());
+  std::deque<Hash>& order = it->second;
+  while (!order.empty()) {
+    auto round = rounds_.find(order.front());
+    MHR_ASSERT(round != rounds_.end());
+    if (!round->second.done) return;
+    PresenceRound& done = round->second;
+    enqueue({std::move(*done.record), order.front(), done.origin, std::move(done.holders)});
+    rounds_.erase(round);
+    order.pop_front();
+  }
+  in_order_.erase(it);
 }
 
 void ConsensusNode::on_tx_request(NodeId from, const TxRequest& req) {
@@ -518,6 +544,7 @@ void ConsensusNode::on_tick() {
   TimeUs next = INT64_MAX;
   std::vector<Hash> finished;
   for (auto& [h, round] : rounds_) {
+    if (round.done) continue;
     if (round.deadline_us > now) {
       next = std::min(next, round.deadline_us);
       continue;
@@ -539,6 +566,7 @@ void ConsensusNode::on_tick() {
   }
   for (const Hash& h : finished) {
     auto it = rounds_.find(h);
+    if (it == rounds_.end()) continue;  // released meanwhile
     if (it->second.record) {
       finish_presence(h, it->second);
     } else {

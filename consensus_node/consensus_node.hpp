@@ -48,6 +48,8 @@ class ConsensusNode final : public NodeLogic {
     std::map<NodeId, bool> flags;
     std::uint32_t attempts = 0;
     TimeUs deadline_us = 0;
+    bool done = false;  // holders decided; waits for its predecessors
+    std::vector<NodeId> holders;
   };
   // A block (own or foreign) whose deliveries are not all acknowledged.
   struct Outgoing {
@@ -76,8 +78,11 @@ class ConsensusNode final : public NodeLogic {
 
   // ordering
   std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);
+  bool ahead_of_tip(const Record& r) const;
+  std::optional<ChainTip> user_tip(const UserId& user) const;
   void accept_record(NodeId origin, const Record& r, const Hash& h);
   void finish_presence(const Hash& h, PresenceRound& round);
+  void release_in_order(const UserId& user);
   void enqueue(PlacedEntry p);
   void build_block();
   std::vector<NodeId> record_holders(const Record& r) const;
@@ -103,6 +108,9 @@ class ConsensusNode final : public NodeLogic {
   std::optional<SignedHeader> tip_;
   std::map<UserId, ChainTip> projected_;  // tips including queued records
   std::map<Hash, PresenceRound> rounds_;
+  // Accepted records of a user whose presence rounds are open, in chain
+  // order: rounds finish in any order, blocks take records in chain order.
+  std::map<UserId, std::deque<Hash>> in_order_;
   std::deque<PlacedEntry> queue_;
   std::set<Hash> queued_;
   std::map<OutgoingKey, Outgoing> outgoing_;

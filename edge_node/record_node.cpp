@@ -71,8 +71,10 @@ class RecordNode::ChainWriter {
     }
     std::uint64_t next = t ? t->sequence + 1 : 0;
     if (r.sequence > next) {
-      batch.put(Table::kPending, parked_key(r.user, r.network, r.sequence),
-                encode_parked({r, place}));
+      Bytes key = parked_key(r.user, r.network, r.sequence);
+      batch.put(Table::kPending, key, encode_parked({r, place}));
+      parked_here_.emplace(std::move(key), ParkedRecord{r, place});
+      parked_users.insert(r.user);
       return true;
     }
     return false;
@@ -80,6 +82,7 @@ class RecordNode::ChainWriter {
 
   WriteBatch batch;
   std::uint64_t stored = 0;
+  std::set<UserId> parked_users;  // users with records waiting behind a gap
 
  private:
   std::optional<ChainTip> tip(const UserId& u, NetworkId n) {
@@ -95,13 +98,25 @@ class RecordNode::ChainWriter {
     ++stored;
   }
 
+  // Records parked earlier, in the store or in this very batch.
+  std::optional<ParkedRecord> parked(const Bytes& key) {
+    if (auto it = parked_here_.find(key); it != parked_here_.end()) {
+      ParkedRecord p = std::move(it->second);
+      parked_here_.erase(it);
+      return p;
+    }
+    auto v = node_.env_.store().get(Table::kPending, key);
+    if (!v) return std::nullopt;
+    return decode_parked(*v);
+  }
+
   void link_parked(const UserId& u, NetworkId n, std::uint64_t seq) {
     for (;;) {
       Bytes key = parked_key(u, n, seq);
-      auto v = node_.env_.store().get(Table::kPending, key);
-      if (!v) return;
+      std::optional<ParkedRecord> found = parked(key);
+      if (!found) return;
       batch.del(Table::kPending, key);
-      ParkedRecord p = decode_parked(*v);
+      ParkedRecord& p = *found;
       Hash h = record_hash(p.record);
       if (chain_continuity_error(p.record, tip(u, n))) {
         node_.env_.count(Counter::kVerifyFailures);
@@ -115,6 +130,7 @@ class RecordNode::ChainWriter {
   RecordNode& node_;
   std::map<std::pair<UserId, NetworkId>, ChainTip> tips_;
   std::set<Hash> added_;
+  std::map<Bytes, ParkedRecord> parked_here_;
 };
 
 RecordNode::RecordNode(Env& env, TopologyPtr topology)
@@ -345,6 +361,7 @@ bool RecordNode::apply_own_block(const BlockDelivery& d) {
   env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
   for (const UserId& u : newly_registered)
     if (sparse()) start_sync(u);
+  for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   return true;
 }
 
@@ -368,6 +385,7 @@ void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
   }
   env_.store().write(writer.batch);
   env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   follower_.ack(from, d.header);
 }
 
@@ -487,12 +505,12 @@ void RecordNode::answer_history(const HistoryRequest& req) {
   flush(true);
 }
 
-void RecordNode::start_sync(const UserId& user) {
+void RecordNode::start_sync(const UserId& user, std::uint32_t repairs) {
   if (syncs_.contains(user)) return;
   WriteBatch b;
   b.put(Table::kPending, tagged_key(kPendingSync, user.view()), {});
   env_.store().write(b);
-  auto& s = syncs_[user] = {0, 0, 0, 0, 0};
+  auto& s = syncs_[user] = {0, 0, 0, 0, 0, repairs};
   send_history_request(user, s);
 }
 
@@ -507,7 +525,7 @@ void RecordNode::send_history_request(const UserId& user, HistorySync& s) {
 void RecordNode::on_history_batch(const HistoryBatch& batch) {
   if (batch.route.size() != 1 || batch.route.back() != env_.self()) return;
   auto sync = syncs_.find(batch.user);
-  if (sync == syncs_.end() || !registered_.contains(batch.user)) return;
+  if (sync == syncs_.end() || (sparse() && !registered_.contains(batch.user))) return;
   std::vector<bool> header_ok(batch.headers.size());
   for (std::size_t i = 0; i < batch.headers.size(); ++i) {
     const SignedHeader& sh = batch.headers[i];
@@ -553,10 +571,29 @@ void RecordNode::finish_sync_round(const UserId& user, HistorySync& s) {
     return;
   }
   if (s.records_received > 0) env_.count(Counter::kMigrationsCompleted);
+  const std::uint32_t repairs = s.repairs;
   WriteBatch b;
   b.del(Table::kPending, tagged_key(kPendingSync, user.view()));
   env_.store().write(b);
   syncs_.erase(user);
+  if (has_parked(user)) {
+    if (repairs < kMaxGapRepairs) {
+      start_sync(user, repairs + 1);
+    } else {
+      env_.count(Counter::kGaveUp);
+      env_.log(LogLevel::kWarn, "chain gap left open for user " + user.short_hex());
+    }
+  }
+}
+
+bool RecordNode::has_parked(const UserId& user) const {
+  bool found = false;
+  env_.store().scan_prefix(Table::kPending, tagged_key(kParkedRecord, user.view()),
+                           [&](ByteView, ByteView) {
+                             found = true;
+                             return false;
+                           });
+  return found;
 }
 
 // ---- retries --------------------------------------------------------------------

@@ -56,7 +56,10 @@ class RecordNode final : public NodeLogic {
     std::uint32_t attempts = 0;
     TimeUs next_at_us = 0;
     std::uint64_t records_received = 0;
+    std::uint32_t repairs = 0;  // syncs started again for a gap left open
   };
+  // A user's chain may have a gap (records parked behind it) after a sync.
+  inline static constexpr std::uint32_t kMaxGapRepairs = 5;
 
   // client requests
   void register_user(ClientRequestId id, const RegisterUserRequest& req);
@@ -86,7 +89,8 @@ class RecordNode final : public NodeLogic {
 
   // registration and history
   void send_registration(PendingRegistration& p);
-  void start_sync(const UserId& user);
+  void start_sync(const UserId& user, std::uint32_t repairs = 0);
+  bool has_parked(const UserId& user) const;
   void send_history_request(const UserId& user, HistorySync& s);
   void finish_sync_round(const UserId& user, HistorySync& s);
   void answer_history(const HistoryRequest& req);

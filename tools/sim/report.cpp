@@ -212,6 +212,7 @@ nlohmann::json run_json(const RunSummary& r) {
   j["mode"] = r.mode;
   j["records_submitted"] = r.records_submitted;
   j["records_committed"] = r.records_committed;
+  j["records_failed"] = r.records_failed;
   j["throughput_rps"] = stable(r.throughput_rps);
   j["latency_ms"] = {{"p50", stable(r.latency_ms.p50)},
                      {"p99", stable(r.latency_ms.p99)},

@@ -68,6 +68,7 @@ struct RunSummary {
   std::string mode;  // "broadcast", "table", "full"
   std::uint64_t records_submitted = 0;
   std::uint64_t records_committed = 0;
+  std::uint64_t records_failed = 0;  // refused or unavailable (e.g. node down)
   double throughput_rps = 0;
   LatencySummary latency_ms;
   MessageStats messages;

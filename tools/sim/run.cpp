@@ -65,86 +65,32 @@ SharedBytes payload_of(std::uint32_t bytes, std::uint64_t salt) {
   return SharedBytes(std::move(b));
 }
 
-// One mode of one scenario: the world, the workload and what was measured.
-class ModeRun {
+NetworkModel network_model(const Scenario& s) {
+  NetworkModel m;
+  m.intra = link_of(s.intra);
+  m.inter = link_of(s.inter);
+  return m;
+}
+
+}  // namespace
+
+// Replays the workload: actions are fed in order by one chain of driver
+// events, so a million records cost one pending driver event at a time.
+class SimRun::Driver {
  public:
-  ModeRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)
-      : s_(s), mode_(mode), options_(o), world_(o.seed, network_model(s), cpu_of(s.cpu)) {}
-
-  RunSummary run() {
-    auto wall_start = std::chrono::steady_clock::now();
-    build();
-    schedule_workload();
-    if (options_.progress) install_progress();
-    world_.set_verbose(options_.verbose);
-    world_.start_all();
-    world_.run_until(s_.duration_us);
-    drain();
-    summary_.scenario = s_.name;
-    summary_.seed = options_.seed;
-    summary_.mode = std::string(scenario_mode_name(mode_));
-    summary_.overrides = s_.overrides;
-    collect();
-    summary_.wall_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-    return std::move(summary_);
-  }
-
- private:
-  static NetworkModel network_model(const Scenario& s) {
-    NetworkModel m;
-    m.intra = link_of(s.intra);
-    m.inter = link_of(s.inter);
-    return m;
-  }
-
-  void build() {
-    ProtocolParams params = protocol_params(s_, mode_);
-    const Verifier& verifier = verifier_for(params.crypto);
-    std::vector<NodeSpec> specs = node_specs(s_);
-    std::vector<std::unique_ptr<Signer>> signers;
-    std::vector<PublicKey> keys;
-    for (const NodeSpec& spec : specs) {
-      signers.push_back(make_signer(params.crypto, node_seed(spec.id.value)));
-      keys.push_back(signers.back()->public_key());
-    }
-    topology_ = std::make_shared<const Topology>(make_topology(s_, params, keys));
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-      NodeId id = world_.add_node(specs[i].network, std::move(signers[i]), verifier,
-                                  factory(specs[i].role));
-      MHR_ASSERT(id == specs[i].id);
-    }
-    for (const auto& p : s_.partitions) world_.add_partition({p.start_us, p.end_us, p.groups});
-    for (const auto& c : s_.crashes)
-      world_.schedule_crash(c.node, c.at_us, c.restart_us.value_or(INT64_MAX));
-  }
-
-  SimWorld::LogicFactory factory(NodeRole role) {
-    TopologyPtr t = topology_;
-    switch (role) {
-      case NodeRole::kRecord:
-        return [t](Env& env) { return std::make_unique<RecordNode>(env, t); };
-      case NodeRole::kConsensus:
-        return [t](Env& env) { return std::make_unique<ConsensusNode>(env, t); };
-      case NodeRole::kIndex:
-        return [t](Env& env) { return std::make_unique<IndexNode>(env, t); };
-    }
-    MHR_ASSERT(false);
-    return {};
-  }
-
-  // Actions are fed in order by one chain of driver events, so a million
-  // records cost one pending driver event at a time.
-  void schedule_workload() {
-    actions_ = generate_workload(s_, options_.seed);
+  Driver(const Scenario& s, SimWorld& world, RunSummary& summary, std::uint64_t seed)
+      : s_(s), world_(world), summary_(summary), actions_(generate_workload(s, seed)) {
     if (!actions_.empty()) world_.at(actions_.front().at_us, [this] { pump(); });
   }
 
+  LatencyRecorder latencies;
+  TimeUs last_commit_us = 0;
+
+ private:
   void pump() {
     const TimeUs now = world_.now();
-    while (next_action_ < actions_.size() && actions_[next_action_].at_us <= now)
-      perform(actions_[next_action_++]);
-    if (next_action_ < actions_.size()) world_.at(actions_[next_action_].at_us, [this] { pump(); });
+    while (next_ < actions_.size() && actions_[next_].at_us <= now) perform(actions_[next_++]);
+    if (next_ < actions_.size()) world_.at(actions_[next_].at_us, [this] { pump(); });
   }
 
   void perform(const WorkloadAction& a) {
@@ -154,126 +100,181 @@ class ModeRun {
       return;
     }
     SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
-                            a.category,   payload_of(a.payload_bytes, next_action_),
+                            a.category,   payload_of(a.payload_bytes, next_),
                             std::nullopt, std::nullopt};
     const TimeUs submitted_at = world_.now();
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, submitted_at).submitted;
     world_.submit(a.node, std::move(req), [this, submitted_at](const ClientReply& reply) {
-      if (reply.status != ReplyStatus::kOk) return;
+      if (reply.status != ReplyStatus::kOk) {
+        ++summary_.records_failed;
+        return;
+      }
       ++summary_.records_committed;
       ++sample_at(summary_.per_second, world_.now()).committed;
-      latencies_.add(world_.now() - submitted_at);
-      last_commit_us_ = world_.now();
+      latencies.add(world_.now() - submitted_at);
+      last_commit_us = world_.now();
     });
   }
 
-  bool quiescent() {
-    for (std::size_t i = 0; i < world_.node_count(); ++i) {
-      NodeLogic* logic = world_.logic_of(NodeId{static_cast<std::uint32_t>(i)});
-      if (!logic) continue;  // a node that stays down has nothing in flight
-      if (auto* r = dynamic_cast<RecordNode*>(logic)) {
-        if (r->pending_records() || r->syncs_in_progress()) return false;
-      } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
-        if (c->queued() || c->outgoing()) return false;
-      } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
-        if (x->handoffs_pending()) return false;
-      }
-    }
-    return true;
-  }
-
-  void drain() {
-    const TimeUs limit = s_.duration_us + options_.max_drain_us;
-    while (!quiescent() && world_.now() < limit) world_.run_until(world_.now() + kUsPerSecond / 4);
-    drained_at_us_ = world_.now();
-  }
-
-  void install_progress() {
-    auto wall_start = std::chrono::steady_clock::now();
-    world_.set_progress(
-        [this, wall_start](TimeUs now, std::uint64_t events) {
-          double wall =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
-          double sim_s = static_cast<double>(now) / kUsPerSecond;
-          double total_s = static_cast<double>(s_.duration_us) / kUsPerSecond;
-          double left = sim_s > 0 ? wall * (total_s - sim_s) / sim_s : 0;
-          std::fprintf(
-              stderr,
-              "\r  %s: %.1f / %.0f s simulated, %.2fM events/s, %llu committed, ~%.0f s left   ",
-              std::string(scenario_mode_name(mode_)).c_str(), sim_s, total_s,
-              wall > 0 ? static_cast<double>(events) / wall / 1e6 : 0.0,
-              static_cast<unsigned long long>(summary_.records_committed), left > 0 ? left : 0);
-        },
-        2'000'000);
-  }
-
-  void collect() {
-    const SimStats& st = world_.stats();
-    summary_.events = world_.events_processed();
-    summary_.latency_ms = latencies_.summary();
-    summary_.latency_histogram = latencies_.histogram();
-    const TimeUs span = std::max<TimeUs>(1, last_commit_us_ - s_.workload.start_us);
-    summary_.throughput_rps =
-        static_cast<double>(summary_.records_committed) * kUsPerSecond / static_cast<double>(span);
-    summary_.messages.total = st.messages_total;
-    summary_.messages.intra_network = st.messages_intra;
-    summary_.messages.inter_network = st.messages_inter;
-    for (std::size_t i = 0; i < kMessageTypeCount; ++i)
-      if (st.messages_by_type[i] > 0)
-        summary_.messages.by_type[std::string(message_type_name(i))] = st.messages_by_type[i];
-    summary_.bytes_sent = st.bytes_sent;
-    for (std::size_t i = 0; i < kCounterCount; ++i)
-      summary_.counters[std::string(counter_name(static_cast<Counter>(i)))] = st.counters[i];
-    summary_.migrations_completed = static_cast<std::uint64_t>(
-        st.counters[static_cast<std::size_t>(Counter::kMigrationsCompleted)]);
-    summary_.records_moved = static_cast<std::uint64_t>(
-        st.counters[static_cast<std::size_t>(Counter::kRecordsMigrated)]);
-    for (std::size_t s = 0; s < world_.per_second().size(); ++s) {
-      SecondSample& sample = sample_at(summary_.per_second, static_cast<TimeUs>(s) * kUsPerSecond);
-      sample.messages = world_.per_second()[s].messages;
-      sample.bytes = world_.per_second()[s].bytes;
-    }
-    for (const NodeInfo& n : topology_->nodes()) {
-      if (n.role != NodeRole::kRecord) continue;
-      const Store& store = world_.store_of(n.id);
-      summary_.node_storage.push_back(
-          {s_.layout.name_of(n.id), store.size_bytes(), ChainStore(store).record_count()});
-    }
-    summary_.storage_bytes = summarize_storage(summary_.node_storage);
-    check();
-  }
-
-  void check() {
-    CheckInput in{*topology_, [this](NodeId n) -> const Store& { return world_.store_of(n); },
-                  [this](NodeId n) { return s_.layout.name_of(n); }};
-    CheckResult result = check_stores(in, kMaxViolationList);
-    for (std::string& m : result.messages) add_violation(summary_, std::move(m));
-    // Counted violations beyond the kept texts.
-    summary_.violations = result.violations;
-    if (!quiescent())
-      add_violation(summary_, "work still in flight " +
-                                  std::to_string((drained_at_us_ - s_.duration_us) / kUsPerSecond) +
-                                  " s after the end of the scenario");
-  }
-
   const Scenario& s_;
-  ScenarioMode mode_;
-  SimOptions options_;
-  SimWorld world_;
-  TopologyPtr topology_;
+  SimWorld& world_;
+  RunSummary& summary_;
   std::vector<WorkloadAction> actions_;
-  std::size_t next_action_ = 0;
-  RunSummary summary_;
-  LatencyRecorder latencies_;
-  TimeUs last_commit_us_ = 0;
-  TimeUs drained_at_us_ = 0;
+  std::size_t next_ = 0;
 };
 
-}  // namespace
+SimRun::SimRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)
+    : s_(s), mode_(mode), options_(o), world_(o.seed, network_model(s), cpu_of(s.cpu)) {
+  build();
+  world_.set_verbose(options_.verbose);
+}
+
+SimRun::~SimRun() = default;
+
+RunSummary SimRun::run() {
+  auto wall_start = std::chrono::steady_clock::now();
+  driver_ = std::make_unique<Driver>(s_, world_, summary_, options_.seed);
+  if (options_.progress) install_progress();
+  world_.start_all();
+  world_.run_until(s_.duration_us);
+  drain();
+  summary_.scenario = s_.name;
+  summary_.seed = options_.seed;
+  summary_.mode = std::string(scenario_mode_name(mode_));
+  summary_.overrides = s_.overrides;
+  collect();
+  summary_.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return summary_;
+}
+
+void SimRun::build() {
+  ProtocolParams params = protocol_params(s_, mode_);
+  const Verifier& verifier = verifier_for(params.crypto);
+  std::vector<NodeSpec> specs = node_specs(s_);
+  std::vector<std::unique_ptr<Signer>> signers;
+  std::vector<PublicKey> keys;
+  for (const NodeSpec& spec : specs) {
+    signers.push_back(make_signer(params.crypto, node_seed(spec.id.value)));
+    keys.push_back(signers.back()->public_key());
+  }
+  topology_ = std::make_shared<const Topology>(make_topology(s_, params, keys));
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    NodeId id =
+        world_.add_node(specs[i].network, std::move(signers[i]), verifier, factory(specs[i].role));
+    MHR_ASSERT(id == specs[i].id);
+  }
+  for (const auto& p : s_.partitions) world_.add_partition({p.start_us, p.end_us, p.groups});
+  for (const auto& c : s_.crashes)
+    world_.schedule_crash(c.node, c.at_us, c.restart_us.value_or(INT64_MAX));
+}
+
+SimWorld::LogicFactory SimRun::factory(NodeRole role) {
+  TopologyPtr t = topology_;
+  switch (role) {
+    case NodeRole::kRecord:
+      return [t](Env& env) { return std::make_unique<RecordNode>(env, t); };
+    case NodeRole::kConsensus:
+      return [t](Env& env) { return std::make_unique<ConsensusNode>(env, t); };
+    case NodeRole::kIndex:
+      return [t](Env& env) { return std::make_unique<IndexNode>(env, t); };
+  }
+  MHR_ASSERT(false);
+  return {};
+}
+
+bool SimRun::quiescent() {
+  for (std::size_t i = 0; i < world_.node_count(); ++i) {
+    NodeLogic* logic = world_.logic_of(NodeId{static_cast<std::uint32_t>(i)});
+    if (!logic) continue;  // a node that stays down has nothing in flight
+    if (auto* r = dynamic_cast<RecordNode*>(logic)) {
+      if (r->pending_records() || r->syncs_in_progress()) return false;
+    } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
+      if (c->queued() || c->outgoing()) return false;
+    } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
+      if (x->handoffs_pending()) return false;
+    }
+  }
+  return true;
+}
+
+void SimRun::drain() {
+  const TimeUs limit = s_.duration_us + options_.max_drain_us;
+  while (!quiescent() && world_.now() < limit) world_.run_until(world_.now() + kUsPerSecond / 4);
+  drained_at_us_ = world_.now();
+}
+
+void SimRun::install_progress() {
+  auto wall_start = std::chrono::steady_clock::now();
+  world_.set_progress(
+      [this, wall_start](TimeUs now, std::uint64_t events) {
+        double wall =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+        double sim_s = static_cast<double>(now) / kUsPerSecond;
+        double total_s = static_cast<double>(s_.duration_us) / kUsPerSecond;
+        double left = sim_s > 0 ? wall * (total_s - sim_s) / sim_s : 0;
+        std::fprintf(
+            stderr,
+            "\r  %s: %.1f / %.0f s simulated, %.2fM events/s, %llu committed, ~%.0f s left   ",
+            std::string(scenario_mode_name(mode_)).c_str(), sim_s, total_s,
+            wall > 0 ? static_cast<double>(events) / wall / 1e6 : 0.0,
+            static_cast<unsigned long long>(summary_.records_committed), left > 0 ? left : 0);
+      },
+      2'000'000);
+}
+
+void SimRun::collect() {
+  const SimStats& st = world_.stats();
+  summary_.events = world_.events_processed();
+  summary_.latency_ms = driver_->latencies.summary();
+  summary_.latency_histogram = driver_->latencies.histogram();
+  const TimeUs span = std::max<TimeUs>(1, driver_->last_commit_us - s_.workload.start_us);
+  summary_.throughput_rps =
+      static_cast<double>(summary_.records_committed) * kUsPerSecond / static_cast<double>(span);
+  summary_.messages.total = st.messages_total;
+  summary_.messages.intra_network = st.messages_intra;
+  summary_.messages.inter_network = st.messages_inter;
+  for (std::size_t i = 0; i < kMessageTypeCount; ++i)
+    if (st.messages_by_type[i] > 0)
+      summary_.messages.by_type[std::string(message_type_name(i))] = st.messages_by_type[i];
+  summary_.bytes_sent = st.bytes_sent;
+  for (std::size_t i = 0; i < kCounterCount; ++i)
+    summary_.counters[std::string(counter_name(static_cast<Counter>(i)))] = st.counters[i];
+  auto counter = [&](Counter c) {
+    return static_cast<std::uint64_t>(st.counters[static_cast<std::size_t>(c)]);
+  };
+  summary_.migrations_completed = counter(Counter::kMigrationsCompleted);
+  summary_.records_moved = counter(Counter::kRecordsMigrated);
+  for (std::size_t sec = 0; sec < world_.per_second().size(); ++sec) {
+    SecondSample& sample = sample_at(summary_.per_second, static_cast<TimeUs>(sec) * kUsPerSecond);
+    sample.messages = world_.per_second()[sec].messages;
+    sample.bytes = world_.per_second()[sec].bytes;
+  }
+  for (const NodeInfo& n : topology_->nodes()) {
+    if (n.role != NodeRole::kRecord) continue;
+    const Store& store = world_.store_of(n.id);
+    summary_.node_storage.push_back(
+        {s_.layout.name_of(n.id), store.size_bytes(), ChainStore(store).record_count()});
+  }
+  summary_.storage_bytes = summarize_storage(summary_.node_storage);
+  check();
+}
+
+void SimRun::check() {
+  CheckInput in{*topology_, [this](NodeId n) -> const Store& { return world_.store_of(n); },
+                [this](NodeId n) { return s_.layout.name_of(n); }};
+  CheckResult result = check_stores(in, kMaxViolationList);
+  for (std::string& m : result.messages) add_violation(summary_, std::move(m));
+  summary_.violations = result.violations;
+  if (!quiescent())
+    add_violation(summary_, "work still in flight " +
+                                std::to_string((drained_at_us_ - s_.duration_us) / kUsPerSecond) +
+                                " s after the end of the scenario");
+}
 
 RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOptions& options) {
-  return ModeRun(scenario, mode, options).run();
+  return SimRun(scenario, mode, options).run();
 }
 
 std::vector<RunSummary> run_scenario(const Scenario& scenario, const SimOptions& options) {

@@ -7,8 +7,10 @@
 #include <functional>
 #include <vector>
 
+#include "common/sim/world.hpp"
 #include "tools/sim/report.hpp"
 #include "tools/sim/scenario.hpp"
+#include "tools/sim/workload.hpp"
 
 namespace mhr {
 
@@ -19,6 +21,38 @@ struct SimOptions {
   // After the scenario's duration, keep simulating until nothing is in
   // flight, for at most this long, before the checkers run.
   TimeUs max_drain_us = 120 * kUsPerSecond;
+};
+
+// One mode of one scenario: the world, the workload and what was measured.
+// Tests drive it step by step and look into the nodes afterwards.
+class SimRun {
+ public:
+  SimRun(const Scenario& scenario, ScenarioMode mode, const SimOptions& options);
+  ~SimRun();
+  // build + workload + run for the scenario's duration + drain + summary.
+  RunSummary run();
+
+  SimWorld& world() { return world_; }
+  const Topology& topology() const { return *topology_; }
+  bool quiescent();
+
+ private:
+  class Driver;
+  void build();
+  void drain();
+  void collect();
+  void check();
+  void install_progress();
+  SimWorld::LogicFactory factory(NodeRole role);
+
+  const Scenario& s_;
+  ScenarioMode mode_;
+  SimOptions options_;
+  SimWorld world_;
+  TopologyPtr topology_;
+  std::unique_ptr<Driver> driver_;
+  RunSummary summary_;
+  TimeUs drained_at_us_ = 0;
 };
 
 RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOptions& options);
