@@ -18,13 +18,14 @@ struct SimArgs {
   std::vector<std::string> overrides;
   bool quiet = false;
   bool verbose = false;
+  bool progress = false;
 };
 
 int run_sim(const SimArgs& args) {
   mhr::Scenario scenario = mhr::load_scenario(args.scenario, args.overrides);
   mhr::SimOptions options;
   options.seed = args.seed.value_or(scenario.seed);
-  options.progress = !args.quiet && isatty(STDERR_FILENO);
+  options.progress = args.progress || (!args.quiet && isatty(STDERR_FILENO));
   options.verbose = args.verbose;
   std::string out = args.out.empty() ? "out/" + scenario.name : args.out;
   if (!args.quiet)
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   sim_cmd->add_flag("--quiet,-q", sim.quiet, "print nothing but errors");
   sim_cmd->add_flag("--verbose,-v", sim.verbose, "print every node's log lines");
+  sim_cmd->add_flag("--progress", sim.progress, "show progress even when stderr is not a terminal");
 
   CLI11_PARSE(app, argc, argv);
   try {
