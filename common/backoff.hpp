@@ -15,6 +15,10 @@ inline TimeUs backoff_us(const ProtocolParams& p, std::uint32_t attempt) {
   return std::min(d, p.retry_max_backoff_us);
 }
 
+// Granularity of retry ticks: fine enough for presence time-outs, coarse
+// enough that a busy node wakes at most 100 times a second for retries.
+inline constexpr TimeUs kRetryTickQuantumUs = 10 * kUsPerMs;
+
 // Timer tags carry a kind in the top byte and an identifier below it.
 inline std::uint64_t timer_tag(std::uint8_t kind, std::uint64_t id) {
   return std::uint64_t{kind} << 56 | (id & ((std::uint64_t{1} << 56) - 1));

@@ -17,6 +17,7 @@ using ClientRequestId = std::uint64_t;
 // holds records elsewhere).
 struct RegisterUserRequest {
   UserId user;
+  bool operator==(const RegisterUserRequest&) const = default;
 };
 
 // Create a record for a user registered at this node.
@@ -27,11 +28,13 @@ struct SubmitRecordRequest {
   SharedBytes payload;
   std::optional<OffChainRef> off_chain;
   std::optional<Hash> supersedes;
+  bool operator==(const SubmitRecordRequest&) const = default;
 };
 
 // Read every record of the user held by this node.
 struct ReadUserRequest {
   UserId user;
+  bool operator==(const ReadUserRequest&) const = default;
 };
 
 using ClientRequest = std::variant<RegisterUserRequest, SubmitRecordRequest, ReadUserRequest>;
@@ -47,6 +50,7 @@ struct ClientReply {
   std::string detail;
   std::optional<Hash> entry_hash;  // the registration or record committed
   std::vector<Record> records;     // for reads
+  bool operator==(const ClientReply&) const = default;
 };
 
 }  // namespace mhr

@@ -58,8 +58,24 @@ struct FixedBytes {
       if (b != 0) return false;
     return true;
   }
-  auto operator<=>(const FixedBytes&) const = default;
-  bool operator==(const FixedBytes&) const = default;
+  // Ordered bytewise. Digests differ in their first bytes almost always, so
+  // comparing the first eight as one big-endian word settles most cases
+  // without a call to memcmp (maps keyed by hashes are on hot paths).
+  std::strong_ordering operator<=>(const FixedBytes& o) const {
+    if constexpr (N >= 8) {
+      std::uint64_t a, b;
+      std::memcpy(&a, bytes.data(), 8);
+      std::memcpy(&b, o.bytes.data(), 8);
+      if (a != b) return __builtin_bswap64(a) <=> __builtin_bswap64(b);
+    }
+    int c = std::memcmp(bytes.data(), o.bytes.data(), N);
+    return c < 0   ? std::strong_ordering::less
+           : c > 0 ? std::strong_ordering::greater
+                   : std::strong_ordering::equal;
+  }
+  bool operator==(const FixedBytes& o) const {
+    return std::memcmp(bytes.data(), o.bytes.data(), N) == 0;
+  }
 };
 
 // SHA-256 digest of something (record, header, Merkle node, blob).

@@ -58,7 +58,7 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
       chain_(env.store()),
       network_(topology_->network_of(env.self())),
       members_(topology_->members_of(network_)),
-      tick_(kTickTag),
+      tick_(kTickTag, kRetryTickQuantumUs),
       block_timer_(kBlockTag) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kConsensus);
 }
@@ -182,15 +182,20 @@ void ConsensusNode::accept_record(NodeId origin, const Record& r, const Hash& h)
   }
   if (!broadcast) {
     // Table mode for a user whose other networks are unknown: ask the index.
+    round.index_only = true;
     env_.send(index_node(), make_message(PresenceQuery{r.user, h}));
-    for (NodeId m : members_)
-      if (m != index_node()) round.flags.emplace(m, table_.holds(r.user, m));
   }
-  if (round.flags.size() == members_.size()) {
+  if (answered(round)) {
     finish_presence(h, round);
     return;
   }
+  round_deadlines_.emplace_back(round.deadline_us, h);
   tick_.want(env_, round.deadline_us);
+}
+
+bool ConsensusNode::answered(const PresenceRound& round) const {
+  if (round.index_only) return round.flags.contains(index_node());
+  return round.flags.size() == members_.size();
 }
 
 void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
@@ -200,6 +205,7 @@ void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
     if (rounds_.size() >= kMaxPresenceRounds || queued_.contains(flag.record_hash)) return;
     it = rounds_.emplace(flag.record_hash, PresenceRound{}).first;
     it->second.deadline_us = env_.now_us() + params().presence_timeout_us;
+    round_deadlines_.emplace_back(it->second.deadline_us, flag.record_hash);
     tick_.want(env_, it->second.deadline_us);
   }
   PresenceRound& round = it->second;
@@ -208,8 +214,7 @@ void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
     WriteBatch b;
     if (table_.set_remote(b, flag.user, flag.present)) env_.store().write(b);
   }
-  if (round.record && !round.done && round.flags.size() == members_.size())
-    finish_presence(it->first, round);
+  if (round.record && !round.done && answered(round)) finish_presence(it->first, round);
 }
 
 // Every member answered (or stopped answering): the record goes to the
@@ -218,6 +223,14 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
   MHR_ASSERT(round.record.has_value() && !round.done);
   const Record& r = *round.record;
   const SharingTable::Row* row = table_.find(r.user);
+  if (round.index_only) {
+    round.holders = record_holders(r);
+    auto f = round.flags.find(index_node());
+    if (f == round.flags.end() || f->second) insert_sorted(round.holders, index_node());
+    round.done = true;
+    release_in_order(r.user);
+    return;
+  }
   WriteBatch b;
   for (NodeId m : members_) {
     auto f = round.flags.find(m);
@@ -539,40 +552,41 @@ void ConsensusNode::on_timer(TimerId id, std::uint64_t) {
   if (tick_.fired(id)) on_tick();
 }
 
-void ConsensusNode::on_tick() {
-  const TimeUs now = env_.now_us();
-  TimeUs next = INT64_MAX;
-  std::vector<Hash> finished;
-  for (auto& [h, round] : rounds_) {
-    if (round.done) continue;
-    if (round.deadline_us > now) {
-      next = std::min(next, round.deadline_us);
-      continue;
-    }
+// Rounds whose time-out passed: ask the silent members again, or decide
+// without them after the last attempt.
+void ConsensusNode::expire_rounds(TimeUs now) {
+  while (!round_deadlines_.empty() && round_deadlines_.front().first <= now) {
+    const auto [deadline, h] = round_deadlines_.front();
+    round_deadlines_.pop_front();
+    auto it = rounds_.find(h);
+    if (it == rounds_.end() || it->second.done || it->second.deadline_us != deadline) continue;
+    PresenceRound& round = it->second;
     if (!round.record) {  // flags for a record that never came
-      finished.push_back(h);
+      rounds_.erase(it);
       continue;
     }
     if (++round.attempts >= kMaxPresenceAttempts) {
-      finished.push_back(h);
+      finish_presence(h, round);
       continue;
     }
     env_.count(Counter::kRetries);
     auto query = make_message(PresenceQuery{round.record->user, h});
-    for (NodeId m : members_)
-      if (!round.flags.contains(m)) env_.send(m, query);
-    round.deadline_us = now + params().presence_timeout_us;
-    next = std::min(next, round.deadline_us);
-  }
-  for (const Hash& h : finished) {
-    auto it = rounds_.find(h);
-    if (it == rounds_.end()) continue;  // released meanwhile
-    if (it->second.record) {
-      finish_presence(h, it->second);
+    if (round.index_only) {
+      env_.send(index_node(), query);
     } else {
-      rounds_.erase(it);
+      for (NodeId m : members_)
+        if (!round.flags.contains(m)) env_.send(m, query);
     }
+    round.deadline_us = now + params().presence_timeout_us;
+    round_deadlines_.emplace_back(round.deadline_us, h);
   }
+}
+
+void ConsensusNode::on_tick() {
+  const TimeUs now = env_.now_us();
+  TimeUs next = INT64_MAX;
+  expire_rounds(now);
+  if (!round_deadlines_.empty()) next = round_deadlines_.front().first;
   std::vector<OutgoingKey> abandoned;
   for (auto& [key, out] : outgoing_) {
     if (out.next_at_us <= now) {

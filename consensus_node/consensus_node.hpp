@@ -48,7 +48,8 @@ class ConsensusNode final : public NodeLogic {
     std::map<NodeId, bool> flags;
     std::uint32_t attempts = 0;
     TimeUs deadline_us = 0;
-    bool done = false;  // holders decided; waits for its predecessors
+    bool done = false;        // holders decided; waits for its predecessors
+    bool index_only = false;  // table mode: only the index node is asked
     std::vector<NodeId> holders;
   };
   // A block (own or foreign) whose deliveries are not all acknowledged.
@@ -81,7 +82,9 @@ class ConsensusNode final : public NodeLogic {
   bool ahead_of_tip(const Record& r) const;
   std::optional<ChainTip> user_tip(const UserId& user) const;
   void accept_record(NodeId origin, const Record& r, const Hash& h);
+  bool answered(const PresenceRound& round) const;
   void finish_presence(const Hash& h, PresenceRound& round);
+  void expire_rounds(TimeUs now);
   void release_in_order(const UserId& user);
   void enqueue(PlacedEntry p);
   void build_block();
@@ -111,6 +114,8 @@ class ConsensusNode final : public NodeLogic {
   // Accepted records of a user whose presence rounds are open, in chain
   // order: rounds finish in any order, blocks take records in chain order.
   std::map<UserId, std::deque<Hash>> in_order_;
+  // Round deadlines in the order they were set (all are now + one time-out).
+  std::deque<std::pair<TimeUs, Hash>> round_deadlines_;
   std::deque<PlacedEntry> queue_;
   std::set<Hash> queued_;
   std::map<OutgoingKey, Outgoing> outgoing_;

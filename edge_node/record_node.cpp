@@ -140,7 +140,7 @@ RecordNode::RecordNode(Env& env, TopologyPtr topology)
       network_(topology_->network_of(env.self())),
       consensus_(topology_->consensus_of(network_)),
       follower_(env, *topology_, network_),
-      tick_(kTickTag) {
+      tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kRecord);
 }
 

@@ -29,7 +29,7 @@ IndexNode::IndexNode(Env& env, TopologyPtr topology)
       consensus_(topology_->consensus_of(network_)),
       follower_(env, *topology_, network_),
       outbox_(env, topology_->params(), kOutboxTag),
-      tick_(kTickTag) {
+      tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kIndex);
 }
 

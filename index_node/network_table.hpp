@@ -3,7 +3,7 @@
 // written through to the store.
 #pragma once
 
-#include <map>
+#include <unordered_map>
 #include <vector>
 
 #include "common/store.hpp"
@@ -23,7 +23,7 @@ class NetworkTable {
   std::size_t size() const { return rows_.size(); }
 
  private:
-  std::map<UserId, std::vector<NetworkId>> rows_;
+  std::unordered_map<UserId, std::vector<NetworkId>> rows_;  // never iterated
 };
 
 }  // namespace mhr

@@ -6,7 +6,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include <csignal>
+#include <filesystem>
+
 #include "common/config.hpp"
+#include "tools/launch/launch.hpp"
+#include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
 
 namespace {
@@ -49,6 +54,82 @@ int run_sim(const SimArgs& args) {
   return 0;
 }
 
+struct LaunchArgs {
+  std::string scenario;
+  std::optional<std::uint64_t> seed;
+  std::string out;
+  std::vector<std::string> overrides;
+  std::optional<double> duration_s;
+  bool netns = false;
+  bool quiet = false;
+  bool no_fsync = false;
+};
+
+std::atomic<bool> g_interrupted{false};
+void on_interrupt(int) {
+  g_interrupted = true;
+}
+
+// Overrides that shorten (or lengthen) a run: duration and the workload's
+// stop with it, keeping a second at the end for the last commits.
+std::vector<std::string> duration_overrides(const LaunchArgs& args) {
+  std::vector<std::string> out = args.overrides;
+  if (!args.duration_s) return out;
+  double d = *args.duration_s;
+  if (d < 2) throw std::runtime_error("--duration must be at least 2 seconds");
+  out.push_back("duration=" + std::to_string(d) + "s");
+  mhr::Scenario plain = mhr::load_scenario(args.scenario, args.overrides);
+  double stop = static_cast<double>(plain.workload.stop_us) / mhr::kUsPerSecond;
+  if (stop > d - 1) out.push_back("workload.stop=" + std::to_string(d - 1) + "s");
+  return out;
+}
+
+std::string bin_dir_of(const char* argv0) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) return self.parent_path().string();
+  return std::filesystem::absolute(argv0).parent_path().string();
+}
+
+int run_launch(const LaunchArgs& args, const char* argv0) {
+  mhr::Scenario scenario = mhr::load_scenario(args.scenario, duration_overrides(args));
+  mhr::LaunchOptions options;
+  options.seed = args.seed.value_or(scenario.seed);
+  options.out_dir =
+      std::filesystem::absolute(args.out.empty() ? "out/launch-" + scenario.name : args.out)
+          .string();
+  options.bin_dir = bin_dir_of(argv0);
+  options.netns = args.netns;
+  options.fsync = !args.no_fsync;
+  options.progress = !args.quiet && isatty(STDERR_FILENO);
+  options.interrupted = &g_interrupted;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  if (!args.quiet)
+    std::printf("mhr launch: scenario %s, seed %llu, %zu processes per mode, in %s\n",
+                scenario.name.c_str(), static_cast<unsigned long long>(options.seed),
+                scenario.node_count(), options.out_dir.c_str());
+  std::vector<mhr::RunSummary> runs = mhr::launch_scenario(scenario, options);
+  if (g_interrupted) {
+    std::fprintf(stderr, "mhr launch: interrupted; every node process was stopped\n");
+    return 130;
+  }
+  auto files =
+      mhr::write_outputs(options.out_dir, runs, {scenario.report_timeseries, scenario.report_html});
+  std::uint64_t violations = 0;
+  for (const auto& r : runs) violations += r.violations;
+  if (!args.quiet) {
+    std::printf("%s", mhr::format_text_summary(runs).c_str());
+    for (const auto& f : files) std::printf("  wrote %s\n", f.c_str());
+  }
+  if (violations > 0) {
+    std::fprintf(stderr, "mhr launch: %llu violation(s)\n",
+                 static_cast<unsigned long long>(violations));
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,9 +147,26 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--verbose,-v", sim.verbose, "print every node's log lines");
   sim_cmd->add_flag("--progress", sim.progress, "show progress even when stderr is not a terminal");
 
+  LaunchArgs launch;
+  CLI::App* launch_cmd =
+      app.add_subcommand("launch", "run a scenario as real node processes on this machine");
+  launch_cmd->add_option("scenario", launch.scenario, "scenario YAML file")->required();
+  launch_cmd->add_option("--seed", launch.seed, "seed of the workload (default: the scenario's)");
+  launch_cmd->add_option("--out", launch.out, "output directory (default: out/launch-<name>)");
+  launch_cmd->add_option("--duration", launch.duration_s, "run for this many seconds");
+  launch_cmd->add_option("--set", launch.overrides, "override a scenario key")
+      ->type_name("KEY=VALUE");
+  launch_cmd->add_flag("--netns", launch.netns,
+                       "each edge network in its own network namespace (root, iproute2)");
+  launch_cmd->add_flag("--no-fsync", launch.no_fsync, "skip fsync (throw-away runs only)");
+  launch_cmd->add_flag("--quiet,-q", launch.quiet, "print nothing but errors");
+
+  mhr::add_keygen_command(app);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*sim_cmd) return run_sim(sim);
+    if (*launch_cmd) return run_launch(launch, argv[0]);
   } catch (const mhr::ConfigError& e) {
     std::fprintf(stderr, "mhr: %s\n", e.what());
     return 2;

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
 
 #include "common/sim/world.hpp"
 #include "consensus_node/consensus_node.hpp"
@@ -96,16 +98,25 @@ class SimRun::Driver {
   void perform(const WorkloadAction& a) {
     const UserId user = user_id(a.user);
     if (a.kind == WorkloadAction::Kind::kRegister) {
-      world_.submit(a.node, RegisterUserRequest{user}, [](const ClientReply&) {});
+      world_.submit(a.node, RegisterUserRequest{user}, [this, a](const ClientReply& reply) {
+        if (reply.status == ReplyStatus::kOk) confirmed_[a.user].insert(a.node);
+      });
       return;
     }
+    // Like a hospital, write only where the registration was confirmed.
+    auto confirmed = confirmed_.find(a.user);
+    if (confirmed == confirmed_.end() || confirmed->second.empty()) {
+      ++summary_.counters["records_not_sent_unregistered"];
+      return;
+    }
+    const NodeId node = confirmed->second.contains(a.node) ? a.node : *confirmed->second.begin();
     SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
                             a.category,   payload_of(a.payload_bytes, next_),
                             std::nullopt, std::nullopt};
     const TimeUs submitted_at = world_.now();
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, submitted_at).submitted;
-    world_.submit(a.node, std::move(req), [this, submitted_at](const ClientReply& reply) {
+    world_.submit(node, std::move(req), [this, submitted_at](const ClientReply& reply) {
       if (reply.status != ReplyStatus::kOk) {
         ++summary_.records_failed;
         return;
@@ -122,6 +133,7 @@ class SimRun::Driver {
   RunSummary& summary_;
   std::vector<WorkloadAction> actions_;
   std::size_t next_ = 0;
+  std::map<std::uint32_t, std::set<NodeId>> confirmed_;  // user -> nodes
 };
 
 SimRun::SimRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)

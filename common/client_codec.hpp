@@ -1,0 +1,36 @@
+// Wire encoding of client requests and replies (what ZmqClient and a record
+// node exchange), with the same canonical, bounds-checked codec as messages.
+#pragma once
+
+#include "common/client_api.hpp"
+#include "common/codec.hpp"
+
+namespace mhr {
+
+inline constexpr std::size_t kMaxReplyRecords = 100'000;
+inline constexpr std::size_t kMaxDetailBytes = 4'096;
+
+// A request or reply on the wire, tagged with the client's request id.
+struct ClientRequestFrame {
+  ClientRequestId id = 0;
+  ClientRequest request;
+  bool operator==(const ClientRequestFrame&) const = default;
+};
+struct ClientReplyFrame {
+  ClientRequestId id = 0;
+  ClientReply reply;
+  bool operator==(const ClientReplyFrame&) const = default;
+};
+
+template <>
+struct Codec<ClientRequestFrame> {
+  static void write(Writer& w, const ClientRequestFrame& v);
+  static ClientRequestFrame read(Reader& r);
+};
+template <>
+struct Codec<ClientReplyFrame> {
+  static void write(Writer& w, const ClientReplyFrame& v);
+  static ClientReplyFrame read(Reader& r);
+};
+
+}  // namespace mhr

@@ -1,0 +1,777 @@
+#include "common/net/zmq_runtime.hpp"
+
+#include <zmq.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <queue>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+#include <zmq.hpp>
+
+#include "common/client_codec.hpp"
+#include "common/signer.hpp"
+
+// Wire format. Every message a DEALER (peer node or client) sends is two
+// frames: a kind byte ('N' a node message, 'C' a client request) and the
+// codec encoding (a Message, or a ClientRequestFrame). The ROUTER sees the
+// routing identity in front. Who sent it is not in the bytes but in the
+// connection: the ZAP handler names every authenticated CURVE key "n<id>"
+// (a node of the deployment) or "c" (a registered client), and libzmq hands
+// that name to us as the "User-Id" property of each frame. Replies to clients
+// go back through the ROUTER as one frame (a ClientReplyFrame).
+
+namespace mhr {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using CurveKey = std::array<std::uint8_t, 32>;
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+constexpr const char* kZapDomain = "mhr";
+// libzmq checks ZMQ_MAXMSGSIZE against frames as they travel, i.e. CURVE
+// boxes (33 bytes of overhead). A frame up to this much above our own limit
+// still arrives and is dropped and counted here; a larger one makes libzmq
+// drop the connection (the peer reconnects) without decoding anything.
+constexpr std::int64_t kWireSlackBytes = 64 * 1024;
+// How long closing sockets may still flush queued messages.
+constexpr int kCloseFlushMs = 100;
+// The loop wakes at least this often to notice `stop`.
+constexpr TimeUs kMaxPollUs = 100 * kUsPerMs;
+// Messages handled per loop turn before timers and local messages get a turn.
+constexpr std::size_t kMaxBatch = 256;
+constexpr int kMaxHeartbeatTtlMs = 6'553'599;  // libzmq's limit
+
+constexpr std::uint8_t kKindNode = 'N';
+constexpr std::uint8_t kKindClient = 'C';
+constexpr std::string_view kClientUserId = "c";
+
+CurveKey decode_curve_key(const std::string& z85, const std::string& what) {
+  CurveKey key{};
+  if (z85.size() != 40 || zmq_z85_decode(key.data(), z85.c_str()) == nullptr)
+    throw std::runtime_error(what + " is not a CURVE key in Z85 form (40 characters): '" + z85 +
+                             "'");
+  return key;
+}
+
+CurveKey curve_public_of(const std::string& secret_z85, const std::string& what) {
+  decode_curve_key(secret_z85, what);
+  char public_z85[41] = {};
+  if (zmq_curve_public(public_z85, secret_z85.c_str()) != 0)
+    throw std::runtime_error(what + ": cannot derive the CURVE public key");
+  return decode_curve_key(public_z85, what);
+}
+
+std::string_view key_view(const CurveKey& k) {
+  return {reinterpret_cast<const char*>(k.data()), k.size()};
+}
+
+// Milliseconds for a socket option, rounded up, within [0, max].
+int to_ms(TimeUs us, int max = INT_MAX) {
+  if (us <= 0) return 0;
+  TimeUs ms = (us + kUsPerMs - 1) / kUsPerMs;
+  return static_cast<int>(std::min<TimeUs>(ms, max));
+}
+
+std::string timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(us / kUsPerSecond);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(us % kUsPerSecond));
+  return buf;
+}
+
+std::string_view level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "?";
+}
+
+// A frame that owns an encoding without copying it.
+zmq::message_t frame_of(Bytes bytes) {
+  auto* holder = new Bytes(std::move(bytes));
+  return zmq::message_t(
+      holder->data(), holder->size(), [](void*, void* hint) { delete static_cast<Bytes*>(hint); },
+      holder);
+}
+
+ByteView view_of(const zmq::message_t& m) {
+  return {m.data<std::uint8_t>(), m.size()};
+}
+
+// Receives the rest of a multipart message after `first`.
+std::vector<zmq::message_t> receive_rest(zmq::socket_t& s, const zmq::message_t& first) {
+  std::vector<zmq::message_t> parts;
+  bool more = first.more();
+  while (more) {
+    zmq::message_t part;
+    if (!s.recv(part, zmq::recv_flags::none)) break;  // parts arrive together
+    more = part.more();
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+void set_heartbeats(zmq::socket_t& s, const NodeConfig& config) {
+  if (config.heartbeat_us <= 0) return;
+  s.set(zmq::sockopt::heartbeat_ivl, to_ms(config.heartbeat_us));
+  s.set(zmq::sockopt::heartbeat_timeout, to_ms(config.heartbeat_timeout_us));
+  s.set(zmq::sockopt::heartbeat_ttl, to_ms(config.heartbeat_timeout_us, kMaxHeartbeatTtlMs));
+}
+
+bool rate_limit_ok(SteadyClock::time_point& last) {
+  auto now = SteadyClock::now();
+  if (last != SteadyClock::time_point{} && now - last < std::chrono::seconds(1)) return false;
+  last = now;
+  return true;
+}
+
+}  // namespace
+
+struct ZmqRuntime::Impl final : Env {
+  Impl(const NodeConfig& cfg, const Deployment& dep, const NodeKeys& keys);
+  ~Impl() override { close(); }
+
+  // Env
+  NodeId self() const override { return config.id; }
+  TimeUs now_us() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  void send(NodeId to, MessagePtr message) override;
+  TimerId set_timer(TimeUs delay_us, std::uint64_t tag) override;
+  void cancel_timer(TimerId id) override { pending_timers.erase(id); }
+  Store& store() override {
+    if (!store_) throw StoreError("the store of " + to_string(config.id) + " is closed");
+    return *store_;
+  }
+  std::uint64_t random_u64() override { return rng(); }
+  const Signer& signer() const override { return *signer_; }
+  const Verifier& verifier() const override { return *verifier_; }
+  void reply(ClientRequestId id, ClientReply reply) override;
+  void count(Counter c, std::int64_t delta) override {
+    auto i = static_cast<std::size_t>(c);
+    MHR_ASSERT(i < kCounterCount);
+    stats.counters[i] += delta;
+  }
+  void log(LogLevel level, std::string_view text) override;
+
+  void loop(const std::atomic<bool>& stop);
+  void handle_zap();
+  void handle_router(const std::atomic<bool>& stop);
+  void handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  void fire_due_timers(const std::atomic<bool>& stop);
+  void deliver_local(const std::atomic<bool>& stop);
+  long poll_timeout_ms() const;
+  zmq::socket_t& dealer_for(NodeId to);
+  void undecodable(std::string_view what, DecodeError e);
+  void close();
+
+  struct Timer {
+    SteadyClock::time_point deadline;
+    TimerId id;
+    std::uint64_t tag;
+    bool operator>(const Timer& o) const {
+      return deadline != o.deadline ? deadline > o.deadline : id > o.id;
+    }
+  };
+  struct PendingClient {
+    std::string identity;  // the client's routing identity on the ROUTER
+    ClientRequestId client_id;
+  };
+
+  NodeConfig config;
+  Deployment deployment;
+  RuntimeStats stats;
+  bool log_debug = false;
+
+  CurveKey own_public{};
+  CurveKey own_secret{};
+  std::vector<CurveKey> node_curve;  // by node id
+  std::map<std::string, NodeId, std::less<>> node_by_key;
+  std::set<std::string, std::less<>> client_keys;
+
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Signer> signer_;
+  const Verifier* verifier_ = nullptr;
+  std::mt19937_64 rng;
+
+  // Declared before the sockets: destroyed after them.
+  zmq::context_t ctx;
+  zmq::socket_t zap;
+  zmq::socket_t router;
+  std::unordered_map<NodeId, zmq::socket_t> dealers;
+
+  std::deque<MessagePtr> local;  // sent to self, delivered next turn
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::unordered_set<TimerId> pending_timers;
+  TimerId next_timer = 1;
+  std::unordered_map<ClientRequestId, PendingClient> clients;
+  ClientRequestId next_client = 1;
+
+  std::unique_ptr<NodeLogic> logic;
+  bool ran = false;
+  bool closed = false;
+  SteadyClock::time_point last_undecodable_log{};
+  SteadyClock::time_point last_refused_log{};
+  SteadyClock::time_point last_drop_log{};
+};
+
+ZmqRuntime::Impl::Impl(const NodeConfig& cfg, const Deployment& dep, const NodeKeys& keys)
+    : config(cfg), deployment(dep) {
+  const char* level = std::getenv("MHR_LOG");
+  log_debug = level != nullptr && std::string_view(level) == "debug";
+
+  if (!deployment.topology) throw std::runtime_error("the deployment has no topology");
+  const Topology& topo = *deployment.topology;
+  const std::string me = "node " + to_string(config.id);
+  if (!topo.has_node(config.id))
+    throw std::runtime_error(me + " is not in the deployment's topology");
+  if (deployment.address.size() != topo.node_count())
+    throw std::runtime_error("the deployment lists " + std::to_string(deployment.address.size()) +
+                             " addresses for " + std::to_string(topo.node_count()) + " nodes");
+  if (config.max_message_bytes == 0) throw std::runtime_error("max_message_bytes must be > 0");
+
+  // Transport keys: our own pair must be the one the deployment announces.
+  own_secret = decode_curve_key(keys.curve.secret_z85, me + ": the secret CURVE key");
+  own_public = curve_public_of(keys.curve.secret_z85, me + ": the secret CURVE key");
+  if (!keys.curve.public_z85.empty() &&
+      decode_curve_key(keys.curve.public_z85, me + ": the public CURVE key") != own_public)
+    throw std::runtime_error(me + ": the public CURVE key does not match the secret key");
+  node_curve.reserve(topo.node_count());
+  for (std::size_t i = 0; i < topo.node_count(); ++i) {
+    const std::string what = "the CURVE key of node " + std::to_string(i);
+    node_curve.push_back(decode_curve_key(deployment.address[i].curve_z85, what));
+    if (!node_by_key.emplace(std::string(key_view(node_curve.back())), NodeId{std::uint32_t(i)})
+             .second)
+      throw std::runtime_error(what + " is also another node's key");
+  }
+  if (node_curve[config.id.value] != own_public)
+    throw std::runtime_error(me + ": its CURVE key is not the one in the deployment");
+  for (const std::string& k : config.client_keys)
+    client_keys.emplace(key_view(decode_curve_key(k, "client key")));
+
+  // Signing key: must be the one the topology gives this node.
+  signer_ = make_signer(topo.params().crypto, keys.sign_seed);
+  verifier_ = &verifier_for(topo.params().crypto);
+  if (signer_->public_key() != topo.node(config.id).key)
+    throw std::runtime_error(me + ": its signing key is not the one in the topology");
+
+  LmdbOptions lmdb;
+  lmdb.fsync = config.fsync;
+  auto opened = open_lmdb_store(config.data_dir, lmdb);
+  if (!opened)
+    throw std::runtime_error(me + ": cannot open the store in '" + config.data_dir +
+                             "': " + opened.error());
+  store_ = std::move(opened.value());
+
+  std::array<std::uint8_t, 32> seed_bytes{};
+  secure_random(seed_bytes);
+  std::seed_seq seq(seed_bytes.begin(), seed_bytes.end());
+  rng.seed(seq);
+
+  try {
+    ctx.set(zmq::ctxopt::max_sockets,
+            static_cast<int>(std::max<std::size_t>(1024, topo.node_count() + 16)));
+    // The ZAP handler first: a CURVE server without one admits everybody.
+    zap = zmq::socket_t(ctx, zmq::socket_type::rep);
+    zap.set(zmq::sockopt::linger, 0);
+    zap.bind(kZapEndpoint);
+
+    router = zmq::socket_t(ctx, zmq::socket_type::router);
+    router.set(zmq::sockopt::linger, kCloseFlushMs);
+    router.set(zmq::sockopt::router_mandatory, false);
+    router.set(zmq::sockopt::sndhwm, config.send_hwm);
+    router.set(zmq::sockopt::rcvhwm, config.recv_hwm);
+    router.set(zmq::sockopt::maxmsgsize,
+               static_cast<std::int64_t>(config.max_message_bytes) + kWireSlackBytes);
+    set_heartbeats(router, config);
+    router.set(zmq::sockopt::zap_domain, kZapDomain);
+    router.set(zmq::sockopt::curve_server, true);
+    router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(own_secret.data(), 32));
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error(me + ": cannot set up its sockets: " + e.what());
+  }
+  try {
+    router.bind(config.listen);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error(me + ": cannot listen on '" + config.listen + "': " + e.what());
+  }
+}
+
+zmq::socket_t& ZmqRuntime::Impl::dealer_for(NodeId to) {
+  auto it = dealers.find(to);
+  if (it != dealers.end()) return it->second;
+  const std::string& endpoint = deployment.address[to.value].endpoint;
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  try {
+    s.set(zmq::sockopt::linger, kCloseFlushMs);
+    s.set(zmq::sockopt::sndhwm, config.send_hwm);
+    s.set(zmq::sockopt::rcvhwm, config.recv_hwm);
+    s.set(zmq::sockopt::immediate, false);  // queue while connecting
+    s.set(zmq::sockopt::reconnect_ivl, std::max(1, to_ms(config.reconnect_us)));
+    s.set(zmq::sockopt::reconnect_ivl_max, to_ms(config.reconnect_max_us));
+    // Nothing is ever sent back on this connection.
+    s.set(zmq::sockopt::maxmsgsize, std::int64_t{kWireSlackBytes});
+    set_heartbeats(s, config);
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(node_curve[to.value].data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(own_public.data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(own_secret.data(), 32));
+    s.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error("cannot connect to node " + to_string(to) + " at '" + endpoint +
+                             "': " + e.what());
+  }
+  log(LogLevel::kDebug, "connecting to " + to_string(to) + " at " + endpoint);
+  return dealers.emplace(to, std::move(s)).first->second;
+}
+
+void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
+  MHR_ASSERT(message != nullptr);
+  if (to == config.id) {
+    local.push_back(std::move(message));
+    return;
+  }
+  if (!deployment.topology->has_node(to)) {
+    log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
+    return;
+  }
+  Bytes bytes = encode(*message);
+  const std::size_t size = bytes.size();
+  if (size > config.max_message_bytes) {
+    ++stats.dropped_oversize;
+    log(LogLevel::kWarn, "a " + std::string(message_type_name(*message)) + " of " +
+                             std::to_string(size) + " bytes to " + to_string(to) +
+                             " is above max_message_bytes; dropped");
+    return;
+  }
+  zmq::socket_t& s = dealer_for(to);
+  zmq::message_t kind(&kKindNode, 1);
+  zmq::message_t body = frame_of(std::move(bytes));
+  if (!s.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      !s.send(body, zmq::send_flags::dontwait)) {
+    ++stats.dropped_queue_full;
+    if (rate_limit_ok(last_drop_log))
+      log(LogLevel::kWarn, "queue to " + to_string(to) + " is full; messages dropped");
+    return;
+  }
+  ++stats.messages_out;
+  stats.bytes_out += size;
+}
+
+TimerId ZmqRuntime::Impl::set_timer(TimeUs delay_us, std::uint64_t tag) {
+  TimerId id = next_timer++;
+  auto deadline = SteadyClock::now() + std::chrono::microseconds(std::max<TimeUs>(delay_us, 0));
+  // Cancelled timers stay in the heap until due; rebuild it when they
+  // outnumber the live ones.
+  if (timers.size() > 1024 && timers.size() > 2 * pending_timers.size()) {
+    std::vector<Timer> live;
+    live.reserve(pending_timers.size());
+    for (; !timers.empty(); timers.pop())
+      if (pending_timers.count(timers.top().id)) live.push_back(timers.top());
+    timers = decltype(timers)(std::greater<>{}, std::move(live));
+  }
+  timers.push(Timer{deadline, id, tag});
+  pending_timers.insert(id);
+  return id;
+}
+
+void ZmqRuntime::Impl::reply(ClientRequestId id, ClientReply reply) {
+  auto it = clients.find(id);
+  if (it == clients.end()) {
+    log(LogLevel::kWarn, "reply to unknown client request " + std::to_string(id) + " ignored");
+    return;
+  }
+  PendingClient client = std::move(it->second);
+  clients.erase(it);
+  if (reply.detail.size() > kMaxDetailBytes) reply.detail.resize(kMaxDetailBytes);
+  ClientReplyFrame frame{client.client_id, std::move(reply)};
+  std::size_t size = 0;
+  if (frame.reply.records.size() <= kMaxReplyRecords) {
+    Writer w = Writer::counting();
+    w.u8(kCodecVersion);
+    Codec<ClientReplyFrame>::write(w, frame);
+    size = w.size();
+  }
+  if (size == 0 || size > config.max_message_bytes) {
+    ++stats.dropped_oversize;
+    std::string why = "reply too large (" + std::to_string(frame.reply.records.size()) +
+                      " records, " + std::to_string(size) + " bytes)";
+    log(LogLevel::kWarn, "client request " + std::to_string(id) + ": " + why);
+    frame.reply = ClientReply{ReplyStatus::kUnavailable, why, std::nullopt, {}};
+  }
+  zmq::message_t identity(client.identity.data(), client.identity.size());
+  zmq::message_t body = frame_of(encode(frame));
+  // Unknown identities (the client left) and full queues drop silently.
+  if (!router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      !router.send(body, zmq::send_flags::dontwait))
+    ++stats.dropped_queue_full;
+}
+
+void ZmqRuntime::Impl::log(LogLevel level, std::string_view text) {
+  if (level == LogLevel::kDebug && !log_debug) return;
+  std::string line = timestamp();
+  line += " n";
+  line += std::to_string(config.id.value);
+  line += ' ';
+  line += level_name(level);
+  line += ": ";
+  line += text;
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void ZmqRuntime::Impl::undecodable(std::string_view what, DecodeError e) {
+  ++stats.dropped_undecodable;
+  if (rate_limit_ok(last_undecodable_log))
+    log(LogLevel::kWarn, "undecodable " + std::string(what) +
+                             " dropped: " + std::string(describe(e)) + " (" +
+                             std::to_string(stats.dropped_undecodable) + " so far)");
+}
+
+// ZAP (RFC 27): version, request id, domain, address, routing id, mechanism,
+// credentials in; version, request id, status code, status text, user id,
+// metadata out.
+void ZmqRuntime::Impl::handle_zap() {
+  for (;;) {
+    zmq::message_t first;
+    if (!zap.recv(first, zmq::recv_flags::dontwait)) return;
+    std::vector<zmq::message_t> request;
+    request.push_back(std::move(first));
+    for (auto& p : receive_rest(zap, request.front())) request.push_back(std::move(p));
+
+    std::string status = "400", text = "unknown key", user_id;
+    if (request.size() >= 7 && request[0].to_string_view() == "1.0") {
+      if (request[5].to_string_view() == "CURVE" && request[6].size() == 32) {
+        std::string_view key = request[6].to_string_view();
+        if (auto node = node_by_key.find(key); node != node_by_key.end()) {
+          user_id = "n" + std::to_string(node->second.value);
+        } else if (client_keys.count(key)) {
+          user_id = std::string(kClientUserId);
+        }
+        if (!user_id.empty()) {
+          status = "200";
+          text = "OK";
+        }
+      } else {
+        text = "CURVE only";
+      }
+    } else {
+      text = "malformed ZAP request";
+    }
+    if (status != "200") {
+      ++stats.auth_refused;
+      if (rate_limit_ok(last_refused_log)) {
+        std::string address = request.size() > 3 ? request[3].to_string() : "?";
+        log(LogLevel::kWarn, "refused a connection from " + address + ": " + text + " (" +
+                                 std::to_string(stats.auth_refused) + " so far)");
+      }
+    } else {
+      log(LogLevel::kDebug, "admitted " + user_id);
+    }
+    std::string request_id = request.size() > 1 ? request[1].to_string() : std::string();
+    const std::string frames[] = {"1.0", request_id, status, text, user_id, ""};
+    for (std::size_t i = 0; i < std::size(frames); ++i) {
+      zmq::message_t m(frames[i].data(), frames[i].size());
+      auto flags = i + 1 < std::size(frames) ? zmq::send_flags::sndmore : zmq::send_flags::none;
+      (void)zap.send(m, flags);
+    }
+  }
+}
+
+void ZmqRuntime::Impl::handle_router(const std::atomic<bool>& stop) {
+  for (std::size_t n = 0; n < kMaxBatch && !stop.load(std::memory_order_relaxed); ++n) {
+    zmq::message_t identity;
+    if (!router.recv(identity, zmq::recv_flags::dontwait)) return;
+    std::vector<zmq::message_t> parts = receive_rest(router, identity);
+    handle_frames(identity, parts);
+  }
+}
+
+void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
+  if (parts.empty()) {
+    undecodable("message", DecodeError::kTruncated);
+    return;
+  }
+  // The sender, as the ZAP handler named its key.
+  const char* uid = zmq_msg_gets(parts[0].handle(), "User-Id");
+  std::string_view user_id = uid != nullptr ? uid : "";
+  std::optional<NodeId> from;
+  bool client = false;
+  if (user_id == kClientUserId) {
+    client = true;
+  } else if (user_id.size() > 1 && user_id[0] == 'n') {
+    std::uint32_t id = 0;
+    bool digits = true;
+    for (char c : user_id.substr(1)) {
+      if (c < '0' || c > '9' || id > (UINT32_MAX - 9) / 10) digits = false;
+      if (!digits) break;
+      id = id * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (digits && deployment.topology->has_node(NodeId{id})) from = NodeId{id};
+  }
+  const bool kind_ok = parts.size() >= 2 && parts[0].size() == 1;
+  const std::uint8_t kind = parts[0].size() == 1 ? parts[0].data<std::uint8_t>()[0] : 0;
+  if ((!client && !from) || (kind_ok && kind != (client ? kKindClient : kKindNode))) {
+    ++stats.dropped_unknown_sender;
+    if (rate_limit_ok(last_drop_log))
+      log(LogLevel::kWarn,
+          "a message from '" + std::string(user_id) + "' of the wrong kind or sender dropped");
+    return;
+  }
+  const std::size_t size = parts.back().size();
+  if (size > config.max_message_bytes) {
+    ++stats.dropped_oversize;
+    if (rate_limit_ok(last_drop_log))
+      log(LogLevel::kWarn, "a message of " + std::to_string(size) + " bytes from '" +
+                               std::string(user_id) + "' is above max_message_bytes; dropped");
+    return;
+  }
+  if (!kind_ok || parts.size() != 2) {
+    undecodable(client ? "client request" : "message", DecodeError::kInvalidValue);
+    return;
+  }
+  const zmq::message_t& body = parts[1];
+  if (client) {
+    auto decoded = decode<ClientRequestFrame>(view_of(body));
+    if (!decoded) {
+      undecodable("client request", decoded.error());
+      return;
+    }
+    ++stats.client_requests;
+    stats.bytes_in += size;
+    ClientRequestId id = next_client++;
+    clients.emplace(id, PendingClient{identity.to_string(), decoded->id});
+    logic->on_client(id, decoded->request);
+    return;
+  }
+  ++stats.messages_in;
+  stats.bytes_in += size;
+  auto decoded = decode<Message>(view_of(body));
+  if (!decoded) {
+    undecodable("message from " + to_string(*from), decoded.error());
+    return;
+  }
+  logic->on_message(*from, decoded.value());
+}
+
+void ZmqRuntime::Impl::fire_due_timers(const std::atomic<bool>& stop) {
+  const auto now = SteadyClock::now();
+  while (!timers.empty() && timers.top().deadline <= now && !stop.load(std::memory_order_relaxed)) {
+    Timer t = timers.top();
+    timers.pop();
+    if (pending_timers.erase(t.id) != 0) logic->on_timer(t.id, t.tag);
+  }
+}
+
+void ZmqRuntime::Impl::deliver_local(const std::atomic<bool>& stop) {
+  // Only what is queued now; what these send to self waits a turn.
+  for (std::size_t n = local.size(); n > 0 && !stop.load(std::memory_order_relaxed); --n) {
+    MessagePtr m = std::move(local.front());
+    local.pop_front();
+    logic->on_message(config.id, *m);
+  }
+}
+
+long ZmqRuntime::Impl::poll_timeout_ms() const {
+  if (!local.empty()) return 0;
+  TimeUs wait = kMaxPollUs;
+  if (!timers.empty()) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(timers.top().deadline -
+                                                                      SteadyClock::now())
+                    .count();
+    wait = std::clamp<TimeUs>(left, 0, kMaxPollUs);
+  }
+  return to_ms(wait);
+}
+
+void ZmqRuntime::Impl::loop(const std::atomic<bool>& stop) {
+  zmq_pollitem_t items[] = {{zap.handle(), 0, ZMQ_POLLIN, 0}, {router.handle(), 0, ZMQ_POLLIN, 0}};
+  while (!stop.load()) {
+    if (zmq_poll(items, 2, poll_timeout_ms()) < 0) {
+      if (zmq_errno() == EINTR) continue;  // a signal; `stop` tells whether to go on
+      throw std::runtime_error(std::string("zmq_poll failed: ") + zmq_strerror(zmq_errno()));
+    }
+    // ZAP first: handshakes in progress wait for it.
+    if (items[0].revents & ZMQ_POLLIN) handle_zap();
+    if (items[1].revents & ZMQ_POLLIN) handle_router(stop);
+    fire_due_timers(stop);
+    deliver_local(stop);
+  }
+}
+
+void ZmqRuntime::Impl::close() {
+  if (closed) return;
+  closed = true;
+  logic.reset();
+  // Sockets linger kCloseFlushMs to flush what is queued, then go.
+  dealers.clear();
+  router.close();
+  zap.close();
+  ctx.close();
+  store_.reset();
+}
+
+ZmqRuntime::ZmqRuntime(const NodeConfig& config, const Deployment& deployment, const NodeKeys& keys)
+    : impl_(std::make_unique<Impl>(config, deployment, keys)) {}
+
+ZmqRuntime::~ZmqRuntime() = default;
+
+void ZmqRuntime::run(const LogicFactory& factory, const std::atomic<bool>& stop) {
+  Impl& im = *impl_;
+  if (im.ran || im.closed) throw std::logic_error("ZmqRuntime::run can be called only once");
+  im.ran = true;
+  try {
+    im.logic = factory(im);
+    if (!im.logic) throw std::runtime_error("the logic factory returned nothing");
+    im.log(LogLevel::kInfo, "listening on " + im.config.listen);
+    im.logic->start();
+    im.loop(stop);
+  } catch (const std::exception& e) {
+    im.log(LogLevel::kError, std::string("stopping: ") + e.what());
+    im.close();
+    throw;
+  }
+  im.log(LogLevel::kInfo, "stopped");
+  im.close();
+}
+
+const RuntimeStats& ZmqRuntime::stats() const {
+  return impl_->stats;
+}
+
+Env& ZmqRuntime::env() {
+  return *impl_;
+}
+
+// ---------------------------------------------------------------------------
+
+struct ZmqClient::Impl {
+  std::string endpoint;
+  zmq::context_t ctx;
+  zmq::socket_t socket;
+  ClientRequestId next_id = 1;
+  std::deque<std::pair<ClientRequestId, ClientReply>> buffered;  // replies not yet asked for
+
+  // One reply from the socket within the deadline.
+  bool receive_one(ClientRequestId& id, ClientReply& reply, SteadyClock::time_point deadline);
+};
+
+ZmqClient::ZmqClient(const std::string& endpoint, const std::string& server_curve_z85,
+                     const CurveKeyPair& client_keys)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->endpoint = endpoint;
+  CurveKey server = decode_curve_key(server_curve_z85, "the server's CURVE key");
+  CurveKey secret = decode_curve_key(client_keys.secret_z85, "the client's secret CURVE key");
+  CurveKey pub = curve_public_of(client_keys.secret_z85, "the client's secret CURVE key");
+  if (!client_keys.public_z85.empty() &&
+      decode_curve_key(client_keys.public_z85, "the client's public CURVE key") != pub)
+    throw std::runtime_error("the client's public CURVE key does not match its secret key");
+  zmq::socket_t& s = impl_->socket;
+  try {
+    s = zmq::socket_t(impl_->ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::immediate, false);
+    s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kMaxMessageBytes) + kWireSlackBytes);
+    s.set(zmq::sockopt::reconnect_ivl, 100);
+    s.set(zmq::sockopt::reconnect_ivl_max, 5000);
+    s.set(zmq::sockopt::heartbeat_ivl, 1000);
+    s.set(zmq::sockopt::heartbeat_timeout, 5000);
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(pub.data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(secret.data(), 32));
+    s.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error("cannot connect to '" + endpoint + "': " + e.what());
+  }
+}
+
+ZmqClient::~ZmqClient() = default;
+
+ClientRequestId ZmqClient::send(const ClientRequest& request) {
+  ClientRequestId id = impl_->next_id++;
+  zmq::message_t kind(&kKindClient, 1);
+  zmq::message_t body = frame_of(encode(ClientRequestFrame{id, request}));
+  if (!impl_->socket.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      !impl_->socket.send(body, zmq::send_flags::dontwait))
+    throw std::runtime_error("too many requests queued to '" + impl_->endpoint + "'");
+  return id;
+}
+
+bool ZmqClient::Impl::receive_one(ClientRequestId& id, ClientReply& reply,
+                                  SteadyClock::time_point deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+                    .count();
+    zmq_pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll(&item, 1, std::max<long>(0, static_cast<long>(left)));
+    if (rc < 0 && zmq_errno() != EINTR)
+      throw std::runtime_error(std::string("zmq_poll failed: ") + zmq_strerror(zmq_errno()));
+    if (rc > 0) {
+      zmq::message_t first;
+      while (socket.recv(first, zmq::recv_flags::dontwait)) {
+        std::vector<zmq::message_t> rest = receive_rest(socket, first);
+        if (!rest.empty()) continue;  // not a reply frame
+        auto decoded = decode<ClientReplyFrame>(view_of(first));
+        if (!decoded) continue;
+        id = decoded->id;
+        reply = std::move(decoded.value().reply);
+        return true;
+      }
+    }
+    if (SteadyClock::now() >= deadline) return false;
+  }
+}
+
+bool ZmqClient::receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_us) {
+  if (!impl_->buffered.empty()) {
+    id = impl_->buffered.front().first;
+    reply = std::move(impl_->buffered.front().second);
+    impl_->buffered.pop_front();
+    return true;
+  }
+  auto deadline = SteadyClock::now() + std::chrono::microseconds(std::max<TimeUs>(timeout_us, 0));
+  return impl_->receive_one(id, reply, deadline);
+}
+
+ClientReply ZmqClient::call(const ClientRequest& request, TimeUs timeout_us) {
+  ClientRequestId want = send(request);
+  auto deadline = SteadyClock::now() + std::chrono::microseconds(std::max<TimeUs>(timeout_us, 0));
+  ClientRequestId id = 0;
+  ClientReply reply;
+  while (impl_->receive_one(id, reply, deadline)) {
+    if (id == want) return reply;
+    impl_->buffered.emplace_back(id, std::move(reply));
+  }
+  throw std::runtime_error("no reply from '" + impl_->endpoint + "' within " +
+                           std::to_string(timeout_us / kUsPerMs) + " ms");
+}
+
+}  // namespace mhr

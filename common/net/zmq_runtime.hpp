@@ -1,0 +1,87 @@
+// ZmqRuntime: runs one role's state machine as a real process. One event
+// loop (zmq_poll plus a timer heap) drives the role through an Env backed
+// by ZeroMQ and LMDB:
+//  * a ROUTER socket bound on the node's endpoint receives from peers and
+//    clients; one DEALER per peer sends to it;
+//  * every connection is CURVE-encrypted and authenticated: a ZAP handler
+//    admits only the CURVE keys of the deployment's nodes and of the node's
+//    registered clients, and names the sender by its key;
+//  * reconnects with back-off, ZMTP heartbeats detect dead peers,
+//    high-water marks bound every queue, and messages above the maximum size
+//    are dropped and counted, never decoded;
+//  * the store is LMDB: every write is durable before the role goes on, so
+//    nothing it acknowledged can be lost.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/env.hpp"
+#include "common/net/deployment.hpp"
+
+namespace mhr {
+
+struct RuntimeStats {
+  std::uint64_t messages_in = 0;
+  std::uint64_t messages_out = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t dropped_oversize = 0;
+  std::uint64_t dropped_undecodable = 0;
+  std::uint64_t dropped_unknown_sender = 0;
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t client_requests = 0;
+  std::uint64_t auth_refused = 0;
+  std::array<std::int64_t, kCounterCount> counters{};
+};
+
+class ZmqRuntime {
+ public:
+  using LogicFactory = std::function<std::unique_ptr<NodeLogic>(Env&)>;
+
+  // Opens the store (LMDB in config.data_dir), binds, connects to peers.
+  // Throws std::runtime_error with a clear message when it cannot.
+  ZmqRuntime(const NodeConfig& config, const Deployment& deployment, const NodeKeys& keys);
+  ~ZmqRuntime();
+  ZmqRuntime(const ZmqRuntime&) = delete;
+  ZmqRuntime& operator=(const ZmqRuntime&) = delete;
+
+  // Creates the role, calls start(), and runs until `stop` becomes true
+  // (set it from a signal handler), then closes everything cleanly.
+  void run(const LogicFactory& factory, const std::atomic<bool>& stop);
+
+  // Not synchronised: read them on the loop's thread (from role code) or
+  // after run() returned. So is env().
+  const RuntimeStats& stats() const;
+  Env& env();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A client of record nodes: a DEALER with its own CURVE key connected to one
+// node. Requests are pipelined; replies are matched by request id.
+class ZmqClient {
+ public:
+  ZmqClient(const std::string& endpoint, const std::string& server_curve_z85,
+            const CurveKeyPair& client_keys);
+  ~ZmqClient();
+  ZmqClient(const ZmqClient&) = delete;
+  ZmqClient& operator=(const ZmqClient&) = delete;
+
+  // Sends without waiting; returns the request id.
+  ClientRequestId send(const ClientRequest& request);
+  // Waits up to timeout_us for one reply; false on time-out.
+  bool receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_us);
+  // send + wait for its reply; throws std::runtime_error on time-out.
+  ClientReply call(const ClientRequest& request, TimeUs timeout_us);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mhr

@@ -1,0 +1,233 @@
+#include "tools/launch/launch.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/chain_store.hpp"
+#include "common/net/zmq_runtime.hpp"
+#include "tools/launch/cluster.hpp"
+#include "tools/sim/checkers.hpp"
+#include "tools/sim/workload.hpp"
+
+namespace mhr {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TimeUs since(Clock::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+}
+
+SharedBytes payload_of(std::uint32_t bytes, std::uint64_t salt) {
+  Bytes b(bytes);
+  std::uint64_t x = salt * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& c : b) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<std::uint8_t>(x);
+  }
+  return SharedBytes(std::move(b));
+}
+
+// Replays the workload against the record nodes in wall-clock time, one
+// pipelined client connection per record node.
+class WallDriver {
+ public:
+  WallDriver(const Scenario& s, const Cluster& cluster, RunSummary& summary,
+             const LaunchOptions& options)
+      : s_(s), summary_(summary), options_(options), actions_(generate_workload(s, options.seed)) {
+    const Deployment& d = cluster.deployment();
+    for (const NodeInfo& n : d.topology->nodes())
+      if (n.role == NodeRole::kRecord)
+        clients_.emplace(n.id.value, std::make_unique<ZmqClient>(d.address[n.id.value].endpoint,
+                                                                 d.address[n.id.value].curve_z85,
+                                                                 cluster.client_keys()));
+  }
+
+  void run() {
+    t0_ = Clock::now();
+    std::size_t next = 0;
+    while (next < actions_.size() && !interrupted()) {
+      const TimeUs now = since(t0_);
+      while (next < actions_.size() && actions_[next].at_us <= now) perform(actions_[next++]);
+      TimeUs wait = next < actions_.size() ? actions_[next].at_us - since(t0_) : 0;
+      collect(std::clamp<TimeUs>(wait, 0, 2 * kUsPerMs));
+      if (options_.progress) progress(next);
+    }
+    const TimeUs end = std::max(s_.duration_us, since(t0_)) + options_.drain_us;
+    while (!outstanding_.empty() && since(t0_) < end && !interrupted()) collect(10 * kUsPerMs);
+    summary_.records_failed += outstanding_records();
+    if (options_.progress) std::fprintf(stderr, "\n");
+  }
+
+  LatencyRecorder latencies;
+  TimeUs last_commit_us = 0;
+
+ private:
+  struct Outstanding {
+    bool record = false;
+    TimeUs sent_us = 0;
+    std::uint32_t user = 0;
+  };
+
+  bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
+
+  void perform(const WorkloadAction& a) {
+    const UserId user = user_id(a.user);
+    if (a.kind == WorkloadAction::Kind::kRegister) {
+      ZmqClient& client = *clients_.at(a.node.value);
+      outstanding_[{a.node.value, client.send(RegisterUserRequest{user})}] = {false, since(t0_),
+                                                                              a.user};
+      return;
+    }
+    // Like a hospital, write only where the registration was confirmed.
+    auto confirmed = confirmed_.find(a.user);
+    if (confirmed == confirmed_.end() || confirmed->second.empty()) {
+      ++summary_.counters["records_not_sent_unregistered"];
+      return;
+    }
+    const std::uint32_t node =
+        confirmed->second.contains(a.node.value) ? a.node.value : *confirmed->second.begin();
+    ZmqClient& client = *clients_.at(node);
+    SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
+                            a.category,   payload_of(a.payload_bytes, ++salt_),
+                            std::nullopt, std::nullopt};
+    ++summary_.records_submitted;
+    ++sample_at(summary_.per_second, since(t0_)).submitted;
+    outstanding_[{node, client.send(req)}] = {true, since(t0_), a.user};
+  }
+
+  void collect(TimeUs wait_us) {
+    bool first = true;
+    for (auto& [node, client] : clients_) {
+      ClientRequestId id = 0;
+      ClientReply reply;
+      while (client->receive(id, reply, first ? wait_us : 0)) {
+        first = false;
+        on_reply(node, id, reply);
+      }
+    }
+  }
+
+  void on_reply(std::uint32_t node, ClientRequestId id, const ClientReply& reply) {
+    auto it = outstanding_.find({node, id});
+    if (it == outstanding_.end()) return;
+    const Outstanding o = it->second;
+    outstanding_.erase(it);
+    if (!o.record) {
+      if (reply.status == ReplyStatus::kOk) confirmed_[o.user].insert(node);
+      return;
+    }
+    if (reply.status != ReplyStatus::kOk) {
+      ++summary_.records_failed;
+      return;
+    }
+    const TimeUs now = since(t0_);
+    ++summary_.records_committed;
+    ++sample_at(summary_.per_second, now).committed;
+    latencies.add(now - o.sent_us);
+    last_commit_us = now;
+  }
+
+  std::uint64_t outstanding_records() const {
+    std::uint64_t n = 0;
+    for (const auto& [key, o] : outstanding_) n += o.record ? 1 : 0;
+    return n;
+  }
+
+  void progress(std::size_t done) {
+    TimeUs now = since(t0_);
+    if (now - last_progress_us_ < kUsPerSecond / 2) return;
+    last_progress_us_ = now;
+    std::fprintf(stderr, "\r  %.1f / %.0f s, %zu/%zu actions, %llu committed   ",
+                 static_cast<double>(now) / kUsPerSecond,
+                 static_cast<double>(s_.duration_us) / kUsPerSecond, done, actions_.size(),
+                 static_cast<unsigned long long>(summary_.records_committed));
+  }
+
+  const Scenario& s_;
+  RunSummary& summary_;
+  const LaunchOptions& options_;
+  std::vector<WorkloadAction> actions_;
+  std::map<std::uint32_t, std::unique_ptr<ZmqClient>> clients_;
+  std::map<std::pair<std::uint32_t, ClientRequestId>, Outstanding> outstanding_;
+  std::map<std::uint32_t, std::set<std::uint32_t>> confirmed_;  // user -> record nodes
+  Clock::time_point t0_;
+  TimeUs last_progress_us_ = 0;
+  std::uint64_t salt_ = 0;
+};
+
+// The stores of stopped nodes, opened for the checkers.
+class StoppedStores {
+ public:
+  explicit StoppedStores(const Cluster& cluster) {
+    for (std::size_t i = 0; i < cluster.size(); ++i) {
+      auto s = open_lmdb_store(cluster.data_dir(NodeId{static_cast<std::uint32_t>(i)}));
+      if (!s.ok()) throw std::runtime_error(s.error());
+      stores_.push_back(std::move(s).value());
+    }
+  }
+  const Store& at(NodeId n) const { return *stores_.at(n.value); }
+
+ private:
+  std::vector<std::unique_ptr<Store>> stores_;
+};
+
+RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions& options) {
+  auto wall_start = Clock::now();
+  RunSummary summary;
+  summary.scenario = s.name;
+  summary.seed = options.seed;
+  summary.mode = std::string(scenario_mode_name(mode));
+  summary.overrides = s.overrides;
+  ClusterOptions co;
+  co.dir = options.out_dir + "/" + summary.mode;
+  co.bin_dir = options.bin_dir;
+  co.netns = options.netns;
+  co.fsync = options.fsync;
+  Cluster cluster(s, protocol_params(s, mode), co);
+  cluster.start_all();
+  cluster.wait_ready(30 * kUsPerSecond);
+  WallDriver driver(s, cluster, summary, options);
+  driver.run();
+  cluster.stop_all();
+
+  summary.latency_ms = driver.latencies.summary();
+  summary.latency_histogram = driver.latencies.histogram();
+  const TimeUs span = std::max<TimeUs>(1, driver.last_commit_us - s.workload.start_us);
+  summary.throughput_rps =
+      static_cast<double>(summary.records_committed) * kUsPerSecond / static_cast<double>(span);
+  StoppedStores stores(cluster);
+  const Topology& topology = *cluster.deployment().topology;
+  for (const NodeInfo& n : topology.nodes()) {
+    if (n.role != NodeRole::kRecord) continue;
+    summary.node_storage.push_back({cluster.name(n.id), stores.at(n.id).size_bytes(),
+                                    ChainStore(stores.at(n.id)).record_count()});
+  }
+  summary.storage_bytes = summarize_storage(summary.node_storage);
+  CheckInput in{topology, [&](NodeId n) -> const Store& { return stores.at(n); },
+                [&](NodeId n) { return cluster.name(n); }};
+  CheckResult result = check_stores(in, kMaxViolationList);
+  for (std::string& m : result.messages) add_violation(summary, std::move(m));
+  summary.violations = result.violations;
+  summary.wall_seconds = std::chrono::duration<double>(Clock::now() - wall_start).count();
+  return summary;
+}
+
+}  // namespace
+
+std::vector<RunSummary> launch_scenario(const Scenario& scenario, const LaunchOptions& options) {
+  std::vector<RunSummary> runs;
+  for (ScenarioMode mode : scenario.modes) {
+    if (options.interrupted && options.interrupted->load()) break;
+    runs.push_back(launch_mode(scenario, mode, options));
+  }
+  return runs;
+}
+
+}  // namespace mhr

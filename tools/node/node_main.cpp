@@ -1,0 +1,196 @@
+#include "tools/node/node_main.hpp"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "common/config.hpp"
+#include "common/net/deployment.hpp"
+#include "common/net/zmq_runtime.hpp"
+#include "common/signer.hpp"
+#include "consensus_node/consensus_node.hpp"
+#include "edge_node/record_node.hpp"
+#include "index_node/index_node.hpp"
+
+namespace mhr {
+
+namespace {
+
+// Set by SIGTERM/SIGINT; the runtime's loop polls it. A lock-free atomic
+// store is async-signal-safe.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+// The entry of node `id` in the topology file, to point errors at its line.
+// Falls back to the file itself when it cannot be found.
+ConfigNode topology_entry(const std::string& topology_file, NodeId id) {
+  const ConfigNode root = ConfigNode::load_file(topology_file);
+  const ConfigNode nodes = root.required("nodes");
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const ConfigNode n = nodes.at(i);
+    if (n.required("id").as_int(0, std::numeric_limits<std::uint32_t>::max()) == id.value) return n;
+  }
+  return root;
+}
+
+std::string where(const ConfigNode& n) {
+  return n.file() + ":" + std::to_string(n.line());
+}
+
+// Checks that the node file, the key file and the topology agree about
+// this node. Throws ConfigError naming the file and key at fault.
+void check_consistency(const NodeConfig& config, const NodeKeys& keys, const Deployment& deployment,
+                       NodeRole role, const char* program) {
+  const Topology& t = *deployment.topology;
+  const ConfigNode id_at = ConfigNode::load_file(config.file).required("node").required("id");
+  if (!t.has_node(config.id))
+    id_at.fail("node " + std::to_string(config.id.value) + " is not in the topology " +
+               config.topology_file + " (it has nodes 0.." + std::to_string(t.node_count() - 1) +
+               ")");
+  const NodeInfo& info = t.node(config.id);
+  if (info.role != role) {
+    const char* right = info.role == NodeRole::kRecord      ? "edge_node"
+                        : info.role == NodeRole::kConsensus ? "consensus_node"
+                                                            : "index_node";
+    id_at.fail("node " + std::to_string(config.id.value) + " ('" + info.name + "') is a " +
+               std::string(node_role_name(info.role)) + " node in " + config.topology_file +
+               ", but " + program + " runs " + std::string(node_role_name(role)) +
+               " nodes; start it with " + right);
+  }
+  const PublicKey sign_public = make_signer(t.params().crypto, keys.sign_seed)->public_key();
+  if (sign_public != info.key) {
+    const ConfigNode entry = topology_entry(config.topology_file, config.id);
+    throw ConfigError(config.key_file, 0, 0, "sign_seed",
+                      "this key file's sign key " + sign_public.hex() +
+                          " is not the sign_key of node " + std::to_string(config.id.value) +
+                          " in the topology (" + where(entry) + ": " + info.key.hex() +
+                          "); wrong key file, or the topology was written with another key");
+  }
+  const std::string& curve = deployment.address[config.id.value].curve_z85;
+  if (keys.curve.public_z85 != curve) {
+    const ConfigNode entry = topology_entry(config.topology_file, config.id);
+    throw ConfigError(config.key_file, 0, 0, "curve_public",
+                      "this key file's CURVE key " + keys.curve.public_z85 +
+                          " is not the curve_key of node " + std::to_string(config.id.value) +
+                          " in the topology (" + where(entry) + ": " + curve + ")");
+  }
+}
+
+// The data directory holds health records: created owner-only when missing.
+void prepare_data_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec))
+      throw std::runtime_error("data_dir " + dir + " exists and is not a directory");
+    return;
+  }
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create data_dir " + dir + ": " + ec.message());
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) throw std::runtime_error("cannot set the mode of data_dir " + dir + ": " + ec.message());
+}
+
+std::unique_ptr<NodeLogic> make_role(NodeRole role, Env& env, const TopologyPtr& topology) {
+  switch (role) {
+    case NodeRole::kRecord:
+      return std::make_unique<RecordNode>(env, topology);
+    case NodeRole::kConsensus:
+      return std::make_unique<ConsensusNode>(env, topology);
+    case NodeRole::kIndex:
+      return std::make_unique<IndexNode>(env, topology);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
+  const std::string role_name(node_role_name(role));
+  CLI::App app{std::string(program) + " — MHR chain " + role_name +
+                   " node. Runs until SIGTERM or SIGINT, then stops cleanly.",
+               program};
+  std::string config_file;
+  bool check_only = false;
+  app.add_option("--config,-c", config_file, "the node file (YAML); see docs/DEPLOY.md")
+      ->required()
+      ->type_name("FILE");
+  app.add_flag("--check", check_only,
+               "validate the node, key and topology files, print the node and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  NodeConfig config;
+  NodeKeys keys;
+  Deployment deployment;
+  try {
+    config = load_node_config(config_file);
+    keys = load_key_file(config.key_file);
+    deployment = load_deployment(config.topology_file);
+    check_consistency(config, keys, deployment, role, program);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  }
+  const TopologyPtr topology = deployment.topology;
+  const NodeInfo& info = topology->node(config.id);
+
+  if (check_only) {
+    std::printf("%s: configuration OK: %s node %u '%s' of network %u, listen %s, data %s\n",
+                program, role_name.c_str(), config.id.value, info.name.c_str(), info.network.value,
+                config.listen.c_str(), config.data_dir.c_str());
+    return 0;
+  }
+
+  install_signal_handlers();
+  try {
+    prepare_data_dir(config.data_dir);
+    ZmqRuntime runtime(config, deployment, keys);
+    std::printf("%s: started %s node %u '%s' of network %u, listening on %s, data in %s\n", program,
+                role_name.c_str(), config.id.value, info.name.c_str(), info.network.value,
+                config.listen.c_str(), config.data_dir.c_str());
+    std::fflush(stdout);
+    runtime.run([&](Env& env) { return make_role(role, env, topology); }, g_stop);
+    const RuntimeStats& s = runtime.stats();
+    std::printf("%s: %s node %u '%s' stopped cleanly (%llu messages in, %llu out)\n", program,
+                role_name.c_str(), config.id.value, info.name.c_str(),
+                static_cast<unsigned long long>(s.messages_in),
+                static_cast<unsigned long long>(s.messages_out));
+    std::fflush(stdout);
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace mhr
