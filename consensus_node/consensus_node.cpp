@@ -120,22 +120,64 @@ void ConsensusNode::on_client(ClientRequestId id, const ClientRequest&) {
 }
 
 void ConsensusNode::on_store_request(NodeId from, const StoreRequest& req) {
-  const Record& r = req.record;
+  const UserId user = req.record.user;
+  if (!place_record(from, req.record)) return;
+  // Records of the user that came early may follow now.
+  while (auto held = take_held(user)) {
+    if (!place_record(held->first, held->second)) break;
+  }
+}
+
+// Handles one record; true when it was accepted for ordering.
+bool ConsensusNode::place_record(NodeId from, const Record& r) {
   Hash h = record_hash(r);
-  if (queued_.contains(h)) return;
+  // A retry of a record already being placed or queued changes nothing.
+  if (queued_.contains(h)) return false;
+  if (auto round = rounds_.find(h); round != rounds_.end() && round->second.record) return false;
   if (auto committed = env_.store().get(Table::kRecordIndex, h.view())) {
     // A retry of something already ordered: confirm once it is delivered.
     if (!outgoing_.contains({network_, read_be64(*committed)}))
       env_.send(from, make_message(Committed{{h}}));
-    return;
+    return false;
   }
-  if (ahead_of_tip(r)) return;  // its predecessor is on its way; the origin retries
+  if (ahead_of_tip(r)) {  // its predecessor is on its way
+    hold_ahead(from, r);
+    return false;
+  }
   if (auto rejection = check_record(from, r, h)) {
     env_.count(Counter::kRecordsRejected);
     env_.send(from, make_message(*rejection));
-    return;
+    return false;
   }
   accept_record(from, r, h);
+  return true;
+}
+
+void ConsensusNode::hold_ahead(NodeId origin, const Record& r) {
+  if (ahead_count_ >= kMaxHeldAhead) return;  // the origin retries later
+  auto [it, fresh] = ahead_[r.user].try_emplace(r.sequence, origin, r);
+  if (fresh) ++ahead_count_;
+}
+
+// The user's next record, if it arrived early and waits here.
+std::optional<std::pair<NodeId, Record>> ConsensusNode::take_held(const UserId& user) {
+  auto held = ahead_.find(user);
+  if (held == ahead_.end()) return std::nullopt;
+  std::optional<ChainTip> tip = user_tip(user);
+  const std::uint64_t next = tip ? tip->sequence + 1 : 0;
+  auto& by_seq = held->second;
+  while (!by_seq.empty() && by_seq.begin()->first < next) {  // overtaken: drop
+    by_seq.erase(by_seq.begin());
+    --ahead_count_;
+  }
+  std::optional<std::pair<NodeId, Record>> out;
+  if (!by_seq.empty() && by_seq.begin()->first == next) {
+    out = std::move(by_seq.begin()->second);
+    by_seq.erase(by_seq.begin());
+    --ahead_count_;
+  }
+  if (by_seq.empty()) ahead_.erase(held);
+  return out;
 }
 
 // nullopt: the record may be ordered now. A record ahead of the user's tip

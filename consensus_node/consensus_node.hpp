@@ -25,6 +25,7 @@ inline constexpr std::size_t kMaxPresenceRounds = 200'000;
 inline constexpr std::size_t kMaxQueuedEntries = 200'000;
 inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
 inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
+inline constexpr std::size_t kMaxHeldAhead = 10'000;  // records waiting for a predecessor
 
 class ConsensusNode final : public NodeLogic {
  public:
@@ -80,6 +81,9 @@ class ConsensusNode final : public NodeLogic {
   // ordering
   std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);
   bool ahead_of_tip(const Record& r) const;
+  void hold_ahead(NodeId origin, const Record& r);
+  std::optional<std::pair<NodeId, Record>> take_held(const UserId& user);
+  bool place_record(NodeId from, const Record& r);
   std::optional<ChainTip> user_tip(const UserId& user) const;
   void accept_record(NodeId origin, const Record& r, const Hash& h);
   bool answered(const PresenceRound& round) const;
@@ -114,6 +118,9 @@ class ConsensusNode final : public NodeLogic {
   // Accepted records of a user whose presence rounds are open, in chain
   // order: rounds finish in any order, blocks take records in chain order.
   std::map<UserId, std::deque<Hash>> in_order_;
+  // Records that arrived before their predecessor, by user and sequence.
+  std::map<UserId, std::map<std::uint64_t, std::pair<NodeId, Record>>> ahead_;
+  std::size_t ahead_count_ = 0;
   // Round deadlines in the order they were set (all are now + one time-out).
   std::deque<std::pair<TimeUs, Hash>> round_deadlines_;
   std::deque<PlacedEntry> queue_;

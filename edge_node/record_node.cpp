@@ -622,17 +622,21 @@ void RecordNode::on_tick() {
     next = std::min(next, p.next_at_us);
     ++it;
   }
+  // Per user in chain order, so the consensus node can take them in one go.
   std::vector<Hash> expired;
-  for (auto& [h, p] : pending_) {
-    if (p.next_at_us <= now) {
-      if (p.attempts >= max_attempts) {
-        expired.push_back(h);
-        continue;
+  for (const auto& [user, queue] : pending_by_user_) {
+    for (const Hash& h : queue) {
+      PendingRecord& p = pending_.at(h);
+      if (p.next_at_us <= now) {
+        if (p.attempts >= max_attempts) {
+          expired.push_back(h);
+          continue;
+        }
+        if (p.attempts > 0) env_.count(Counter::kRetries);
+        send_pending(h, p);
       }
-      if (p.attempts > 0) env_.count(Counter::kRetries);
-      send_pending(h, p);
+      next = std::min(next, p.next_at_us);
     }
-    next = std::min(next, p.next_at_us);
   }
   for (const Hash& h : expired) {
     env_.count(Counter::kGaveUp);

@@ -37,7 +37,7 @@ struct NodeAddress {
 };
 
 struct Deployment {
-  TopologyPtr topology;             // sign keys and roles of every node
+  TopologyPtr topology;              // sign keys and roles of every node
   std::vector<NodeAddress> address;  // by node id
 };
 // Reads a topology file: protocol parameters, networks, and every node with
@@ -48,19 +48,19 @@ void write_deployment(const std::string& path, const Topology& topology,
 
 // A node's own configuration file.
 struct NodeConfig {
-  std::string file;             // where it was read from
+  std::string file;  // where it was read from
   NodeId id;
-  std::string key_file;         // relative paths are relative to `file`
-  std::string listen;           // endpoint to bind, e.g. tcp://0.0.0.0:7001
+  std::string key_file;  // relative paths are relative to `file`
+  std::string listen;    // endpoint to bind, e.g. tcp://0.0.0.0:7001
   std::string data_dir;
   std::string topology_file;
   std::vector<std::string> client_keys;  // CURVE public keys admitted as clients
   std::size_t max_message_bytes = 64u << 20;
-  int send_hwm = 10'000;         // messages queued per peer before dropping
+  int send_hwm = 10'000;  // messages queued per peer before dropping
   int recv_hwm = 10'000;
-  TimeUs heartbeat_us = 1 * kUsPerSecond;   // ZMTP heartbeat interval
+  TimeUs heartbeat_us = 1 * kUsPerSecond;  // ZMTP heartbeat interval
   TimeUs heartbeat_timeout_us = 5 * kUsPerSecond;
-  TimeUs reconnect_us = 100 * kUsPerMs;     // first reconnect delay
+  TimeUs reconnect_us = 100 * kUsPerMs;  // first reconnect delay
   TimeUs reconnect_max_us = 5 * kUsPerSecond;
   bool fsync = true;
 };

@@ -384,6 +384,9 @@ void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
   }
   ++stats.messages_out;
   stats.bytes_out += size;
+  ++stats.out_by_type[message->index()];
+  const Topology& topo = *deployment.topology;
+  ++(topo.network_of(to) == topo.network_of(config.id) ? stats.out_intra : stats.out_inter);
 }
 
 TimerId ZmqRuntime::Impl::set_timer(TimeUs delay_us, std::uint64_t tag) {
@@ -772,6 +775,34 @@ ClientReply ZmqClient::call(const ClientRequest& request, TimeUs timeout_us) {
   }
   throw std::runtime_error("no reply from '" + impl_->endpoint + "' within " +
                            std::to_string(timeout_us / kUsPerMs) + " ms");
+}
+
+std::string runtime_stats_json(const RuntimeStats& s) {
+  // Hand-written: common/ has no JSON library, and the shape is flat.
+  std::string out = "{\n";
+  auto field = [&](std::string_view k, std::uint64_t v) {
+    out += "  \"" + std::string(k) + "\": " + std::to_string(v) + ",\n";
+  };
+  field("messages_in", s.messages_in);
+  field("messages_out", s.messages_out);
+  field("bytes_in", s.bytes_in);
+  field("bytes_out", s.bytes_out);
+  field("out_intra", s.out_intra);
+  field("out_inter", s.out_inter);
+  field("dropped_oversize", s.dropped_oversize);
+  field("dropped_undecodable", s.dropped_undecodable);
+  field("dropped_unknown_sender", s.dropped_unknown_sender);
+  field("dropped_queue_full", s.dropped_queue_full);
+  field("client_requests", s.client_requests);
+  field("auth_refused", s.auth_refused);
+  for (std::size_t i = 0; i < kMessageTypeCount; ++i)
+    field("out." + std::string(message_type_name(i)), s.out_by_type[i]);
+  for (std::size_t i = 0; i < kCounterCount; ++i)
+    field("counter." + std::string(counter_name(static_cast<Counter>(i))),
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, s.counters[i])));
+  out.erase(out.size() - 2);  // the last ",\n"
+  out += "\n}\n";
+  return out;
 }
 
 }  // namespace mhr

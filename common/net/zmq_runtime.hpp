@@ -35,7 +35,14 @@ struct RuntimeStats {
   std::uint64_t client_requests = 0;
   std::uint64_t auth_refused = 0;
   std::array<std::int64_t, kCounterCount> counters{};
+  std::array<std::uint64_t, kMessageTypeCount> out_by_type{};
+  std::uint64_t out_intra = 0;  // to nodes of the same edge network
+  std::uint64_t out_inter = 0;
 };
+
+// The figures a node reports when it stops (written as metrics.json into
+// its data directory), read back by mhr launch.
+std::string runtime_stats_json(const RuntimeStats& stats);
 
 class ZmqRuntime {
  public:

@@ -6,6 +6,10 @@
 #include <set>
 #include <thread>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include "common/chain_store.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
@@ -178,6 +182,30 @@ class StoppedStores {
   std::vector<std::unique_ptr<Store>> stores_;
 };
 
+// Adds up what every node reported in its metrics.json when it stopped.
+void add_node_metrics(const Cluster& cluster, RunSummary& summary) {
+  for (std::size_t i = 0; i < cluster.size(); ++i) {
+    std::ifstream in(cluster.data_dir(NodeId{static_cast<std::uint32_t>(i)}) + "/metrics.json");
+    if (!in) continue;  // killed, or never started
+    nlohmann::json m = nlohmann::json::parse(in, nullptr, false);
+    if (m.is_discarded()) continue;
+    for (const auto& [key, value] : m.items()) {
+      if (!value.is_number_unsigned()) continue;
+      const std::uint64_t v = value.get<std::uint64_t>();
+      if (key == "messages_out") summary.messages.total += v;
+      if (key == "out_intra") summary.messages.intra_network += v;
+      if (key == "out_inter") summary.messages.inter_network += v;
+      if (key == "bytes_out") summary.bytes_sent += v;
+      if (key.rfind("out.", 0) == 0 && v > 0) summary.messages.by_type[key.substr(4)] += v;
+      if (key.rfind("counter.", 0) == 0)
+        summary.counters[key.substr(8)] += static_cast<std::int64_t>(v);
+    }
+  }
+  summary.migrations_completed =
+      static_cast<std::uint64_t>(summary.counters["migrations_completed"]);
+  summary.records_moved = static_cast<std::uint64_t>(summary.counters["records_migrated"]);
+}
+
 RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions& options) {
   auto wall_start = Clock::now();
   RunSummary summary;
@@ -196,6 +224,7 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
   WallDriver driver(s, cluster, summary, options);
   driver.run();
   cluster.stop_all();
+  add_node_metrics(cluster, summary);
 
   summary.latency_ms = driver.latencies.summary();
   summary.latency_histogram = driver.latencies.histogram();

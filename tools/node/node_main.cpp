@@ -21,6 +21,17 @@
 namespace mhr {
 
 namespace {
+// What the node measured, for mhr launch and operators; best effort.
+void write_metrics(const std::string& path, const RuntimeStats& stats) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return;
+  std::string json = runtime_stats_json(stats);
+  std::fwrite(json.data(), 1, json.size(), f);
+  std::fclose(f);
+}
+}  // namespace
+
+namespace {
 
 // Set by SIGTERM/SIGINT; the runtime's loop polls it. A lock-free atomic
 // store is async-signal-safe.
@@ -178,6 +189,7 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
     std::fflush(stdout);
     runtime.run([&](Env& env) { return make_role(role, env, topology); }, g_stop);
     const RuntimeStats& s = runtime.stats();
+    write_metrics(config.data_dir + "/metrics.json", s);
     std::printf("%s: %s node %u '%s' stopped cleanly (%llu messages in, %llu out)\n", program,
                 role_name.c_str(), config.id.value, info.name.c_str(),
                 static_cast<unsigned long long>(s.messages_in),
