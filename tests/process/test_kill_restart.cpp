@@ -5,10 +5,15 @@
 
 #include <unistd.h>
 
+#include <sys/wait.h>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <zmq.hpp>
 
 #include "common/chain_store.hpp"
 #include "common/net/zmq_runtime.hpp"
@@ -32,6 +37,7 @@ class LiveCluster {
  public:
   explicit LiveCluster(const std::string& name)
       : scenario_(load_scenario_string(kScenario, name + ".yaml")),
+        dir_(options(name).dir),
         cluster_(scenario_, protocol_params(scenario_, ScenarioMode::kBroadcast), options(name)) {
     cluster_.start_all();
     cluster_.wait_ready(30 * kUsPerSecond);
@@ -66,6 +72,7 @@ class LiveCluster {
   }
 
   Cluster& cluster() { return cluster_; }
+  const std::string& dir() const { return dir_; }
 
   // Every record of `user` that node `n` returns to a read.
   std::set<Hash> read(NodeId n, const UserId& user) {
@@ -98,6 +105,7 @@ class LiveCluster {
 
  private:
   Scenario scenario_;
+  std::string dir_;
   Cluster cluster_;
   std::map<std::uint32_t, std::unique_ptr<ZmqClient>> clients_;
 };
@@ -192,4 +200,76 @@ TEST_CASE(
   CHECK(c.read(origin, u) == held);
   CheckResult result = c.check();
   CHECK(result.violations == 0);
+}
+
+TEST_CASE(
+    "process: an unknown key cannot connect; malformed input is dropped and the node keeps "
+    "serving") {
+  LiveCluster c("refuse");
+  const NodeId n = c.node("net0.r1");
+  const NodeAddress& a = c.cluster().deployment().address.at(n.value);
+
+  ZmqClient stranger(a.endpoint, a.curve_z85, CurveKeyPair::generate());
+  CHECK_THROWS(stranger.call(ReadUserRequest{user_id(3)}, 1 * kUsPerSecond));
+
+  {  // A registered client that sends garbage, then a frame of the wrong kind.
+    zmq::context_t ctx;
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    Bytes server(32), pub(32), sec(32);
+    zmq_z85_decode(server.data(), a.curve_z85.c_str());
+    zmq_z85_decode(pub.data(), c.cluster().client_keys().public_z85.c_str());
+    zmq_z85_decode(sec.data(), c.cluster().client_keys().secret_z85.c_str());
+    s.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server.data(), 32));
+    s.set(zmq::sockopt::curve_publickey, zmq::const_buffer(pub.data(), 32));
+    s.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(sec.data(), 32));
+    s.set(zmq::sockopt::linger, 1000);
+    s.connect(a.endpoint);
+    const std::string garbage(300, '\xff');
+    s.send(zmq::buffer(std::string("C")), zmq::send_flags::sndmore);
+    s.send(zmq::buffer(garbage));
+    s.send(zmq::buffer(std::string("N")), zmq::send_flags::sndmore);  // a client posing as a node
+    s.send(zmq::buffer(garbage));
+    s.send(zmq::buffer(garbage));  // a single frame of nonsense
+  }
+  ClientReply r = c.call(n, ReadUserRequest{user_id(3)});
+  CHECK(r.status == ReplyStatus::kRejected);  // served: the user is simply not registered
+  c.register_user(n, user_id(3));
+  CHECK(c.call(n, ReadUserRequest{user_id(3)}).status == ReplyStatus::kOk);
+}
+
+namespace {
+// Runs `mhr ARGS` against the cluster; returns its exit code and output.
+std::pair<int, std::string> mhr_cli(LiveCluster& c, const std::string& args) {
+  const std::string out = c.dir() + "/cli.out";
+  const std::string cmd = std::string(MHR_BIN_DIR) + "/mhr " + args + " --topology " + c.dir() +
+                          "/topology.yaml --client-key " + c.dir() + "/client.key >" + out +
+                          " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  return {WEXITSTATUS(rc), text};
+}
+}  // namespace
+
+TEST_CASE("process: mhr register, submit and read against running nodes") {
+  LiveCluster c("cli");
+  auto [rc1, reg] = mhr_cli(c, "register --node net0.r0 --user alice");
+  CHECK_MESSAGE(rc1 == 0, reg);
+  auto [rc2, sub] =
+      mhr_cli(c, "submit --node net0.r0 --user alice --type Observation --text '{\"v\":1}'");
+  CHECK_MESSAGE(rc2 == 0, sub);
+  auto [rc3, sub2] =
+      mhr_cli(c, "submit --node net0.r0 --user alice --type Claim --category billing --text x");
+  CHECK_MESSAGE(rc3 == 0, sub2);
+  auto [rc4, read] = mhr_cli(c, "read --node net0.r0 --user alice --json");
+  CHECK(rc4 == 0);
+  CHECK(std::count(read.begin(), read.end(), '\n') == 2);
+  CHECK(read.find("\"category\":\"billing\"") != std::string::npos);
+  // Not registered there: refused, with a reason, and a non-zero exit.
+  auto [rc5, elsewhere] = mhr_cli(c, "read --node net1.r0 --user alice");
+  CHECK(rc5 == 1);
+  CHECK(elsewhere.find("not registered") != std::string::npos);
+  auto [rc6, bad] = mhr_cli(c, "read --node net0.c0 --user alice");
+  CHECK(rc6 == 1);
+  CHECK(bad.find("consensus node") != std::string::npos);
 }

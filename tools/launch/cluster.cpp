@@ -117,7 +117,11 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
                                       : free_tcp_port();
     address.push_back({endpoint_for(s, spec.id, port), keys.back().curve.public_z85});
   }
-  client_keys_ = CurveKeyPair::generate();
+  // The launcher's own client identity, saved so `mhr register/submit/read
+  // --client-key DIR/client.key` can talk to these nodes too.
+  NodeKeys client = NodeKeys::generate();
+  client_keys_ = client.curve;
+  write_key_file(options_.dir + "/client.key", client);
   auto topology = std::make_shared<const Topology>(make_topology(s, params, sign_keys));
   const std::string topology_file = options_.dir + "/topology.yaml";
   write_deployment(topology_file, *topology, address);
@@ -256,6 +260,7 @@ void Cluster::setup_netns(const Scenario& s) {
     run_command("ip netns add " + ns);
     namespaces_.push_back(ns);
     run_command("ip link add " + veth + " type veth peer name eth0 netns " + ns);
+    veths_.push_back(veth);
     run_command("ip link set " + veth + " master " + bridge + " up");
     run_command("ip -n " + ns + " addr add 10.77." + std::to_string(n) + ".1/16 dev eth0");
     run_command("ip -n " + ns + " link set eth0 up");
@@ -264,6 +269,8 @@ void Cluster::setup_netns(const Scenario& s) {
 }
 
 void Cluster::teardown_netns() {
+  for (const std::string& veth : veths_)
+    std::system(("ip link delete " + veth + " 2>/dev/null").c_str());
   for (const std::string& ns : namespaces_)
     if (!ns.empty()) std::system(("ip netns delete " + ns + " 2>/dev/null").c_str());
   if (!bridge_.empty()) std::system(("ip link delete " + bridge_ + " 2>/dev/null").c_str());

@@ -68,6 +68,7 @@ class Cluster {
   CurveKeyPair client_keys_;
   std::vector<Proc> procs_;
   std::vector<std::string> namespaces_;
+  std::vector<std::string> veths_;
   std::string bridge_;
 };
 

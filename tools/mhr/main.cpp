@@ -11,6 +11,7 @@
 
 #include "common/config.hpp"
 #include "tools/launch/launch.hpp"
+#include "tools/mhr/client_commands.hpp"
 #include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
 
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
   launch_cmd->add_flag("--quiet,-q", launch.quiet, "print nothing but errors");
 
   mhr::add_keygen_command(app);
+  mhr::add_client_commands(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
