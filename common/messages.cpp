@@ -235,15 +235,17 @@ struct Codec<CatchUpRequest> {
 template <>
 struct Codec<MembershipUpdate> {
   static void write(Writer& w, const MembershipUpdate& v) {
-    w.fixed(v.user);
     w.varint(v.network.value);
-    w.boolean(v.registered);
+    MHR_ASSERT(v.users.size() <= kMaxMembershipUsers);
+    w.varint(v.users.size());
+    for (const UserId& u : v.users) w.fixed(u);
   }
   static MembershipUpdate read(Reader& r) {
     MembershipUpdate v;
-    v.user = r.fixed_as<UserId>();
     v.network = NetworkId{r.u32()};
-    v.registered = r.boolean();
+    std::size_t n = r.count(kMaxMembershipUsers, UserId::kSize);
+    v.users.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.users.push_back(r.fixed_as<UserId>());
     return v;
   }
 };

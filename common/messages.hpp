@@ -21,6 +21,7 @@ inline constexpr std::size_t kMaxHistoryRecords = 1'000;
 inline constexpr std::size_t kMaxHistoryHeaders = 1'000;
 inline constexpr std::size_t kMaxKnownChains = 4'096;
 inline constexpr std::size_t kMaxCommittedHashes = kMaxBlockEntries;
+inline constexpr std::size_t kMaxMembershipUsers = kMaxBlockEntries;
 inline constexpr std::size_t kMaxMessageBytes = 64u << 20;
 
 // origin record node -> consensus node: order this record.
@@ -100,11 +101,11 @@ struct CatchUpRequest {
   bool operator==(const CatchUpRequest&) const = default;
 };
 
-// index -> index nodes: `user` is now registered in `network`.
+// index -> index nodes: these users are now registered in `network` (the
+// sender's own), all those of one of its blocks in one message.
 struct MembershipUpdate {
-  UserId user;
   NetworkId network;
-  bool registered = true;
+  std::vector<UserId> users;
   bool operator==(const MembershipUpdate&) const = default;
 };
 

@@ -26,16 +26,29 @@ int compare_bytes(ByteView a, ByteView b) {
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
-// Bytewise order that also compares Bytes with ByteView without copying.
+// Keys are kept in std::string: short ones (headers, sharing-table rows)
+// then live inside the map node, which saves a cache miss per comparison
+// when a simulation holds the stores of a hundred thousand nodes.
+using Key = std::string;
+ByteView view_of(const Key& k) {
+  return {reinterpret_cast<const std::uint8_t*>(k.data()), k.size()};
+}
+Key key_of(ByteView b) {
+  return Key(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// Bytewise order that also compares keys with ByteView without copying.
 struct BytewiseLess {
   using is_transparent = void;
   bool operator()(ByteView a, ByteView b) const { return compare_bytes(a, b) < 0; }
-  bool operator()(const Bytes& a, const Bytes& b) const { return compare_bytes(a, b) < 0; }
-  bool operator()(const Bytes& a, ByteView b) const { return compare_bytes(a, b) < 0; }
-  bool operator()(ByteView a, const Bytes& b) const { return compare_bytes(a, b) < 0; }
+  bool operator()(const Key& a, const Key& b) const {
+    return compare_bytes(view_of(a), view_of(b)) < 0;
+  }
+  bool operator()(const Key& a, ByteView b) const { return compare_bytes(view_of(a), b) < 0; }
+  bool operator()(ByteView a, const Key& b) const { return compare_bytes(a, view_of(b)) < 0; }
 };
 
-using TableMap = std::map<Bytes, Bytes, BytewiseLess>;
+using TableMap = std::map<Key, Bytes, BytewiseLess>;
 
 bool starts_with(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() &&
@@ -81,7 +94,7 @@ class MemoryStore final : public Store {
         TableMap& m = tables_[table_index(p->table)];
         auto it = m.find(ByteView(p->key));
         if (it == m.end()) {
-          m.emplace(p->key, p->value);
+          m.emplace(key_of(p->key), p->value);
           size_ += p->key.size() + p->value.size();
         } else {
           size_ -= it->second.size();
@@ -103,8 +116,8 @@ class MemoryStore final : public Store {
   void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const override {
     const TableMap& m = tables_[table_index(t)];
     for (auto it = m.lower_bound(begin); it != m.end(); ++it) {
-      if (!end.empty() && compare_bytes(it->first, end) >= 0) break;
-      if (!visit(it->first, it->second)) break;
+      if (!end.empty() && compare_bytes(view_of(it->first), end) >= 0) break;
+      if (!visit(view_of(it->first), it->second)) break;
     }
   }
 
@@ -114,8 +127,9 @@ class MemoryStore final : public Store {
     auto it = succ.empty() ? m.end() : m.lower_bound(ByteView(succ));
     if (it == m.begin()) return std::nullopt;
     --it;
-    if (!starts_with(it->first, prefix)) return std::nullopt;
-    return std::make_pair(it->first, it->second);
+    if (!starts_with(view_of(it->first), prefix)) return std::nullopt;
+    ByteView k = view_of(it->first);
+    return std::make_pair(Bytes(k.begin(), k.end()), it->second);
   }
 
   std::uint64_t size_bytes() const override { return size_; }

@@ -487,7 +487,9 @@ void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
   }
   env_.store().write(b);
   outgoing_.erase(it);
-  if (!queue_.empty()) build_block();  // room again after back-pressure
+  // Room again after back-pressure: a full block goes now, a partial one
+  // waits for its time-out as usual.
+  if (queue_.size() >= params().block_max_entries) build_block();
 }
 
 void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {

@@ -562,7 +562,12 @@ void RecordNode::on_history_batch(const HistoryBatch& batch) {
 // Records in flight while a holder answered may be missing from its answer:
 // a few more rounds, spaced out, ask for anything beyond what arrived.
 void RecordNode::finish_sync_round(const UserId& user, HistorySync& s) {
-  if (s.round < params().migration_rounds) {
+  // Nobody had anything for a new user: one more round covers records that
+  // were in flight; a real migration gets every round.
+  const std::uint32_t rounds = s.records_received == 0
+                                   ? std::min<std::uint32_t>(1, params().migration_rounds)
+                                   : params().migration_rounds;
+  if (s.round < rounds) {
     ++s.round;
     s.attempts = 0;
     s.request_id = 0;  // waiting for the next round, not for an answer

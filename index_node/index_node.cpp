@@ -98,13 +98,14 @@ bool IndexNode::apply_own_block(const BlockDelivery& d) {
   WriteBatch batch;
   chain_.put_header(batch, d.header);
   std::map<NetworkId, BlockDelivery> forwards;
+  std::vector<UserId> registered;  // new here: told to the other index nodes at once
   for (const ProvenEntry& pe : d.entries) {
     if (entry_error(pe, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
     if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
-      learn_registration(batch, reg->user, network_);
+      if (learn_registration(batch, reg->user, network_)) registered.push_back(reg->user);
       continue;
     }
     const UserId& user = std::get<Record>(pe.entry).user;
@@ -129,20 +130,29 @@ bool IndexNode::apply_own_block(const BlockDelivery& d) {
     Handoff& h = handoffs_.at({topology_->index_of(target), header.network, header.height});
     transmit(h);
   }
+  announce(registered);
   return true;
 }
 
-void IndexNode::learn_registration(WriteBatch& batch, const UserId& user, NetworkId network) {
-  const bool was_elsewhere = present_elsewhere(user);
-  if (!table_.add(batch, user, network)) return;
-  if (network == network_) {
+void IndexNode::announce(const std::vector<UserId>& users) {
+  for (std::size_t i = 0; i < users.size(); i += kMaxMembershipUsers) {
+    auto end = users.begin() +
+               static_cast<std::ptrdiff_t>(std::min(users.size(), i + kMaxMembershipUsers));
+    MembershipUpdate m{network_, {users.begin() + static_cast<std::ptrdiff_t>(i), end}};
     for (NodeId peer : topology_->index_nodes())
-      if (peer != env_.self()) outbox_.send(peer, MembershipUpdate{user, network, true});
+      if (peer != env_.self()) outbox_.send(peer, m);
   }
+}
+
+// True when the user is new in that network.
+bool IndexNode::learn_registration(WriteBatch& batch, const UserId& user, NetworkId network) {
+  const bool was_elsewhere = present_elsewhere(user);
+  if (!table_.add(batch, user, network)) return false;
   const bool now_elsewhere = present_elsewhere(user);
   if (params().presence == PresenceMode::kTable && table_.contains(user, network_) &&
       now_elsewhere != was_elsewhere)
     outbox_.send(consensus_, RemotePresence{user, now_elsewhere});
+  return true;
 }
 
 bool IndexNode::present_elsewhere(const UserId& user) const {
@@ -157,7 +167,7 @@ void IndexNode::on_membership(NodeId from, const MembershipUpdate& m) {
       topology_->network_of(from) != m.network)
     return;
   WriteBatch batch;
-  learn_registration(batch, m.user, m.network);
+  for (const UserId& user : m.users) learn_registration(batch, user, m.network);
   if (!batch.empty()) env_.store().write(batch);
   env_.send(from, make_message(Ack{Outbox::message_hash(m)}));
 }

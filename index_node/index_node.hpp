@@ -52,7 +52,8 @@ class IndexNode final : public NodeLogic {
   void on_history_request(NodeId from, const HistoryRequest& req);
   void on_history_batch(const HistoryBatch& batch);
 
-  void learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
+  bool learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
+  void announce(const std::vector<UserId>& users);
   bool present_elsewhere(const UserId& user) const;
   void hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d, std::optional<NodeId> ack_to);
   void transmit(Handoff& h);

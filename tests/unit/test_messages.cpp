@@ -191,8 +191,9 @@ TEST_CASE("messages: DeliveryAck and CatchUpRequest round-trip") {
 }
 
 TEST_CASE("messages: MembershipUpdate and RemotePresence round-trip") {
-  check_round_trip(MembershipUpdate{test::user_from_byte(5), NetworkId{12}, true});
-  check_round_trip(MembershipUpdate{test::user_from_byte(5), NetworkId{12}, false});
+  check_round_trip(
+      MembershipUpdate{NetworkId{12}, {test::user_from_byte(5), test::user_from_byte(6)}});
+  check_round_trip(MembershipUpdate{NetworkId{12}, {}});
   check_round_trip(RemotePresence{test::user_from_byte(6), true});
   check_round_trip(RemotePresence{test::user_from_byte(6), false});
 }
