@@ -4,8 +4,8 @@
 // last said). Kept in memory, written through to the store.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 #include "common/store.hpp"
@@ -31,7 +31,7 @@ class SharingTable {
 
  private:
   void persist(WriteBatch& batch, const UserId& user, const Row& row) const;
-  std::unordered_map<UserId, Row> rows_;  // never iterated: no order leaks
+  absl::flat_hash_map<UserId, Row, std::hash<UserId>> rows_;  // never iterated: no order leaks
 };
 
 }  // namespace mhr

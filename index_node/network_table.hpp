@@ -3,7 +3,7 @@
 // written through to the store.
 #pragma once
 
-#include <unordered_map>
+#include <absl/container/flat_hash_map.h>
 #include <vector>
 
 #include "common/store.hpp"
@@ -23,7 +23,7 @@ class NetworkTable {
   std::size_t size() const { return rows_.size(); }
 
  private:
-  std::unordered_map<UserId, std::vector<NetworkId>> rows_;  // never iterated
+  absl::flat_hash_map<UserId, std::vector<NetworkId>, std::hash<UserId>> rows_;  // never iterated
 };
 
 }  // namespace mhr

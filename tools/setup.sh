@@ -12,6 +12,8 @@ PACKAGES=(
   doctest-dev                   # unit tests
   nlohmann-json3-dev            # summary.json, reports, FHIR
   libcli11-dev                  # the mhr command line
+  libabsl-dev                   # B-tree maps for the simulator's in-memory stores
+  iproute2                      # mhr launch --netns
 )
 [ -n "${MHR_EXTRA_PACKAGES:-}" ] && read -r -a extra <<<"$MHR_EXTRA_PACKAGES" && PACKAGES+=("${extra[@]}")
 
