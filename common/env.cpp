@@ -2,6 +2,20 @@
 
 namespace mhr {
 
+std::string_view log_level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "?";
+}
+
 std::string_view counter_name(Counter c) {
   switch (c) {
     case Counter::kRecordsStored:

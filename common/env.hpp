@@ -20,6 +20,7 @@ namespace mhr {
 using TimerId = std::uint64_t;
 
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kWarn, kError };
+std::string_view log_level_name(LogLevel level);
 
 // Protocol events a runtime counts for reports. Message counts by type are
 // kept by the runtime itself.

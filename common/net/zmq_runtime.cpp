@@ -99,20 +99,6 @@ std::string timestamp() {
   return buf;
 }
 
-std::string_view level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "?";
-}
-
 // A frame that owns an encoding without copying it.
 zmq::message_t frame_of(Bytes bytes) {
   auto* holder = new Bytes(std::move(bytes));
@@ -444,7 +430,7 @@ void ZmqRuntime::Impl::log(LogLevel level, std::string_view text) {
   line += " n";
   line += std::to_string(config.id.value);
   line += ' ';
-  line += level_name(level);
+  line += log_level_name(level);
   line += ": ";
   line += text;
   line += '\n';

@@ -155,20 +155,6 @@ std::int64_t llround_ns(double ns) {
   return static_cast<std::int64_t>(std::llround(ns));
 }
 
-const char* level_name(LogLevel l) {
-  switch (l) {
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
-  }
-  return "?";
-}
-
 }  // namespace
 
 struct SimWorld::Impl {
@@ -580,7 +566,7 @@ void SimWorld::Impl::log(Node& n, LogLevel level, std::string_view text) {
   const TimeUs t = node_now(n);
   if (verbose) {
     std::fprintf(stderr, "[%lld us] node %u %s: %.*s\n", static_cast<long long>(t), n.id,
-                 level_name(level), static_cast<int>(text.size()), text.data());
+                 log_level_name(level).data(), static_cast<int>(text.size()), text.data());
   }
   if (level < LogLevel::kWarn) return;
   if (logs.size() >= log_limit) {

@@ -26,18 +26,6 @@ TimeUs since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 }
 
-SharedBytes payload_of(std::uint32_t bytes, std::uint64_t salt) {
-  Bytes b(bytes);
-  std::uint64_t x = salt * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& c : b) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<std::uint8_t>(x);
-  }
-  return SharedBytes(std::move(b));
-}
-
 // Replays the workload against the record nodes in wall-clock time, one
 // pipelined client connection per record node.
 class WallDriver {
@@ -99,7 +87,7 @@ class WallDriver {
         confirmed->second.contains(a.node.value) ? a.node.value : *confirmed->second.begin();
     ZmqClient& client = *clients_.at(node);
     SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
-                            a.category,   payload_of(a.payload_bytes, ++salt_),
+                            a.category,   workload_payload(a.payload_bytes, ++salt_),
                             std::nullopt, std::nullopt};
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, since(t0_)).submitted;

@@ -53,20 +53,6 @@ CpuModel cpu_of(const Scenario::Cpu& c) {
   return m;
 }
 
-// Deterministic payload bytes: what a record carries matters to sizes and
-// hashes only.
-SharedBytes payload_of(std::uint32_t bytes, std::uint64_t salt) {
-  Bytes b(bytes);
-  std::uint64_t x = salt * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& c : b) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    c = static_cast<std::uint8_t>(x);
-  }
-  return SharedBytes(std::move(b));
-}
-
 NetworkModel network_model(const Scenario& s) {
   NetworkModel m;
   m.intra = link_of(s.intra);
@@ -111,7 +97,7 @@ class SimRun::Driver {
     }
     const NodeId node = confirmed->second.contains(a.node) ? a.node : *confirmed->second.begin();
     SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
-                            a.category,   payload_of(a.payload_bytes, next_),
+                            a.category,   workload_payload(a.payload_bytes, next_),
                             std::nullopt, std::nullopt};
     const TimeUs submitted_at = world_.now();
     ++summary_.records_submitted;

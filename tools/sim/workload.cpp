@@ -379,4 +379,16 @@ WorkloadStats summarize_workload(const Scenario& s, const std::vector<WorkloadAc
   return st;
 }
 
+SharedBytes workload_payload(std::uint32_t bytes, std::uint64_t salt) {
+  Bytes b(bytes);
+  std::uint64_t x = salt * 0x9E3779B97F4A7C15ull + 1;
+  for (auto& c : b) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    c = static_cast<std::uint8_t>(x);
+  }
+  return SharedBytes(std::move(b));
+}
+
 }  // namespace mhr

@@ -41,6 +41,10 @@ inline constexpr TimeUs kRegistrationSettleUs = 2 * kUsPerSecond;
 // runs with different seeds name the same users.
 UserId user_id(std::uint32_t index);
 
+// The payload of a submitted record: deterministic filler of the given size
+// (what a record carries matters to sizes and hashes only).
+SharedBytes workload_payload(std::uint32_t bytes, std::uint64_t salt);
+
 // Sorted by at_us (stable: at equal times registrations come first).
 std::vector<WorkloadAction> generate_workload(const Scenario& s, std::uint64_t seed);
 
