@@ -43,9 +43,10 @@ void ChainFollower::apply_in_order(NodeId from, const BlockDelivery& d, const Ap
     env_.log(LogLevel::kError, "header does not extend the chain: " + *e);
     return;
   }
-  if (!apply(from, d)) return;
+  const Applied applied = apply(from, d);
+  if (applied == Applied::kRefused) return;
   tip_ = d.header;
-  ack(from, d.header);
+  if (applied == Applied::kStored) ack(from, d.header);
 }
 
 void ChainFollower::request_catch_up() {

@@ -17,9 +17,14 @@ inline constexpr std::size_t kMaxBufferedBlocks = 256;
 
 class ChainFollower {
  public:
-  // Stores the block's effects and its header in one batch; returns false
-  // if the block must not advance the chain (it is then dropped).
-  using Apply = std::function<bool(NodeId from, const BlockDelivery& d)>;
+  // What a member did with a block.
+  enum class Applied {
+    kStored,          // stored: acknowledge now
+    kStoredAckLater,  // stored, but the member acknowledges later itself
+    kRefused,         // must not advance the chain: dropped
+  };
+  // Stores the block's effects and its header in one batch.
+  using Apply = std::function<Applied(NodeId from, const BlockDelivery& d)>;
 
   ChainFollower(Env& env, const Topology& topology, NetworkId network);
 

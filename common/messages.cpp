@@ -273,6 +273,7 @@ struct Codec<HistoryRequest> {
     w.varint(v.known.size());
     for (const KnownChain& k : v.known) write_known_chain(w, k);
     write_route(w, v.route);
+    w.boolean(v.remote);
   }
   static HistoryRequest read(Reader& r) {
     HistoryRequest v;
@@ -282,6 +283,7 @@ struct Codec<HistoryRequest> {
     v.known.reserve(n);
     for (std::size_t i = 0; i < n && r.ok(); ++i) v.known.push_back(read_known_chain(r));
     v.route = read_route(r);
+    v.remote = r.boolean();
     return v;
   }
 };

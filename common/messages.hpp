@@ -131,6 +131,9 @@ struct HistoryRequest {
   UserId user;
   std::vector<KnownChain> known;
   std::vector<NodeId> route;
+  // Ask the other networks even if a node of the requester's network holds
+  // the user: a local holder may itself be missing what a remote one has.
+  bool remote = false;
   bool operator==(const HistoryRequest&) const = default;
 };
 

@@ -313,7 +313,10 @@ void ConsensusNode::on_tx_request(NodeId from, const TxRequest& req) {
   Hash h = entry_hash(Entry{reg});
   if (queued_.contains(h)) return;
   if (table_.holds(reg.user, reg.node)) {
-    env_.send(from, make_message(Committed{{h}}));
+    // Already ordered: confirm once its block reached every holder.
+    auto place = env_.store().get(Table::kRecordIndex, h.view());
+    if (!place || !outgoing_.contains({network_, read_be64(*place)}))
+      env_.send(from, make_message(Committed{{h}}));
     return;
   }
   const bool valid = from == reg.node && reg.network == network_ && topology_->has_node(reg.node) &&
@@ -565,13 +568,15 @@ void ConsensusNode::on_remote_presence(NodeId from, const RemotePresence& p) {
 void ConsensusNode::on_history_request(NodeId from, const HistoryRequest& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
   std::vector<NodeId> candidates;
-  for (NodeId n : table_.holders(req.user))
-    if (n != req.route.front()) candidates.push_back(n);
+  const bool ours = from != index_node();
+  if (!(ours && req.remote))
+    for (NodeId n : table_.holders(req.user))
+      if (n != req.route.front()) candidates.push_back(n);
   HistoryRequest next = req;
   next.route.push_back(env_.self());
   if (!candidates.empty()) {
     env_.send(candidates[req.request_id % candidates.size()], make_message(std::move(next)));
-  } else if (from != index_node()) {
+  } else if (ours) {
     env_.send(index_node(), make_message(std::move(next)));  // look in other networks
   } else {
     env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));

@@ -175,7 +175,6 @@ void RecordNode::start() {
     syncs_[UserId::from_view(k.subspan(1))] = {env_.random_u64(), 0, 0, env_.now_us(), 0};
     return true;
   });
-  for (const UserId& u : registered_) registrations_.erase(u);  // confirmed before a crash
   follower_.request_catch_up();
   want_tick(env_.now_us());
 }
@@ -327,11 +326,10 @@ void RecordNode::on_delivery(NodeId from, const BlockDelivery& d) {
                         [this](NodeId, const BlockDelivery& b) { return apply_own_block(b); });
 }
 
-bool RecordNode::apply_own_block(const BlockDelivery& d) {
+ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   const BlockHeader& header = d.header.header;
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
-  std::vector<UserId> newly_registered;
   for (const ProvenEntry& pe : d.entries) {
     if (auto e = entry_error(pe, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
@@ -342,7 +340,6 @@ bool RecordNode::apply_own_block(const BlockDelivery& d) {
       if (reg->node != env_.self() || registered_.contains(reg->user)) continue;
       writer.batch.put(Table::kUsers, tagged_key(kRegisteredUser, reg->user.view()), {});
       registered_.insert(reg->user);
-      newly_registered.push_back(reg->user);
       continue;
     }
     const Record& r = std::get<Record>(pe.entry);
@@ -359,10 +356,8 @@ bool RecordNode::apply_own_block(const BlockDelivery& d) {
   }
   env_.store().write(writer.batch);
   env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
-  for (const UserId& u : newly_registered)
-    if (sparse()) start_sync(u);
   for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
-  return true;
+  return ChainFollower::Applied::kStored;
 }
 
 void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
@@ -399,10 +394,15 @@ void RecordNode::on_committed(const Committed& c) {
       if (it->second.hash != h) continue;
       for (ClientRequestId id : it->second.clients)
         env_.reply(id, {ReplyStatus::kOk, "registered", h, {}});
+      const UserId user = it->first;
       WriteBatch b;
-      b.del(Table::kPending, tagged_key(kPendingRegistration, it->first.view()));
+      b.del(Table::kPending, tagged_key(kPendingRegistration, user.view()));
       env_.store().write(b);
       registrations_.erase(it);
+      // Confirmed means every index node knows the user is here now: from
+      // this moment other networks forward to us, so the history pulled now
+      // (and in the rounds after) leaves no gap.
+      if (sparse()) start_sync(user);
       break;
     }
   }
@@ -516,8 +516,10 @@ void RecordNode::start_sync(const UserId& user, std::uint32_t repairs) {
 
 void RecordNode::send_history_request(const UserId& user, HistorySync& s) {
   s.request_id = env_.random_u64();
-  env_.send(consensus_, make_message(HistoryRequest{
-                            s.request_id, user, chain_.known_chains(user), {env_.self()}}));
+  // Rounds alternate between a holder here and the other networks.
+  env_.send(consensus_,
+            make_message(HistoryRequest{
+                s.request_id, user, chain_.known_chains(user), {env_.self()}, s.round % 2 == 1}));
   s.next_at_us = env_.now_us() + backoff_us(params(), ++s.attempts);
   want_tick(s.next_at_us);
 }

@@ -75,7 +75,7 @@ class RecordNode final : public NodeLogic {
   void on_history_batch(const HistoryBatch& batch);
 
   // blocks: own network's in order, foreign ones as they come
-  bool apply_own_block(const BlockDelivery& d);
+  ChainFollower::Applied apply_own_block(const BlockDelivery& d);
   void apply_foreign_block(NodeId from, const BlockDelivery& d);
 
   // storing records in chain order

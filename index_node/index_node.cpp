@@ -75,7 +75,7 @@ void IndexNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
         if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(from, m);
         if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
-        if constexpr (std::is_same_v<T, Ack>) outbox_.on_ack(from, m);
+        if constexpr (std::is_same_v<T, Ack>) on_ack(from, m);
       },
       message);
   if (outbox_.size() > 0 || !handoffs_.empty())
@@ -93,7 +93,7 @@ void IndexNode::on_own_delivery(NodeId from, const BlockDelivery& d) {
                         [this](NodeId, const BlockDelivery& b) { return apply_own_block(b); });
 }
 
-bool IndexNode::apply_own_block(const BlockDelivery& d) {
+ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
   const BlockHeader& header = d.header.header;
   WriteBatch batch;
   chain_.put_header(batch, d.header);
@@ -130,17 +130,35 @@ bool IndexNode::apply_own_block(const BlockDelivery& d) {
     Handoff& h = handoffs_.at({topology_->index_of(target), header.network, header.height});
     transmit(h);
   }
-  announce(registered);
-  return true;
+  std::set<std::pair<NodeId, Hash>> waiting = announce(registered);
+  if (waiting.empty()) return ChainFollower::Applied::kStored;
+  announcing_[header.height] = {d.header, std::move(waiting)};
+  return ChainFollower::Applied::kStoredAckLater;
 }
 
-void IndexNode::announce(const std::vector<UserId>& users) {
+std::set<std::pair<NodeId, Hash>> IndexNode::announce(const std::vector<UserId>& users) {
+  std::set<std::pair<NodeId, Hash>> waiting;
   for (std::size_t i = 0; i < users.size(); i += kMaxMembershipUsers) {
+    auto begin = users.begin() + static_cast<std::ptrdiff_t>(i);
     auto end = users.begin() +
                static_cast<std::ptrdiff_t>(std::min(users.size(), i + kMaxMembershipUsers));
-    MembershipUpdate m{network_, {users.begin() + static_cast<std::ptrdiff_t>(i), end}};
+    MembershipUpdate m{network_, {begin, end}};
     for (NodeId peer : topology_->index_nodes())
-      if (peer != env_.self()) outbox_.send(peer, m);
+      if (peer != env_.self()) waiting.emplace(peer, outbox_.send(peer, m));
+  }
+  return waiting;
+}
+
+void IndexNode::on_ack(NodeId from, const Ack& ack) {
+  outbox_.on_ack(from, ack);
+  for (auto it = announcing_.begin(); it != announcing_.end();) {
+    it->second.waiting.erase({from, ack.message_hash});
+    if (it->second.waiting.empty()) {
+      follower_.ack(consensus_, it->second.header);
+      it = announcing_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
@@ -243,7 +261,9 @@ void IndexNode::on_history_request(NodeId from, const HistoryRequest& req) {
     env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));
     return;
   }
-  NetworkId target = elsewhere[req.request_id % elsewhere.size()];
+  // A remote round asks where the user's history began; other rounds (and
+  // retries) spread over every network that has the user.
+  NetworkId target = req.remote ? elsewhere.front() : elsewhere[req.request_id % elsewhere.size()];
   env_.send(topology_->index_of(target), make_message(std::move(next)));
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 
 #include "common/chain_follower.hpp"
 #include "common/chain_store.hpp"
@@ -44,7 +45,8 @@ class IndexNode final : public NodeLogic {
   using HandoffKey = std::tuple<NodeId, NetworkId, std::uint64_t>;
 
   void on_own_delivery(NodeId from, const BlockDelivery& d);
-  bool apply_own_block(const BlockDelivery& d);
+  ChainFollower::Applied apply_own_block(const BlockDelivery& d);
+  void on_ack(NodeId from, const Ack& ack);
   void on_forwarded_delivery(NodeId from, const BlockDelivery& d);
   void on_delivery_ack(NodeId from, const DeliveryAck& ack);
   void on_membership(NodeId from, const MembershipUpdate& m);
@@ -53,7 +55,8 @@ class IndexNode final : public NodeLogic {
   void on_history_batch(const HistoryBatch& batch);
 
   bool learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
-  void announce(const std::vector<UserId>& users);
+  // Tells every other index node; returns the (peer, message) pairs to await.
+  std::set<std::pair<NodeId, Hash>> announce(const std::vector<UserId>& users);
   bool present_elsewhere(const UserId& user) const;
   void hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d, std::optional<NodeId> ack_to);
   void transmit(Handoff& h);
@@ -70,6 +73,14 @@ class IndexNode final : public NodeLogic {
   ChainFollower follower_;
   Outbox outbox_;
   std::map<HandoffKey, Handoff> handoffs_;
+  // Own blocks with registrations: acknowledged to the consensus node only
+  // once every index node has the news, so that a registration confirmed to
+  // its record node is known to every network that may write for the user.
+  struct Announcing {
+    SignedHeader header;
+    std::set<std::pair<NodeId, Hash>> waiting;
+  };
+  std::map<std::uint64_t, Announcing> announcing_;
   TickTimer tick_;
 };
 

@@ -36,7 +36,7 @@ const std::vector<NetworkId>& NetworkTable::networks(const UserId& user) const {
 
 bool NetworkTable::contains(const UserId& user, NetworkId network) const {
   const auto& n = networks(user);
-  return std::binary_search(n.begin(), n.end(), network);
+  return std::find(n.begin(), n.end(), network) != n.end();
 }
 
 std::vector<NetworkId> NetworkTable::others(const UserId& user, NetworkId except) const {
@@ -48,10 +48,9 @@ std::vector<NetworkId> NetworkTable::others(const UserId& user, NetworkId except
 
 bool NetworkTable::add(WriteBatch& batch, const UserId& user, NetworkId network) {
   auto& nets = rows_[user];
-  auto at = std::lower_bound(nets.begin(), nets.end(), network);
-  if (at != nets.end() && *at == network) return false;
+  if (std::find(nets.begin(), nets.end(), network) != nets.end()) return false;
   MHR_ASSERT(nets.size() < kMaxNetworksPerUser);
-  nets.insert(at, network);
+  nets.push_back(network);
   Writer w;
   w.varint(nets.size());
   for (NetworkId n : nets) w.varint(n.value);

@@ -1,6 +1,7 @@
 // NetworkTable: the inter-network sharing table of an index node — for each
-// user, the edge networks where the user is registered. Kept in memory and
-// written through to the store.
+// user, the edge networks where the user is registered, in the order this
+// node learned them (the first is where the user's history began). Kept in
+// memory and written through to the store.
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
@@ -16,7 +17,7 @@ class NetworkTable {
   void load(const Store& store);
   const std::vector<NetworkId>& networks(const UserId& user) const;
   bool contains(const UserId& user, NetworkId network) const;
-  // Networks of the user other than `except`, in order.
+  // Networks of the user other than `except`, first learned first.
   std::vector<NetworkId> others(const UserId& user, NetworkId except) const;
   // False when the user was known there already; the change goes into batch.
   bool add(WriteBatch& batch, const UserId& user, NetworkId network);

@@ -35,7 +35,7 @@ TEST_CASE("sharing table: holders sorted, remote flag, survives a reload") {
   CHECK(reloaded.find(user(2)) == nullptr);
 }
 
-TEST_CASE("network table: networks per user, others, survives a reload") {
+TEST_CASE("network table: networks per user in learned order, others, survives a reload") {
   auto store = open_memory_store();
   NetworkTable t;
   WriteBatch b;
@@ -43,7 +43,8 @@ TEST_CASE("network table: networks per user, others, survives a reload") {
   CHECK(t.add(b, user(1), NetworkId{0}));
   CHECK_FALSE(t.add(b, user(1), NetworkId{3}));
   store->write(b);
-  CHECK(t.networks(user(1)) == std::vector<NetworkId>{NetworkId{0}, NetworkId{3}});
+  CHECK(t.networks(user(1)) ==
+        std::vector<NetworkId>{NetworkId{3}, NetworkId{0}});  // learned order
   CHECK(t.others(user(1), NetworkId{3}) == std::vector<NetworkId>{NetworkId{0}});
   CHECK(t.others(user(9), NetworkId{3}).empty());
   NetworkTable reloaded;

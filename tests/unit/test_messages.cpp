@@ -261,6 +261,7 @@ TEST_CASE("messages: a route longer than kMaxRouteHops is oversize") {
     w.varint(0);  // no known chains
     w.varint(hops);
     for (std::size_t i = 0; i < hops; ++i) w.varint(100 + i);
+    w.boolean(false);  // remote
     return w.take();
   };
   auto ok = decode<Message>(encode_request(kMaxRouteHops));

@@ -25,10 +25,41 @@ struct SimArgs {
   bool quiet = false;
   bool verbose = false;
   bool progress = false;
+  std::uint32_t sweep = 0;
 };
+
+int run_sweep(const SimArgs& args, const mhr::Scenario& scenario) {
+  const std::uint64_t first = args.seed.value_or(scenario.seed);
+  const bool tty = isatty(STDERR_FILENO);
+  if (!args.quiet)
+    std::printf("mhr sim: sweep of %u seeds from %llu over %s\n", args.sweep,
+                static_cast<unsigned long long>(first), scenario.name.c_str());
+  mhr::SweepResult result =
+      mhr::sweep_scenario(scenario, first, args.sweep, [&](const mhr::SweepRun& run) {
+        if (run.violations > 0)
+          std::fprintf(stderr, "%sseed %llu: %llu violation(s)\n", tty ? "\r" : "",
+                       static_cast<unsigned long long>(run.seed),
+                       static_cast<unsigned long long>(run.violations));
+        else if (tty && !args.quiet)
+          std::fprintf(stderr, "\r  seed %llu ok   ", static_cast<unsigned long long>(run.seed));
+      });
+  if (tty && !args.quiet) std::fprintf(stderr, "\n");
+  for (const auto& run : result.failed) {
+    std::printf("seed %llu: %llu violation(s); replay: mhr sim %s --seed %llu\n",
+                static_cast<unsigned long long>(run.seed),
+                static_cast<unsigned long long>(run.violations), args.scenario.c_str(),
+                static_cast<unsigned long long>(run.seed));
+    for (std::size_t i = 0; i < run.messages.size() && i < 5; ++i)
+      std::printf("    %s\n", run.messages[i].c_str());
+  }
+  std::printf("%llu runs, %zu with violations\n", static_cast<unsigned long long>(result.runs),
+              result.failed.size());
+  return result.failed.empty() ? 0 : 1;
+}
 
 int run_sim(const SimArgs& args) {
   mhr::Scenario scenario = mhr::load_scenario(args.scenario, args.overrides);
+  if (args.sweep > 0) return run_sweep(args, scenario);
   mhr::SimOptions options;
   options.seed = args.seed.value_or(scenario.seed);
   options.progress = args.progress || (!args.quiet && isatty(STDERR_FILENO));
@@ -147,6 +178,11 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--quiet,-q", sim.quiet, "print nothing but errors");
   sim_cmd->add_flag("--verbose,-v", sim.verbose, "print every node's log lines");
   sim_cmd->add_flag("--progress", sim.progress, "show progress even when stderr is not a terminal");
+  sim_cmd
+      ->add_option("--sweep", sim.sweep,
+                   "run N seeds from --seed, faults drawn from faults.random; list every "
+                   "violation with the seed that replays it")
+      ->type_name("N");
 
   LaunchArgs launch;
   CLI::App* launch_cmd =

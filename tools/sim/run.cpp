@@ -11,6 +11,7 @@
 #include "edge_node/record_node.hpp"
 #include "index_node/index_node.hpp"
 #include "tools/sim/checkers.hpp"
+#include "tools/sim/faults.hpp"
 #include "tools/sim/workload.hpp"
 
 namespace mhr {
@@ -276,9 +277,28 @@ RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOption
 }
 
 std::vector<RunSummary> run_scenario(const Scenario& scenario, const SimOptions& options) {
+  const Scenario effective = with_random_faults(scenario, options.seed);
   std::vector<RunSummary> runs;
-  for (ScenarioMode mode : scenario.modes) runs.push_back(run_mode(scenario, mode, options));
+  for (ScenarioMode mode : effective.modes) runs.push_back(run_mode(effective, mode, options));
   return runs;
+}
+
+SweepResult sweep_scenario(const Scenario& scenario, std::uint64_t first_seed, std::uint32_t count,
+                           const std::function<void(const SweepRun&)>& after_each) {
+  SweepResult result;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    SimOptions options;
+    options.seed = first_seed + i;
+    SweepRun run{options.seed, 0, {}};
+    for (RunSummary& r : run_scenario(scenario, options)) {
+      run.violations += r.violations;
+      for (std::string& v : r.violation_list) run.messages.push_back(r.mode + ": " + std::move(v));
+    }
+    ++result.runs;
+    if (run.violations > 0) result.failed.push_back(run);
+    if (after_each) after_each(run);
+  }
+  return result;
 }
 
 }  // namespace mhr

@@ -56,6 +56,20 @@ class SimRun {
 };
 
 RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOptions& options);
+// Every mode of the scenario, with its random faults drawn from the seed.
 std::vector<RunSummary> run_scenario(const Scenario& scenario, const SimOptions& options);
+
+// N seeds in a row; each run's violations name the seed that replays it.
+struct SweepRun {
+  std::uint64_t seed = 0;
+  std::uint64_t violations = 0;
+  std::vector<std::string> messages;
+};
+struct SweepResult {
+  std::uint64_t runs = 0;
+  std::vector<SweepRun> failed;
+};
+SweepResult sweep_scenario(const Scenario& scenario, std::uint64_t first_seed, std::uint32_t count,
+                           const std::function<void(const SweepRun&)>& after_each = {});
 
 }  // namespace mhr

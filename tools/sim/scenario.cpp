@@ -618,8 +618,37 @@ void parse_workload(const ConfigNode& n, Scenario& s) {
   if (auto m = n.optional("migrations")) parse_migrations(*m, s);
 }
 
+void parse_random_faults(const ConfigNode& n, Scenario& s) {
+  n.allow_only(
+      {"crashes", "down", "loss", "duplicate", "partitions", "partition_length", "window"});
+  Scenario::RandomFaults& f = s.random_faults;
+  f.enabled = true;
+  f.crashes = static_cast<std::uint32_t>(n.get_int("crashes", 0, 0, 1000));
+  f.partitions = static_cast<std::uint32_t>(n.get_int("partitions", 0, 0, 100));
+  f.loss_max = n.get_double("loss", 0, 0, 0.5);
+  f.duplicate_max = n.get_double("duplicate", 0, 0, 0.5);
+  auto range = [&](const char* key, TimeUs& lo, TimeUs& hi) {
+    if (auto r = n.optional(key)) {
+      r->allow_only({"min", "max"});
+      lo = duration_in(r->required("min"), 1, kMaxDuration, "a positive duration");
+      hi = duration_in(r->required("max"), lo, kMaxDuration, "a duration of at least min");
+    }
+  };
+  range("down", f.down_min_us, f.down_max_us);
+  range("partition_length", f.partition_min_us, f.partition_max_us);
+  f.from_us = s.workload.start_us;
+  f.to_us = std::max(s.workload.stop_us, f.from_us + 1);
+  if (auto w = n.optional("window")) {
+    w->allow_only({"from", "to"});
+    f.from_us = duration_in(w->required("from"), 0, s.duration_us, "a time within the duration");
+    f.to_us = duration_in(w->required("to"), f.from_us + 1, s.duration_us,
+                          "a time after from, within the duration");
+  }
+}
+
 void parse_faults(const ConfigNode& n, Scenario& s) {
-  n.allow_only({"crashes"});
+  n.allow_only({"crashes", "random"});
+  if (auto r = n.optional("random")) parse_random_faults(*r, s);
   if (auto cs = n.optional("crashes")) {
     for_each_item(*cs, [&](const ConfigNode& c) {
       c.allow_only({"node", "at", "restart"});

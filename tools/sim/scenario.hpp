@@ -169,6 +169,19 @@ struct Scenario {
     std::optional<TimeUs> restart_us;  // none: stays down
   };
   std::vector<Crash> crashes;
+  // Faults drawn afresh from each run's seed (mhr sim --sweep): crashes with
+  // restarts, loss and duplication, partitions that heal. The seed alone
+  // replays them: `mhr sim FILE --seed S`.
+  struct RandomFaults {
+    bool enabled = false;
+    std::uint32_t crashes = 0;
+    TimeUs down_min_us = 200 * kUsPerMs, down_max_us = 3 * kUsPerSecond;
+    double loss_max = 0, duplicate_max = 0;
+    std::uint32_t partitions = 0;
+    TimeUs partition_min_us = 500 * kUsPerMs, partition_max_us = 4 * kUsPerSecond;
+    TimeUs from_us = 0, to_us = 0;  // faults start within [from, to)
+  };
+  RandomFaults random_faults;
 
   // ---- report
   bool report_timeseries = true;
