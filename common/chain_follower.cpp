@@ -15,7 +15,7 @@ void ChainFollower::on_delivery(NodeId from, const BlockDelivery& d, const Chain
   if (h < next_height()) {
     auto mine = chain.header(network_, h);
     if (mine && header_hash(mine->header) == header_hash(d.header.header)) {
-      ack(from, d.header);  // a retransmission: our ack was lost
+      if (!deferred_.contains(h)) ack(from, d.header);  // a retransmission: our ack was lost
     } else {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kError, "two different headers at height " + std::to_string(h));
@@ -46,7 +46,11 @@ void ChainFollower::apply_in_order(NodeId from, const BlockDelivery& d, const Ap
   const Applied applied = apply(from, d);
   if (applied == Applied::kRefused) return;
   tip_ = d.header;
-  if (applied == Applied::kStored) ack(from, d.header);
+  if (applied == Applied::kStored) {
+    ack(from, d.header);
+  } else {
+    deferred_.insert(d.header.header.height);
+  }
 }
 
 void ChainFollower::request_catch_up() {
@@ -58,6 +62,7 @@ void ChainFollower::request_catch_up() {
 }
 
 void ChainFollower::ack(NodeId to, const SignedHeader& sh) {
+  if (sh.header.network == network_) deferred_.erase(sh.header.height);
   env_.send(to,
             make_message(DeliveryAck{sh.header.network, sh.header.height, header_hash(sh.header)}));
 }

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
@@ -36,6 +37,7 @@ class ChainFollower {
 
   std::uint64_t next_height() const { return tip_ ? tip_->header.height + 1 : 0; }
   const std::optional<SignedHeader>& tip() const { return tip_; }
+  // Acknowledges (also a block whose acknowledgement was deferred).
   void ack(NodeId to, const SignedHeader& sh);
 
  private:
@@ -47,6 +49,9 @@ class ChainFollower {
   NodeId consensus_;
   std::optional<SignedHeader> tip_;
   std::map<std::uint64_t, BlockDelivery> buffered_;
+  // Heights stored with kStoredAckLater: retransmissions of them are not
+  // acknowledged here, the member acknowledges when it is ready.
+  std::set<std::uint64_t> deferred_;
   TimeUs last_catch_up_us_ = -1;
 };
 

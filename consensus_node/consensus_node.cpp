@@ -278,10 +278,16 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
     auto f = round.flags.find(m);
     // A silent index node gets the record anyway: it forwards only to
     // networks where the user is registered, so nothing leaks, and nothing
-    // is lost while it was down.
-    bool present = f != round.flags.end() ? f->second
-                   : m == index_node()    ? row == nullptr || row->remote.value_or(true)
-                                          : table_.holds(r.user, m);
+    // is lost while it was down. A record node holds the user if it said so
+    // or if a registration this node ordered says so: a flag can be older
+    // than the registration that followed it.
+    bool present = f != round.flags.end() && f->second;
+    if (m == index_node()) {
+      present =
+          present || (f == round.flags.end() && (row == nullptr || row->remote.value_or(true)));
+    } else {
+      present = present || table_.holds(r.user, m);
+    }
     if (!present) continue;
     round.holders.push_back(m);
     if (m != index_node()) table_.add_holder(b, r.user, m);

@@ -246,7 +246,7 @@ void RecordNode::submit_record(ClientRequestId id, const SubmitRecordRequest& re
       if (m != env_.self()) env_.send(m, query);
     env_.send(consensus_, make_message(PresenceFlag{req.user, h, true}));
   }
-  send_pending(h, p);
+  send_pending(p);
 }
 
 Record RecordNode::next_record_for(const UserId& user, const SubmitRecordRequest& req) {
@@ -274,7 +274,7 @@ Record RecordNode::next_record_for(const UserId& user, const SubmitRecordRequest
   return r;
 }
 
-void RecordNode::send_pending(const Hash&, PendingRecord& p) {
+void RecordNode::send_pending(PendingRecord& p) {
   env_.send(consensus_, make_message(StoreRequest{p.record}));
   p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
   want_tick(p.next_at_us);
@@ -402,7 +402,14 @@ void RecordNode::on_committed(const Committed& c) {
       // Confirmed means every index node knows the user is here now: from
       // this moment other networks forward to us, so the history pulled now
       // (and in the rounds after) leaves no gap.
-      if (sparse()) start_sync(user);
+      if (sparse()) {
+        auto running = syncs_.find(user);
+        if (running == syncs_.end()) {
+          start_sync(user);
+        } else {
+          running->second.round = 0;  // a sync begun earlier counts its rounds from now
+        }
+      }
       break;
     }
   }
@@ -459,7 +466,7 @@ void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) 
   env_.store().write(b);
   pending_by_user_[user] = rebuilt;
   for (auto it = rebuilt.begin() + (from - queue.begin()); it != rebuilt.end(); ++it)
-    send_pending(*it, pending_.at(*it));
+    send_pending(pending_.at(*it));
 }
 
 // ---- history: answering as a holder, pulling as a new node -------------------
@@ -640,7 +647,7 @@ void RecordNode::on_tick() {
           continue;
         }
         if (p.attempts > 0) env_.count(Counter::kRetries);
-        send_pending(h, p);
+        send_pending(p);
       }
       next = std::min(next, p.next_at_us);
     }

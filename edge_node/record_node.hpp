@@ -83,7 +83,7 @@ class RecordNode final : public NodeLogic {
 
   // submissions
   Record next_record_for(const UserId& user, const SubmitRecordRequest& req);
-  void send_pending(const Hash& hash, PendingRecord& p);
+  void send_pending(PendingRecord& p);
   void rebuild_after_stale(const Hash& rejected, const ChainTip& tip);
   void finish_pending(const Hash& hash, ReplyStatus status, std::string detail);
 

@@ -37,7 +37,7 @@ void IndexNode::start() {
   table_.load(env_.store());
   follower_.load(chain_);
   outbox_.load();
-  env_.store().scan_prefix(Table::kPending, Bytes{kHandoffTag}, [&](ByteView key, ByteView value) {
+  env_.store().scan_prefix(Table::kPending, Bytes{kHandoffTag}, [&](ByteView, ByteView value) {
     Reader r(value);
     NodeId to{r.u32()};
     std::optional<NodeId> ack_to;
@@ -48,7 +48,6 @@ void IndexNode::start() {
     const BlockHeader h = std::get<BlockDelivery>(m.value()).header.header;
     handoffs_[{to, h.network, h.height}] = {to, make_message(std::move(m).value()), ack_to, 0,
                                             env_.now_us()};
-    (void)key;
     return true;
   });
   follower_.request_catch_up();
