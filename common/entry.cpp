@@ -86,9 +86,10 @@ ProvenEntry Codec<ProvenEntry>::read(Reader& r) {
   return v;
 }
 
-std::optional<std::string> inclusion_error(const ProvenEntry& pe, const BlockHeader& header) {
-  if (pe.proof.leaf_count != header.entry_count) return "proof is for a block of another size";
-  if (!verify_inclusion(entry_hash(pe.entry), pe.proof, header.merkle_root))
+std::optional<std::string> inclusion_error(const Hash& leaf, const MerkleProof& proof,
+                                           const BlockHeader& header) {
+  if (proof.leaf_count != header.entry_count) return "proof is for a block of another size";
+  if (!verify_inclusion(leaf, proof, header.merkle_root))
     return "Merkle proof does not match the header's root";
   return std::nullopt;
 }

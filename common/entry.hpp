@@ -68,7 +68,14 @@ struct Block {
 // Limits that bound a block and so every message carrying its entries.
 inline constexpr std::size_t kMaxBlockEntries = 10'000;
 
-// Why `pe` is not entry of the block `header` commits to, or nullopt.
-std::optional<std::string> inclusion_error(const ProvenEntry& pe, const BlockHeader& header);
+// Why the entry with hash `leaf` is not proven by `proof` into the block
+// `header` commits to, or nullopt. Callers that hash the entry anyway pass
+// the hash: entries are hashed once on the receiving path.
+std::optional<std::string> inclusion_error(const Hash& leaf, const MerkleProof& proof,
+                                           const BlockHeader& header);
+inline std::optional<std::string> inclusion_error(const ProvenEntry& pe,
+                                                  const BlockHeader& header) {
+  return inclusion_error(entry_hash(pe.entry), pe.proof, header);
+}
 
 }  // namespace mhr

@@ -38,14 +38,21 @@ std::optional<std::string> registration_error(const Registration& reg, const Blo
 
 }  // namespace
 
-std::optional<std::string> entry_error(const ProvenEntry& pe, const BlockHeader& header,
+std::optional<std::string> entry_error(const Entry& entry, const Hash& hash,
+                                       const MerkleProof& proof, const BlockHeader& header,
                                        const Topology& topology, const Verifier& verifier) {
-  if (auto e = inclusion_error(pe, header)) return e;
-  if (const auto* rec = std::get_if<Record>(&pe.entry)) {
-    if (rec->network != header.network) return "record ordered by another network";
-    return record_author_error(*rec, topology, verifier);
-  }
-  return registration_error(std::get<Registration>(pe.entry), header, topology, verifier);
+  if (const auto* rec = std::get_if<Record>(&entry))
+    return record_entry_error(*rec, hash, proof, header, topology, verifier);
+  if (auto e = inclusion_error(hash, proof, header)) return e;
+  return registration_error(std::get<Registration>(entry), header, topology, verifier);
+}
+
+std::optional<std::string> record_entry_error(const Record& record, const Hash& hash,
+                                              const MerkleProof& proof, const BlockHeader& header,
+                                              const Topology& topology, const Verifier& verifier) {
+  if (auto e = inclusion_error(hash, proof, header)) return e;
+  if (record.network != header.network) return "record ordered by another network";
+  return record_author_error(record, topology, verifier);
 }
 
 }  // namespace mhr

@@ -15,10 +15,19 @@ namespace mhr {
 std::optional<std::string> header_error(const SignedHeader& sh, const Topology& topology,
                                         const Verifier& verifier);
 
-// nullopt when `pe` is proven into `header` and correctly signed by an
-// author of the header's network.
-std::optional<std::string> entry_error(const ProvenEntry& pe, const BlockHeader& header,
+// nullopt when the entry (whose hash is `hash`) is proven into `header`
+// and correctly signed by an author of the header's network.
+std::optional<std::string> entry_error(const Entry& entry, const Hash& hash,
+                                       const MerkleProof& proof, const BlockHeader& header,
                                        const Topology& topology, const Verifier& verifier);
+// The same for a record, without wrapping it in an Entry.
+std::optional<std::string> record_entry_error(const Record& record, const Hash& hash,
+                                              const MerkleProof& proof, const BlockHeader& header,
+                                              const Topology& topology, const Verifier& verifier);
+inline std::optional<std::string> entry_error(const ProvenEntry& pe, const BlockHeader& header,
+                                              const Topology& topology, const Verifier& verifier) {
+  return entry_error(pe.entry, entry_hash(pe.entry), pe.proof, header, topology, verifier);
+}
 
 // nullopt when the record is signed by the record node it names, a node of
 // the network it names.

@@ -545,13 +545,14 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
   out.forwarded_by = from;
   for (const ProvenEntry& pe : d.entries) {
     const Record* r = std::get_if<Record>(&pe.entry);
-    if (!r || entry_error(pe, h, *topology_, env_.verifier())) {
+    const Hash rh = r ? record_hash(*r) : Hash{};
+    if (!r || record_entry_error(*r, rh, pe.proof, h, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
     std::vector<NodeId> holders =
         sparse() ? table_.holders(r->user) : topology_->network(network_).record_nodes;
-    out.entries.push_back({*r, record_hash(*r), from, std::move(holders)});
+    out.entries.push_back({*r, rh, from, std::move(holders)});
     out.proofs.push_back(pe.proof);
   }
   WriteBatch b;

@@ -331,7 +331,8 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
   for (const ProvenEntry& pe : d.entries) {
-    if (auto e = entry_error(pe, header, *topology_, env_.verifier())) {
+    const Hash h = entry_hash(pe.entry);
+    if (auto e = entry_error(pe.entry, h, pe.proof, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn, "entry refused: " + *e);
       continue;
@@ -349,7 +350,7 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
       env_.log(LogLevel::kWarn, "record of a user not registered here refused");
       continue;
     }
-    if (!writer.add(r, record_hash(r), {header.network, header.height, pe.proof})) {
+    if (!writer.add(r, h, {header.network, header.height, pe.proof})) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kError, "record conflicts with the user's chain");
     }
@@ -366,7 +367,8 @@ void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
   if (!chain_.header(header.network, header.height)) chain_.put_header(writer.batch, d.header);
   for (const ProvenEntry& pe : d.entries) {
     const Record* r = std::get_if<Record>(&pe.entry);
-    if (!r || entry_error(pe, header, *topology_, env_.verifier())) {
+    const Hash h = r ? record_hash(*r) : Hash{};
+    if (!r || record_entry_error(*r, h, pe.proof, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
@@ -375,7 +377,7 @@ void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
       env_.log(LogLevel::kWarn, "foreign record of a user not registered here refused");
       continue;
     }
-    if (!writer.add(*r, record_hash(*r), {header.network, header.height, pe.proof}))
+    if (!writer.add(*r, h, {header.network, header.height, pe.proof}))
       env_.count(Counter::kVerifyFailures);
   }
   env_.store().write(writer.batch);
@@ -550,15 +552,15 @@ void RecordNode::on_history_batch(const HistoryBatch& batch) {
       continue;
     }
     const SignedHeader& sh = batch.headers[item.header_index];
-    if (entry_error({r, item.proof}, sh.header, *topology_, env_.verifier())) {
+    const Hash rh = record_hash(r);
+    if (record_entry_error(r, rh, item.proof, sh.header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
     const BlockHeader& h = sh.header;
     if (h.network != network_ && !chain_.header(h.network, h.height))
       chain_.put_header(writer.batch, sh);
-    if (!writer.add(r, record_hash(r), {h.network, h.height, item.proof}))
-      env_.count(Counter::kVerifyFailures);
+    if (!writer.add(r, rh, {h.network, h.height, item.proof})) env_.count(Counter::kVerifyFailures);
   }
   env_.store().write(writer.batch);
   env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));

@@ -96,7 +96,7 @@ std::optional<std::string> check_record(const StoredRecord& s, const ChainStore&
   if (!header)
     return name_of(r, h) + ": its header (" + to_string(place->network) + " height " +
            std::to_string(place->height) + ") is missing";
-  if (auto e = inclusion_error({r, place->proof}, header->header)) return name_of(r, h) + ": " + *e;
+  if (auto e = inclusion_error(h, place->proof, header->header)) return name_of(r, h) + ": " + *e;
   return std::nullopt;
 }
 
