@@ -15,7 +15,7 @@ namespace mhr {
 
 namespace {
 
-constexpr std::uint8_t kReplyStatusCount = 3;
+constexpr std::uint8_t kReplyStatusCount = 4;
 
 // The smallest encoding of a record: what Reader::count needs to reject
 // record counts the input cannot hold.
@@ -28,13 +28,21 @@ std::size_t min_record_size() {
   return size;
 }
 
-void write_request(Writer& w, const RegisterUserRequest& v) {
+// Each request is written as its body, then its credential (if it has one):
+// the body alone is what the credential signs.
+void write_body(Writer& w, const RegisterUserRequest& v) {
   w.fixed(v.user);
 }
-void write_request(Writer& w, const ReadUserRequest& v) {
+void write_body(Writer& w, const ReadUserRequest& v) {
   w.fixed(v.user);
 }
-void write_request(Writer& w, const SubmitRecordRequest& v) {
+void write_body(Writer& w, const AuditRequest& v) {
+  w.fixed(v.user);
+}
+void write_body(Writer& w, const PatientActRequest& v) {
+  Codec<PatientStatement>::write(w, v.statement);
+}
+void write_body(Writer& w, const SubmitRecordRequest& v) {
   w.fixed(v.user);
   MHR_ASSERT(v.content_type.size() <= kMaxContentTypeBytes);
   w.str(v.content_type);
@@ -48,11 +56,29 @@ void write_request(Writer& w, const SubmitRecordRequest& v) {
   if (v.supersedes) w.fixed(*v.supersedes);
 }
 
+template <class R>
+void write_request(Writer& w, const R& v) {
+  write_body(w, v);
+  if constexpr (!std::is_same_v<R, PatientActRequest>) Codec<Credential>::write(w, v.by);
+}
+
 ClientRequest read_register(Reader& r) {
-  return RegisterUserRequest{r.fixed_as<UserId>()};
+  RegisterUserRequest v{r.fixed_as<UserId>(), {}};
+  v.by = Codec<Credential>::read(r);
+  return v;
 }
 ClientRequest read_read_user(Reader& r) {
-  return ReadUserRequest{r.fixed_as<UserId>()};
+  ReadUserRequest v{r.fixed_as<UserId>(), {}};
+  v.by = Codec<Credential>::read(r);
+  return v;
+}
+ClientRequest read_audit(Reader& r) {
+  AuditRequest v{r.fixed_as<UserId>(), {}};
+  v.by = Codec<Credential>::read(r);
+  return v;
+}
+ClientRequest read_patient_act(Reader& r) {
+  return PatientActRequest{Codec<PatientStatement>::read(r)};
 }
 ClientRequest read_submit(Reader& r) {
   SubmitRecordRequest v;
@@ -67,16 +93,29 @@ ClientRequest read_submit(Reader& r) {
   v.payload = SharedBytes(r.bytes(kMaxInlinePayloadBytes));
   if (r.boolean()) v.off_chain = Codec<OffChainRef>::read(r);
   if (r.boolean()) v.supersedes = r.fixed_as<Hash>();
+  v.by = Codec<Credential>::read(r);
   return v;
 }
 
 // By variant index of ClientRequest.
 using RequestReader = ClientRequest (*)(Reader&);
-constexpr RequestReader kRequestReaders[] = {read_register, read_submit, read_read_user};
+constexpr RequestReader kRequestReaders[] = {read_register, read_submit, read_read_user,
+                                             read_patient_act, read_audit};
 static_assert(std::size(kRequestReaders) == std::variant_size_v<ClientRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<0, ClientRequest>, RegisterUserRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<1, ClientRequest>, SubmitRecordRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<2, ClientRequest>, ReadUserRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<3, ClientRequest>, PatientActRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<4, ClientRequest>, AuditRequest>);
+
+std::size_t min_audit_entry_size() {
+  static const std::size_t size = [] {
+    Writer w = Writer::counting();
+    Codec<AuditEntry>::write(w, AuditEntry{});
+    return w.size();
+  }();
+  return size;
+}
 
 }  // namespace
 
@@ -112,6 +151,12 @@ void Codec<ClientReplyFrame>::write(Writer& w, const ClientReplyFrame& v) {
   MHR_ASSERT(reply.records.size() <= kMaxReplyRecords);
   w.varint(reply.records.size());
   for (const Record& rec : reply.records) Codec<Record>::write(w, rec);
+  MHR_ASSERT(reply.keys.size() <= kMaxKeyShares);
+  w.varint(reply.keys.size());
+  for (const WrappedKey& k : reply.keys) Codec<WrappedKey>::write(w, k);
+  MHR_ASSERT(reply.audit.size() <= kMaxReplyAuditEntries);
+  w.varint(reply.audit.size());
+  for (const AuditEntry& e : reply.audit) Codec<AuditEntry>::write(w, e);
 }
 
 ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
@@ -130,7 +175,56 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
   std::size_t n = r.count(kMaxReplyRecords, min_record_size());
   reply.records.reserve(n);
   for (std::size_t i = 0; i < n && r.ok(); ++i) reply.records.push_back(Codec<Record>::read(r));
+  std::size_t keys = r.count(kMaxKeyShares, 33);
+  for (std::size_t i = 0; i < keys && r.ok(); ++i) reply.keys.push_back(Codec<WrappedKey>::read(r));
+  std::size_t audit = r.count(kMaxReplyAuditEntries, min_audit_entry_size());
+  reply.audit.reserve(audit);
+  for (std::size_t i = 0; i < audit && r.ok(); ++i)
+    reply.audit.push_back(Codec<AuditEntry>::read(r));
   return v;
+}
+
+Bytes request_body(const ClientRequest& request) {
+  MHR_ASSERT(!request.valueless_by_exception());
+  Writer w;
+  w.u8(static_cast<std::uint8_t>(request.index()));
+  std::visit([&w](const auto& req) { write_body(w, req); }, request);
+  return w.take();
+}
+
+const UserId& request_user(const ClientRequest& request) {
+  return std::visit(
+      [](const auto& req) -> const UserId& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(req)>, PatientActRequest>) {
+          return req.statement.user;
+        } else {
+          return req.user;
+        }
+      },
+      request);
+}
+
+const Credential* credential_of(const ClientRequest& request) {
+  return std::visit(
+      [](const auto& req) -> const Credential* {
+        if constexpr (std::is_same_v<std::decay_t<decltype(req)>, PatientActRequest>) {
+          return nullptr;
+        } else {
+          return &req.by;
+        }
+      },
+      request);
+}
+
+void sign_request(ClientRequest& request, const Signer& requester, NodeId node, TimeUs now_us,
+                  std::uint64_t nonce) {
+  const Bytes body = request_body(request);
+  std::visit(
+      [&](auto& req) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(req)>, PatientActRequest>)
+          req.by = make_credential(requester, node, now_us, nonce, body);
+      },
+      request);
 }
 
 }  // namespace mhr

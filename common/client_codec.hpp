@@ -9,6 +9,7 @@ namespace mhr {
 
 inline constexpr std::size_t kMaxReplyRecords = 100'000;
 inline constexpr std::size_t kMaxDetailBytes = 4'096;
+inline constexpr std::size_t kMaxReplyAuditEntries = 100'000;
 
 // A request or reply on the wire, tagged with the client's request id.
 struct ClientRequestFrame {
@@ -32,5 +33,13 @@ struct Codec<ClientReplyFrame> {
   static void write(Writer& w, const ClientReplyFrame& v);
   static ClientReplyFrame read(Reader& r);
 };
+
+// What a request's credential signs: its tag and body, without the credential.
+Bytes request_body(const ClientRequest& request);
+
+// Fills in the request's credential as `requester`, for node `node`. A
+// patient statement carries its own signature and is left as it is.
+void sign_request(ClientRequest& request, const Signer& requester, NodeId node, TimeUs now_us,
+                  std::uint64_t nonce);
 
 }  // namespace mhr

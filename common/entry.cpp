@@ -4,7 +4,7 @@ namespace mhr {
 
 namespace {
 constexpr std::string_view kRegistrationSigningDomain = "mhr-registration-v1";
-enum EntryTag : std::uint8_t { kRecordTag = 0, kRegistrationTag = 1 };
+enum EntryTag : std::uint8_t { kRecordTag = 0, kRegistrationTag = 1, kAuditAnchorTag = 2 };
 
 void write_registration_unsigned(Writer& w, const Registration& v) {
   w.fixed(v.user);
@@ -52,15 +52,19 @@ void Codec<Entry>::write(Writer& w, const Entry& v) {
   if (const auto* rec = std::get_if<Record>(&v)) {
     w.u8(kRecordTag);
     Codec<Record>::write(w, *rec);
-  } else {
+  } else if (const auto* reg = std::get_if<Registration>(&v)) {
     w.u8(kRegistrationTag);
-    Codec<Registration>::write(w, std::get<Registration>(v));
+    Codec<Registration>::write(w, *reg);
+  } else {
+    w.u8(kAuditAnchorTag);
+    Codec<AuditAnchor>::write(w, std::get<AuditAnchor>(v));
   }
 }
 
 Entry Codec<Entry>::read(Reader& r) {
   std::uint8_t tag = r.u8();
   if (tag == kRecordTag) return Codec<Record>::read(r);
+  if (tag == kAuditAnchorTag) return Codec<AuditAnchor>::read(r);
   if (tag != kRegistrationTag) r.fail(DecodeError::kUnknownType);
   return Codec<Registration>::read(r);
 }
@@ -70,8 +74,8 @@ Hash entry_hash(const Entry& e) {
   return sha256(encode(e));
 }
 
-const UserId& entry_user(const Entry& e) {
-  return std::visit([](const auto& v) -> const UserId& { return v.user; }, e);
+Entry as_entry(const Transaction& tx) {
+  return std::visit([](const auto& v) -> Entry { return v; }, tx);
 }
 
 void Codec<ProvenEntry>::write(Writer& w, const ProvenEntry& v) {

@@ -6,6 +6,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/audit.hpp"
 #include "common/block.hpp"
 #include "common/merkle.hpp"
 #include "common/record.hpp"
@@ -34,7 +35,9 @@ Bytes registration_signing_bytes(const Registration& reg);
 void sign_registration(Registration& reg, const Signer& node_key);
 bool verify_registration_signature(const Registration& reg, const Verifier& verifier);
 
-using Entry = std::variant<Record, Registration>;
+// What a record node asks its consensus node to order besides records.
+using Transaction = std::variant<Registration, AuditAnchor>;
+using Entry = std::variant<Record, Registration, AuditAnchor>;
 
 template <>
 struct Codec<Entry> {
@@ -45,7 +48,7 @@ struct Codec<Entry> {
 // The Merkle leaf of an entry: record_hash for records, SHA-256 of the
 // tagged encoding for transactions.
 Hash entry_hash(const Entry& e);
-const UserId& entry_user(const Entry& e);
+Entry as_entry(const Transaction& tx);
 
 struct ProvenEntry {
   Entry entry;

@@ -36,6 +36,8 @@ std::string_view counter_name(Counter c) {
       return "migrations_completed";
     case Counter::kRecordsMigrated:
       return "records_migrated";
+    case Counter::kAccessRefused:
+      return "access_refused";
     case Counter::kCount_:
       break;
   }

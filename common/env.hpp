@@ -34,6 +34,7 @@ enum class Counter : std::uint8_t {
   kBlocksCommitted,      // a consensus node signed a block
   kMigrationsCompleted,  // a record node finished a user's history sync
   kRecordsMigrated,      // records received through migration
+  kAccessRefused,        // a client request refused: bad credential, replay, no consent
   kCount_
 };
 inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount_);

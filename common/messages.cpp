@@ -140,9 +140,20 @@ struct Codec<PresenceFlag> {
 template <>
 struct Codec<TxRequest> {
   static void write(Writer& w, const TxRequest& v) {
-    Codec<Registration>::write(w, v.registration);
+    MHR_ASSERT(!v.tx.valueless_by_exception());
+    w.u8(static_cast<std::uint8_t>(v.tx.index()));
+    if (const auto* reg = std::get_if<Registration>(&v.tx)) {
+      Codec<Registration>::write(w, *reg);
+    } else {
+      Codec<AuditAnchor>::write(w, std::get<AuditAnchor>(v.tx));
+    }
   }
-  static TxRequest read(Reader& r) { return TxRequest{Codec<Registration>::read(r)}; }
+  static TxRequest read(Reader& r) {
+    const std::uint8_t tag = r.u8();
+    if (tag == 1) return TxRequest{Codec<AuditAnchor>::read(r)};
+    if (tag != 0) r.fail(DecodeError::kUnknownType);
+    return TxRequest{Codec<Registration>::read(r)};
+  }
 };
 
 template <>

@@ -48,7 +48,7 @@ struct PresenceFlag {
 
 // record node -> consensus node: order this transaction.
 struct TxRequest {
-  Registration registration;
+  Transaction tx;
   bool operator==(const TxRequest&) const = default;
 };
 

@@ -46,12 +46,17 @@ struct ProtocolParams {
   std::string mode_name() const;                  // e.g. "broadcast", "table", "full"
 };
 
+inline constexpr std::size_t kMaxStaffKeys = 10'000;
+
 struct NodeInfo {
   NodeId id;
   NodeRole role = NodeRole::kRecord;
   NetworkId network;  // kIndexNetwork is never used here: index nodes serve a network
   PublicKey key;
   std::string name;
+  // Record nodes: clinicians' keys acting for the node's institution (the
+  // node's own key always does).
+  std::vector<PublicKey> staff;
 };
 
 struct NetworkInfo {

@@ -36,6 +36,18 @@ std::optional<std::string> registration_error(const Registration& reg, const Blo
   return std::nullopt;
 }
 
+std::optional<std::string> anchor_error(const AuditAnchor& a, const BlockHeader& header,
+                                        const Topology& topology, const Verifier& verifier) {
+  if (a.network != header.network) return "audit anchor ordered by another network";
+  if (!topology.has_node(a.node)) return "audit anchor of an unknown node";
+  const NodeInfo& node = topology.node(a.node);
+  if (node.role != NodeRole::kRecord || node.network != a.network)
+    return "audit anchor of a node that is not a record node of its network";
+  if (node.key != a.node_key) return "audit anchor key is not the node's key";
+  if (!verify_anchor_signature(a, verifier)) return "audit anchor signature does not verify";
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> entry_error(const Entry& entry, const Hash& hash,
@@ -44,7 +56,9 @@ std::optional<std::string> entry_error(const Entry& entry, const Hash& hash,
   if (const auto* rec = std::get_if<Record>(&entry))
     return record_entry_error(*rec, hash, proof, header, topology, verifier);
   if (auto e = inclusion_error(hash, proof, header)) return e;
-  return registration_error(std::get<Registration>(entry), header, topology, verifier);
+  if (const auto* reg = std::get_if<Registration>(&entry))
+    return registration_error(*reg, header, topology, verifier);
+  return anchor_error(std::get<AuditAnchor>(entry), header, topology, verifier);
 }
 
 std::optional<std::string> record_entry_error(const Record& record, const Hash& hash,

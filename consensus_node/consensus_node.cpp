@@ -116,7 +116,7 @@ void ConsensusNode::on_message(NodeId from, const Message& message) {
 }
 
 void ConsensusNode::on_client(ClientRequestId id, const ClientRequest&) {
-  env_.reply(id, {ReplyStatus::kRejected, "consensus nodes take no client requests", {}, {}});
+  env_.reply(id, make_reply(ReplyStatus::kRejected, "consensus nodes take no client requests"));
 }
 
 void ConsensusNode::on_store_request(NodeId from, const StoreRequest& req) {
@@ -315,19 +315,21 @@ void ConsensusNode::release_in_order(const UserId& user) {
 }
 
 void ConsensusNode::on_tx_request(NodeId from, const TxRequest& req) {
-  const Registration& reg = req.registration;
+  if (const auto* reg = std::get_if<Registration>(&req.tx)) {
+    on_registration(from, *reg);
+  } else {
+    on_audit_anchor(from, std::get<AuditAnchor>(req.tx));
+  }
+}
+
+void ConsensusNode::on_registration(NodeId from, const Registration& reg) {
   Hash h = entry_hash(Entry{reg});
   if (queued_.contains(h)) return;
   if (table_.holds(reg.user, reg.node)) {
-    // Already ordered: confirm once its block reached every holder.
-    auto place = env_.store().get(Table::kRecordIndex, h.view());
-    if (!place || !outgoing_.contains({network_, read_be64(*place)}))
-      env_.send(from, make_message(Committed{{h}}));
+    confirm_if_delivered(from, h);
     return;
   }
-  const bool valid = from == reg.node && reg.network == network_ && topology_->has_node(reg.node) &&
-                     topology_->node(reg.node).role == NodeRole::kRecord &&
-                     topology_->node(reg.node).network == network_ &&
+  const bool valid = from == reg.node && reg.network == network_ && is_own_record_node(reg.node) &&
                      topology_->node(reg.node).key == reg.node_key &&
                      verify_registration_signature(reg, env_.verifier());
   if (!valid) {
@@ -337,6 +339,37 @@ void ConsensusNode::on_tx_request(NodeId from, const TxRequest& req) {
   std::vector<NodeId> holders{reg.node, index_node()};
   std::sort(holders.begin(), holders.end());
   enqueue({reg, h, from, std::move(holders)});
+}
+
+// Only the anchoring node keeps its anchor: it proves its own audit chain.
+void ConsensusNode::on_audit_anchor(NodeId from, const AuditAnchor& anchor) {
+  Hash h = entry_hash(Entry{anchor});
+  if (queued_.contains(h)) return;
+  if (env_.store().get(Table::kRecordIndex, h.view())) {
+    confirm_if_delivered(from, h);
+    return;
+  }
+  const bool valid = from == anchor.node && anchor.network == network_ &&
+                     is_own_record_node(anchor.node) &&
+                     topology_->node(anchor.node).key == anchor.node_key &&
+                     verify_anchor_signature(anchor, env_.verifier());
+  if (!valid) {
+    env_.send(from, make_message(Rejected{h, RejectReason::kBadSignature, std::nullopt}));
+    return;
+  }
+  enqueue({anchor, h, from, {anchor.node}});
+}
+
+// An entry ordered before: confirmed once its block reached every holder.
+void ConsensusNode::confirm_if_delivered(NodeId from, const Hash& h) {
+  auto place = env_.store().get(Table::kRecordIndex, h.view());
+  if (!place || !outgoing_.contains({network_, read_be64(*place)}))
+    env_.send(from, make_message(Committed{{h}}));
+}
+
+bool ConsensusNode::is_own_record_node(NodeId id) const {
+  return topology_->has_node(id) && topology_->node(id).role == NodeRole::kRecord &&
+         topology_->node(id).network == network_;
 }
 
 std::vector<NodeId> ConsensusNode::record_holders(const Record& r) const {
@@ -378,9 +411,9 @@ void ConsensusNode::build_block() {
       b.put(Table::kRecordIndex, p.hash.view(), place);
       if (const auto* reg = std::get_if<Registration>(&p.entry)) {
         table_.add_holder(b, reg->user, reg->node);
-      } else {
-        const Record& r = std::get<Record>(p.entry);
-        b.put(Table::kUsers, tagged_key(kTipTag, r.user.view()), encode_tip({r.sequence, p.hash}));
+      } else if (const auto* r = std::get_if<Record>(&p.entry)) {
+        b.put(Table::kUsers, tagged_key(kTipTag, r->user.view()),
+              encode_tip({r->sequence, p.hash}));
       }
     }
     MerkleTree tree(leaves);

@@ -71,6 +71,10 @@ class ConsensusNode final : public NodeLogic {
   void on_store_request(NodeId from, const StoreRequest& req);
   void on_presence_flag(NodeId from, const PresenceFlag& flag);
   void on_tx_request(NodeId from, const TxRequest& req);
+  void on_registration(NodeId from, const Registration& reg);
+  void on_audit_anchor(NodeId from, const AuditAnchor& anchor);
+  void confirm_if_delivered(NodeId from, const Hash& h);
+  bool is_own_record_node(NodeId id) const;
   void on_delivery_ack(NodeId from, const DeliveryAck& ack);
   void on_catch_up(NodeId from, const CatchUpRequest& req);
   void on_foreign_delivery(NodeId from, const BlockDelivery& d);

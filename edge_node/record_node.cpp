@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/backoff.hpp"
+#include "common/client_codec.hpp"
 #include "common/verification.hpp"
 
 namespace mhr {
@@ -93,6 +94,7 @@ class RecordNode::ChainWriter {
 
   void put(const Record& r, const Hash& h, const RecordPlace& place) {
     node_.chain_.put_record(batch, r, h, place);
+    if (is_patient_act(r)) node_.apply_patient_act(batch, r);
     tips_[{r.user, r.network}] = ChainTip{r.sequence, h};
     added_.insert(h);
     ++stored;
@@ -140,6 +142,8 @@ RecordNode::RecordNode(Env& env, TopologyPtr topology)
       network_(topology_->network_of(env.self())),
       consensus_(topology_->consensus_of(network_)),
       follower_(env, *topology_, network_),
+      book_(env.store()),
+      audit_(env.store()),
       tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kRecord);
 }
@@ -150,6 +154,8 @@ void RecordNode::start() {
   MHR_ASSERT_MSG(topology_->node(env_.self()).key == env_.signer().public_key(),
                  "node key differs from the topology's");
   follower_.load(chain_);
+  audit_.load();
+  anchor_.reset();
   env_.store().scan_prefix(Table::kUsers, Bytes{kRegisteredUser}, [&](ByteView k, ByteView) {
     registered_.insert(UserId::from_view(k.subspan(1)));
     return true;
@@ -182,19 +188,64 @@ void RecordNode::start() {
 // ---- client requests ---------------------------------------------------------
 
 void RecordNode::on_client(ClientRequestId id, const ClientRequest& request) {
+  if (auto why = credential_refusal(request)) {
+    const Credential* c = credential_of(request);
+    const auto* act = std::get_if<PatientActRequest>(&request);
+    deny(id, c ? c->key : act->statement.patient, request_user(request), std::move(*why));
+    return;
+  }
   std::visit(
       [&](const auto& req) {
         using T = std::decay_t<decltype(req)>;
         if constexpr (std::is_same_v<T, RegisterUserRequest>) register_user(id, req);
         if constexpr (std::is_same_v<T, SubmitRecordRequest>) submit_record(id, req);
         if constexpr (std::is_same_v<T, ReadUserRequest>) read_user(id, req);
+        if constexpr (std::is_same_v<T, PatientActRequest>) patient_act(id, req);
+        if constexpr (std::is_same_v<T, AuditRequest>) read_audit(id, req);
       },
       request);
 }
 
+// A request is taken only when signed by its requester for this node,
+// recently, and never before.
+std::optional<std::string> RecordNode::credential_refusal(const ClientRequest& request) {
+  Credential credential;
+  if (const auto* act = std::get_if<PatientActRequest>(&request)) {
+    const PatientStatement& s = act->statement;
+    if (auto e = statement_error(s, env_.verifier())) return *e;
+    credential = {s.patient, s.time_us, s.nonce, s.signature};
+  } else {
+    credential = *credential_of(request);
+    if (!verify_credential(credential, env_.self(), request_body(request), env_.verifier()))
+      return "the request's signature does not verify";
+  }
+  const auto verdict = replay_.admit(credential, env_.now_us());
+  if (verdict != ReplayGuard::Verdict::kFresh) return std::string(replay_verdict_text(verdict));
+  return std::nullopt;
+}
+
+void RecordNode::deny(ClientRequestId id, const PublicKey& actor, const UserId& user,
+                      std::string why) {
+  env_.count(Counter::kAccessRefused);
+  append_audit(actor, user, AuditAction::kRefused, 0, why);
+  env_.reply(id, make_reply(ReplyStatus::kDenied, std::move(why)));
+}
+
+void RecordNode::append_audit(const PublicKey& actor, const UserId& user, AuditAction action,
+                              std::uint32_t records, std::string detail) {
+  WriteBatch b;
+  audit_.append(b, {0, {}, env_.now_us(), actor, user, action, records, std::move(detail)});
+  env_.store().write(b);
+  want_tick(std::max(env_.now_us(), next_anchor_at_us_));
+}
+
 void RecordNode::register_user(ClientRequestId id, const RegisterUserRequest& req) {
+  if (user_id_of(req.by.key) != req.user) {
+    deny(id, req.by.key, req.user, "only the patient may register at a record node");
+    return;
+  }
   if (registered_.contains(req.user)) {
-    env_.reply(id, {ReplyStatus::kOk, "already registered", std::nullopt, {}});
+    env_.reply(id, make_reply(ReplyStatus::kOk, "already registered"));
     return;
   }
   auto it = registrations_.find(req.user);
@@ -212,23 +263,36 @@ void RecordNode::register_user(ClientRequestId id, const RegisterUserRequest& re
 }
 
 void RecordNode::send_registration(PendingRegistration& p) {
-  env_.send(consensus_, make_message(TxRequest{p.registration}));
+  env_.send(consensus_, make_message(TxRequest{Transaction{p.registration}}));
   p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
   want_tick(p.next_at_us);
 }
 
 void RecordNode::submit_record(ClientRequestId id, const SubmitRecordRequest& req) {
+  if (!is_staff(topology_->node(env_.self()), req.by.key) && user_id_of(req.by.key) != req.user) {
+    deny(id, req.by.key, req.user, "only this institution's staff or the patient may write");
+    return;
+  }
+  if (req.content_type == kPatientActType) {
+    env_.reply(id,
+               make_reply(ReplyStatus::kRejected, "patient acts are sent as signed statements"));
+    return;
+  }
+  queue_record(id, req);
+}
+
+void RecordNode::queue_record(ClientRequestId id, const SubmitRecordRequest& req) {
   if (!registered_.contains(req.user)) {
-    env_.reply(id, {ReplyStatus::kRejected, "user is not registered at this node", {}, {}});
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "user is not registered at this node"));
     return;
   }
   if (req.content_type.size() > kMaxContentTypeBytes ||
       req.payload.size() > kMaxInlinePayloadBytes || (req.off_chain && !req.payload.empty())) {
-    env_.reply(id, {ReplyStatus::kRejected, "record too large or malformed", {}, {}});
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "record too large or malformed"));
     return;
   }
   if (pending_.size() >= kMaxPendingRecords) {
-    env_.reply(id, {ReplyStatus::kUnavailable, "too many records in flight", {}, {}});
+    env_.reply(id, make_reply(ReplyStatus::kUnavailable, "too many records in flight"));
     return;
   }
   Record r = next_record_for(req.user, req);
@@ -282,13 +346,81 @@ void RecordNode::send_pending(PendingRecord& p) {
 
 void RecordNode::read_user(ClientRequestId id, const ReadUserRequest& req) {
   if (!registered_.contains(req.user)) {
-    env_.reply(id, {ReplyStatus::kRejected, "user is not registered at this node", {}, {}});
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "user is not registered at this node"));
     return;
   }
-  ClientReply reply{ReplyStatus::kOk, "", std::nullopt, {}};
-  chain_.for_each_record(req.user,
-                         [&](const Hash&, const Record& r) { reply.records.push_back(r); });
+  const ReadAccess access = read_access(req.user, req.by.key, topology_->node(env_.self()),
+                                        book_.grants_in_force(req.user, env_.now_us()));
+  if (access.standing == Standing::kNone) {
+    deny(id, req.by.key, req.user,
+         "no consent: not the patient, not this institution's staff, "
+         "and no grant in force");
+    return;
+  }
+  ClientReply reply = make_reply(ReplyStatus::kOk, std::string(standing_name(access.standing)));
+  chain_.for_each_record(req.user, [&](const Hash&, const Record& r) {
+    if (access.may_read(r) && reply.records.size() < kMaxReplyRecords) reply.records.push_back(r);
+  });
+  reply.keys = book_.keys_for(req.user, req.by.key);
+  if (access.key_holder != req.by.key)
+    for (WrappedKey& k : book_.keys_for(req.user, access.key_holder)) reply.keys.push_back(k);
+  if (reply.keys.size() > kMaxKeyShares) reply.keys.resize(kMaxKeyShares);
+  if (book_.erased(req.user)) reply.detail += "; the patient's data keys were erased";
+  append_audit(req.by.key, req.user, AuditAction::kRead,
+               static_cast<std::uint32_t>(reply.records.size()), reply.detail);
   env_.reply(id, std::move(reply));
+}
+
+void RecordNode::patient_act(ClientRequestId id, const PatientActRequest& req) {
+  const PatientStatement& s = req.statement;
+  if (!registered_.contains(s.user)) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "user is not registered at this node"));
+    return;
+  }
+  static constexpr AuditAction kActions[] = {AuditAction::kGrant, AuditAction::kRevoke,
+                                             AuditAction::kKeyShare, AuditAction::kErase};
+  std::string detail;
+  if (const auto* g = std::get_if<ConsentGrant>(&s.act)) detail = "to " + g->grantee.short_hex();
+  if (const auto* r = std::get_if<ConsentRevocation>(&s.act)) detail = "of " + r->grant.short_hex();
+  append_audit(s.patient, s.user, kActions[s.act.index()], 0, detail);
+  SubmitRecordRequest record{s.user,
+                             std::string(kPatientActType),
+                             Category::kAdministrative,
+                             SharedBytes(encode(s)),
+                             std::nullopt,
+                             std::nullopt,
+                             {}};
+  queue_record(id, record);
+}
+
+void RecordNode::read_audit(ClientRequestId id, const AuditRequest& req) {
+  if (user_id_of(req.by.key) != req.user && !is_staff(topology_->node(env_.self()), req.by.key)) {
+    deny(id, req.by.key, req.user, "the audit is for the patient and this institution's staff");
+    return;
+  }
+  ClientReply reply = make_reply(ReplyStatus::kOk, "");
+  reply.audit = audit_.for_user(req.user, kMaxAuditEntriesPerReply);
+  env_.reply(id, std::move(reply));
+}
+
+// A patient act becomes effective on this holder as its record is stored.
+void RecordNode::apply_patient_act(WriteBatch& batch, const Record& r) {
+  auto s = statement_of(r);
+  if (!s || s->user != r.user || statement_error(*s, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn, "a patient act that does not verify is ignored");
+    return;
+  }
+  book_.apply(batch, *s);
+  if (std::holds_alternative<Erasure>(s->act))
+    audit_.append(batch, {0,
+                          {},
+                          env_.now_us(),
+                          s->patient,
+                          s->user,
+                          AuditAction::kEraseApplied,
+                          0,
+                          "wrapped keys destroyed"});
 }
 
 // ---- messages ------------------------------------------------------------------
@@ -335,6 +467,10 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
     if (auto e = entry_error(pe.entry, h, pe.proof, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn, "entry refused: " + *e);
+      continue;
+    }
+    if (const auto* anchor = std::get_if<AuditAnchor>(&pe.entry)) {
+      store_own_anchor(writer.batch, *anchor, header, pe.proof);
       continue;
     }
     if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
@@ -388,6 +524,10 @@ void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
 
 void RecordNode::on_committed(const Committed& c) {
   for (const Hash& h : c.entry_hashes) {
+    if (anchor_ && anchor_->hash == h) {
+      anchor_.reset();
+      continue;
+    }
     if (pending_.contains(h)) {
       finish_pending(h, ReplyStatus::kOk, "committed");
       continue;
@@ -395,7 +535,7 @@ void RecordNode::on_committed(const Committed& c) {
     for (auto it = registrations_.begin(); it != registrations_.end(); ++it) {
       if (it->second.hash != h) continue;
       for (ClientRequestId id : it->second.clients)
-        env_.reply(id, {ReplyStatus::kOk, "registered", h, {}});
+        env_.reply(id, make_reply(ReplyStatus::kOk, "registered", h));
       const UserId user = it->first;
       WriteBatch b;
       b.del(Table::kPending, tagged_key(kPendingRegistration, user.view()));
@@ -420,7 +560,8 @@ void RecordNode::on_committed(const Committed& c) {
 void RecordNode::finish_pending(const Hash& hash, ReplyStatus status, std::string detail) {
   auto it = pending_.find(hash);
   MHR_ASSERT(it != pending_.end());
-  if (it->second.client) env_.reply(*it->second.client, {status, std::move(detail), hash, {}});
+  if (it->second.client)
+    env_.reply(*it->second.client, make_reply(status, std::move(detail), hash));
   auto& queue = pending_by_user_[it->second.record.user];
   queue.erase(std::remove(queue.begin(), queue.end(), hash), queue.end());
   if (queue.empty()) pending_by_user_.erase(it->second.record.user);
@@ -612,6 +753,39 @@ bool RecordNode::has_parked(const UserId& user) const {
   return found;
 }
 
+// ---- audit anchors ------------------------------------------------------------
+
+void RecordNode::store_own_anchor(WriteBatch& batch, const AuditAnchor& a,
+                                  const BlockHeader& header, const MerkleProof& proof) {
+  if (a.node != env_.self()) return;
+  auto head = audit_.head();
+  MHR_ASSERT_MSG(head && a.sequence <= head->first, "an anchor of audit entries never written");
+  audit_.put_anchor(batch, a, header.height, proof);
+}
+
+// One anchor in flight at a time, covering the head when it was sent.
+void RecordNode::anchor_audit(TimeUs now) {
+  if (!anchor_) {
+    auto head = audit_.head();
+    auto anchored = audit_.last_anchored();
+    if (!head || (anchored && *anchored >= head->first) || now < next_anchor_at_us_) return;
+    AuditAnchor a{env_.self(), network_, head->first, head->second, now, env_.signer().public_key(),
+                  {}};
+    sign_anchor(a, env_.signer());
+    anchor_ = PendingAnchor{a, entry_hash(Entry{a}), 0, now};
+    next_anchor_at_us_ = now + kAuditAnchorIntervalUs;
+  }
+  if (anchor_->next_at_us > now) return;
+  if (anchor_->attempts >= params().max_attempts) {
+    env_.count(Counter::kGaveUp);
+    anchor_.reset();  // a later anchor covers these entries too
+    return;
+  }
+  if (anchor_->attempts > 0) env_.count(Counter::kRetries);
+  env_.send(consensus_, make_message(TxRequest{Transaction{anchor_->anchor}}));
+  anchor_->next_at_us = now + backoff_us(params(), ++anchor_->attempts);
+}
+
 // ---- retries --------------------------------------------------------------------
 
 void RecordNode::on_timer(TimerId id, std::uint64_t) {
@@ -628,7 +802,7 @@ void RecordNode::on_tick() {
       if (p.attempts >= max_attempts) {
         env_.count(Counter::kGaveUp);
         for (ClientRequestId id : p.clients)
-          env_.reply(id, {ReplyStatus::kUnavailable, "registration not confirmed", {}, {}});
+          env_.reply(id, make_reply(ReplyStatus::kUnavailable, "registration not confirmed"));
         p.clients.clear();
         p.attempts = 0;  // keep trying quietly: the registration is durable
       }
@@ -675,6 +849,13 @@ void RecordNode::on_tick() {
     }
     next = std::min(next, s.next_at_us);
     ++it;
+  }
+  anchor_audit(now);
+  if (anchor_) {
+    next = std::min(next, anchor_->next_at_us);
+  } else if (audit_.head() &&
+             (!audit_.last_anchored() || *audit_.last_anchored() < audit_.head()->first)) {
+    next = std::min(next, std::max(now + 1, next_anchor_at_us_));
   }
   if (next != INT64_MAX) want_tick(next);
 }

@@ -10,9 +10,13 @@
 #include <set>
 #include <vector>
 
+#include "common/access.hpp"
+#include "common/audit_log.hpp"
 #include "common/chain_follower.hpp"
 #include "common/chain_store.hpp"
+#include "common/consent_book.hpp"
 #include "common/env.hpp"
+#include "common/replay_guard.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
 
@@ -20,6 +24,8 @@ namespace mhr {
 
 // Bounds on volatile state: past these a node refuses new work.
 inline constexpr std::size_t kMaxPendingRecords = 100'000;
+// The audit chain's head is anchored in a block at most this often.
+inline constexpr TimeUs kAuditAnchorIntervalUs = 1 * kUsPerSecond;
 
 class RecordNode final : public NodeLogic {
  public:
@@ -34,6 +40,8 @@ class RecordNode final : public NodeLogic {
   std::uint64_t header_height() const { return follower_.next_height(); }
   std::size_t pending_records() const { return pending_.size(); }
   std::size_t syncs_in_progress() const { return syncs_.size(); }
+  const ConsentBook& consent() const { return book_; }
+  const AuditLog& audit() const { return audit_; }
 
  private:
   struct PendingRecord {
@@ -61,10 +69,30 @@ class RecordNode final : public NodeLogic {
   // A user's chain may have a gap (records parked behind it) after a sync.
   inline static constexpr std::uint32_t kMaxGapRepairs = 5;
 
+  struct PendingAnchor {
+    AuditAnchor anchor;
+    Hash hash;
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+  };
+
   // client requests
+  std::optional<std::string> credential_refusal(const ClientRequest& request);
+  void deny(ClientRequestId id, const PublicKey& actor, const UserId& user, std::string why);
   void register_user(ClientRequestId id, const RegisterUserRequest& req);
   void submit_record(ClientRequestId id, const SubmitRecordRequest& req);
   void read_user(ClientRequestId id, const ReadUserRequest& req);
+  void patient_act(ClientRequestId id, const PatientActRequest& req);
+  void read_audit(ClientRequestId id, const AuditRequest& req);
+  void queue_record(ClientRequestId id, const SubmitRecordRequest& req);
+  void append_audit(const PublicKey& actor, const UserId& user, AuditAction action,
+                    std::uint32_t records, std::string detail);
+
+  // consent and audit as records are stored
+  void apply_patient_act(WriteBatch& batch, const Record& r);
+  void store_own_anchor(WriteBatch& batch, const AuditAnchor& a, const BlockHeader& header,
+                        const MerkleProof& proof);
+  void anchor_audit(TimeUs now);
 
   // messages
   void on_presence_query(const PresenceQuery& q);
@@ -111,6 +139,11 @@ class RecordNode final : public NodeLogic {
   std::map<Hash, PendingRecord> pending_;
   std::map<UserId, std::deque<Hash>> pending_by_user_;  // in chain order
   std::map<UserId, HistorySync> syncs_;
+  ConsentBook book_;
+  AuditLog audit_;
+  ReplayGuard replay_;
+  std::optional<PendingAnchor> anchor_;
+  TimeUs next_anchor_at_us_ = 0;
   TickTimer tick_;
 };
 

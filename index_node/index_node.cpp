@@ -55,7 +55,7 @@ void IndexNode::start() {
 }
 
 void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
-  env_.reply(id, {ReplyStatus::kRejected, "index nodes take no client requests", {}, {}});
+  env_.reply(id, make_reply(ReplyStatus::kRejected, "index nodes take no client requests"));
 }
 
 void IndexNode::on_message(NodeId from, const Message& message) {
@@ -107,7 +107,9 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       if (learn_registration(batch, reg->user, network_)) registered.push_back(reg->user);
       continue;
     }
-    const UserId& user = std::get<Record>(pe.entry).user;
+    const auto* record = std::get_if<Record>(&pe.entry);
+    if (!record) continue;  // audit anchors stay with their node
+    const UserId& user = record->user;
     std::vector<NetworkId> targets;
     if (sparse()) {
       targets = table_.others(user, network_);

@@ -257,6 +257,22 @@ NodeKeys load_key_file(const std::string& path) {
 
 // ---------------------------------------------------------------- topology
 
+namespace {
+// Clinicians acting for a record node's institution: Ed25519 keys in hex.
+std::vector<PublicKey> staff_keys(const ConfigNode& n, NodeRole role) {
+  if (role != NodeRole::kRecord) n.fail("only record nodes have staff");
+  if (!n.is_sequence()) n.fail("expected a list of Ed25519 public keys (64 hex digits each)");
+  if (n.size() > kMaxStaffKeys) n.fail("at most " + std::to_string(kMaxStaffKeys) + " staff keys");
+  std::vector<PublicKey> keys;
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    auto key = FixedBytes<32>::parse_hex(n.at(i).as_string());
+    if (!key) n.at(i).fail("expected an Ed25519 public key as 64 hex digits");
+    keys.push_back(PublicKey{*key});
+  }
+  return keys;
+}
+}  // namespace
+
 Deployment load_deployment(const std::string& path) {
   const ConfigNode root = ConfigNode::load_file(path);
   if (!root.is_map()) root.fail("expected a topology file (a map with protocol, networks, nodes)");
@@ -315,7 +331,7 @@ Deployment load_deployment(const std::string& path) {
   for (std::size_t i = 0; i < nodes_n.size(); ++i) {
     const ConfigNode n = nodes_n.at(i);
     if (!n.is_map()) n.fail("expected a node (a map with id, name, role, network, endpoint, ...)");
-    n.allow_only({"id", "name", "role", "network", "endpoint", "sign_key", "curve_key"});
+    n.allow_only({"id", "name", "role", "network", "endpoint", "sign_key", "curve_key", "staff"});
     NodeInfo info;
     const ConfigNode id_n = n.required("id");
     info.id = NodeId{static_cast<std::uint32_t>(id_n.as_int(0, kMaxId))};
@@ -333,6 +349,7 @@ Deployment load_deployment(const std::string& path) {
       if (!key) sk_n.fail("expected an Ed25519 public key as 64 hex digits");
       info.key = PublicKey{*key};
     }
+    if (auto staff_n = n.optional("staff")) info.staff = staff_keys(*staff_n, info.role);
     NodeAddress address;
     const ConfigNode ep_n = n.required("endpoint");
     address.endpoint = endpoint_at(ep_n);
@@ -490,6 +507,11 @@ void write_deployment(const std::string& path, const Topology& topology,
     out << YAML::Key << "endpoint" << YAML::Value << a.endpoint;
     out << YAML::Key << "sign_key" << YAML::Value << n.key.hex();
     out << YAML::Key << "curve_key" << YAML::Value << YAML::DoubleQuoted << a.curve_z85;
+    if (!n.staff.empty()) {
+      out << YAML::Key << "staff" << YAML::Value << YAML::BeginSeq;
+      for (const PublicKey& k : n.staff) out << k.hex();
+      out << YAML::EndSeq;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

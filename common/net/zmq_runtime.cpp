@@ -36,6 +36,12 @@
 
 namespace mhr {
 
+TimeUs wall_clock_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -146,11 +152,7 @@ struct ZmqRuntime::Impl final : Env {
 
   // Env
   NodeId self() const override { return config.id; }
-  TimeUs now_us() const override {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  TimeUs now_us() const override { return wall_clock_us(); }
   void send(NodeId to, MessagePtr message) override;
   TimerId set_timer(TimeUs delay_us, std::uint64_t tag) override;
   void cancel_timer(TimerId id) override { pending_timers.erase(id); }
@@ -414,7 +416,7 @@ void ZmqRuntime::Impl::reply(ClientRequestId id, ClientReply reply) {
     std::string why = "reply too large (" + std::to_string(frame.reply.records.size()) +
                       " records, " + std::to_string(size) + " bytes)";
     log(LogLevel::kWarn, "client request " + std::to_string(id) + ": " + why);
-    frame.reply = ClientReply{ReplyStatus::kUnavailable, why, std::nullopt, {}};
+    frame.reply = make_reply(ReplyStatus::kUnavailable, why);
   }
   zmq::message_t identity(client.identity.data(), client.identity.size());
   zmq::message_t body = frame_of(encode(frame));

@@ -71,6 +71,10 @@ class ZmqRuntime {
 
 // A client of record nodes: a DEALER with its own CURVE key connected to one
 // node. Requests are pipelined; replies are matched by request id.
+// Microseconds since the Unix epoch: the clock of real nodes, and the time
+// a real client puts in its credentials.
+TimeUs wall_clock_us();
+
 class ZmqClient {
  public:
   ZmqClient(const std::string& endpoint, const std::string& server_curve_z85,

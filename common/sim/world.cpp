@@ -745,7 +745,7 @@ void SimWorld::Impl::crash(Node& n) {
   }
   for (auto& cb : failed) {
     ++stats.client_replies;
-    if (cb) cb(ClientReply{ReplyStatus::kUnavailable, "node crashed", std::nullopt, {}});
+    if (cb) cb(make_reply(ReplyStatus::kUnavailable, "node crashed"));
   }
 }
 
@@ -829,7 +829,7 @@ void SimWorld::submit(NodeId node, ClientRequest request, ReplyCallback on_reply
   const ClientRequestId id = w.next_client_id++;
   if (!n.up) {
     ++w.stats.client_replies;
-    if (on_reply) on_reply(ClientReply{ReplyStatus::kUnavailable, "node down", std::nullopt, {}});
+    if (on_reply) on_reply(make_reply(ReplyStatus::kUnavailable, "node down"));
     return;
   }
   w.pending.emplace(id, PendingClient{n.id, std::move(on_reply)});

@@ -28,6 +28,7 @@ struct FlowRun {
   }
 
   NodeId node(const std::string& name) const { return *scenario.layout.find_node(name); }
+  UserId user(std::uint32_t index) const { return user_id(index, scenario.protocol.crypto); }
   ChainStore chain(const std::string& name) {
     return ChainStore(sim->world().store_of(node(name)));
   }
@@ -35,7 +36,7 @@ struct FlowRun {
   // Hashes of every record of `user` held by the named node.
   std::set<Hash> records_of(const std::string& name, std::uint32_t user) {
     std::set<Hash> out;
-    chain(name).for_each_record(user_id(user),
+    chain(name).for_each_record(this->user(user),
                                 [&](const Hash& h, const Record&) { out.insert(h); });
     return out;
   }

@@ -36,23 +36,23 @@ workload:
   auto* c1 = dynamic_cast<ConsensusNode*>(run.sim->world().logic_of(run.node("net1.c0")));
   REQUIRE(c0);
   REQUIRE(c1);
-  CHECK(c0->table().holders(user_id(0)) == std::vector<NodeId>{run.node("net0.r1")});
-  CHECK(c0->table().holders(user_id(1)) == std::vector<NodeId>{run.node("net0.r0")});
-  CHECK(c1->table().holders(user_id(1)) == std::vector<NodeId>{run.node("net1.r1")});
-  CHECK(c0->table().holders(user_id(2)).empty());
+  CHECK(c0->table().holders(run.user(0)) == std::vector<NodeId>{run.node("net0.r1")});
+  CHECK(c0->table().holders(run.user(1)) == std::vector<NodeId>{run.node("net0.r0")});
+  CHECK(c1->table().holders(run.user(1)) == std::vector<NodeId>{run.node("net1.r1")});
+  CHECK(c0->table().holders(run.user(2)).empty());
   for (const char* index : {"net0.i", "net1.i"}) {
     auto* x = dynamic_cast<IndexNode*>(run.sim->world().logic_of(run.node(index)));
     REQUIRE(x);
-    CHECK(x->table().networks(user_id(0)) == std::vector<NetworkId>{NetworkId{0}});
-    auto nets = x->table().networks(user_id(1));
+    CHECK(x->table().networks(run.user(0)) == std::vector<NetworkId>{NetworkId{0}});
+    auto nets = x->table().networks(run.user(1));
     std::sort(nets.begin(), nets.end());
     CHECK(nets == std::vector<NetworkId>{NetworkId{0}, NetworkId{1}});
-    CHECK(x->table().networks(user_id(2)) == std::vector<NetworkId>{NetworkId{1}});
+    CHECK(x->table().networks(run.user(2)) == std::vector<NetworkId>{NetworkId{1}});
   }
   auto* r = dynamic_cast<RecordNode*>(run.sim->world().logic_of(run.node("net0.r1")));
   REQUIRE(r);
-  CHECK(r->is_registered(user_id(0)));
-  CHECK_FALSE(r->is_registered(user_id(1)));
+  CHECK(r->is_registered(run.user(0)));
+  CHECK_FALSE(r->is_registered(run.user(1)));
 }
 
 TEST_CASE("flow 2: within a network each record reaches exactly the holders of its user") {
@@ -112,7 +112,7 @@ workload:
   // Both networks wrote for the user: both chains are on both holders.
   std::set<NetworkId> chains;
   run.chain("net1.r1").for_each_record(
-      user_id(0), [&](const Hash&, const Record& r) { chains.insert(r.network); });
+      run.user(0), [&](const Hash&, const Record& r) { chains.insert(r.network); });
   CHECK(chains == std::set<NetworkId>{NetworkId{0}, NetworkId{1}});
   for (const char* other : {"net0.r1", "net1.r0", "net2.r0", "net2.r1"})
     CHECK(run.records_of(other, 0).empty());
@@ -143,7 +143,7 @@ workload:
   CHECK(before == after);
   CHECK(after.size() == run.summary.records_committed);
   std::size_t older = 0;
-  run.chain("net0.r2").for_each_record(user_id(0), [&](const Hash&, const Record& r) {
+  run.chain("net0.r2").for_each_record(run.user(0), [&](const Hash&, const Record& r) {
     if (r.created_at_us < 4 * kUsPerSecond) ++older;
   });
   CHECK(older > 10);  // history written before the migration arrived
@@ -174,7 +174,7 @@ workload:
   CHECK(home == away);
   CHECK(away.size() == run.summary.records_committed);
   std::size_t migrated = 0, forwarded_later = 0;
-  run.chain("net1.r1").for_each_record(user_id(0), [&](const Hash&, const Record& r) {
+  run.chain("net1.r1").for_each_record(run.user(0), [&](const Hash&, const Record& r) {
     if (r.network != NetworkId{0}) return;
     if (r.created_at_us < 4 * kUsPerSecond) ++migrated;
     if (r.created_at_us > 7 * kUsPerSecond) ++forwarded_later;

@@ -97,8 +97,8 @@ Bytes mutate(Bytes b, std::mt19937_64& rng) {
 }  // namespace
 
 TEST_CASE("client codec: every request kind round-trips") {
-  check_round_trip(ClientRequestFrame{0, RegisterUserRequest{user(1)}});
-  check_round_trip(ClientRequestFrame{1ull << 40, ReadUserRequest{user(2)}});
+  check_round_trip(ClientRequestFrame{0, RegisterUserRequest{user(1), {}}});
+  check_round_trip(ClientRequestFrame{1ull << 40, ReadUserRequest{user(2), {}}});
   SubmitRecordRequest s = sample_submit();
   check_round_trip(ClientRequestFrame{7, s});
   s.supersedes = sha256(as_bytes("old"));
@@ -114,7 +114,8 @@ TEST_CASE("client codec: every request kind round-trips") {
 TEST_CASE("client codec: replies round-trip with every status, hash and records") {
   check_round_trip(ClientReplyFrame{1, ClientReply{}});
   check_round_trip(ClientReplyFrame{
-      2, ClientReply{ReplyStatus::kRejected, "user not registered here", std::nullopt, {}}});
+      2,
+      ClientReply{ReplyStatus::kRejected, "user not registered here", std::nullopt, {}, {}, {}}});
   Record r0 = sample_record(0, "{\"a\":1}");
   Record r1 = sample_record(1, "{\"b\":2}");
   r1.prev_hash = record_hash(r0);
@@ -123,16 +124,17 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   off.off_chain = OffChainRef{sha256(as_bytes("x-ray")), 3'000'000};
   off.supersedes = record_hash(r0);
   check_round_trip(ClientReplyFrame{
-      3, ClientReply{ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}}});
+      3, ClientReply{ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}, {}, {}}});
   check_round_trip(ClientReplyFrame{
-      4, ClientReply{ReplyStatus::kUnavailable, std::string(kMaxDetailBytes, 'd'), {}, {}}});
+      4,
+      ClientReply{ReplyStatus::kUnavailable, std::string(kMaxDetailBytes, 'd'), {}, {}, {}, {}}});
 }
 
 TEST_CASE("client codec: unknown tags, statuses, categories and limits are refused") {
-  Bytes reg = encode(ClientRequestFrame{5, RegisterUserRequest{user(1)}});
+  Bytes reg = encode(ClientRequestFrame{5, RegisterUserRequest{user(1), {}}});
   // [version][id=5][tag]...
   Bytes bad_tag = reg;
-  bad_tag[2] = 3;
+  bad_tag[2] = 5;
   CHECK(decode_error<ClientRequestFrame>(bad_tag) == DecodeError::kUnknownType);
 
   Bytes submit = encode(ClientRequestFrame{5, sample_submit()});
@@ -144,7 +146,7 @@ TEST_CASE("client codec: unknown tags, statuses, categories and limits are refus
 
   Bytes reply = encode(ClientReplyFrame{5, ClientReply{}});
   Bytes bad_status = reply;
-  bad_status[2] = 3;
+  bad_status[2] = 4;
   CHECK(decode_error<ClientReplyFrame>(bad_status) == DecodeError::kUnknownType);
   Bytes bad_bool = reply;
   bad_bool[4] = 2;  // [version][id][status][detail len 0][has hash]
@@ -199,15 +201,17 @@ TEST_CASE("client codec: random and mutated input gives an error or a canonical 
   off.off_chain = OffChainRef{sha256(as_bytes("blob")), 1234};
   off.supersedes = sha256(as_bytes("old"));
   const std::vector<Bytes> seeds = {
-      encode(ClientRequestFrame{1, RegisterUserRequest{user(1)}}),
+      encode(ClientRequestFrame{1, RegisterUserRequest{user(1), {}}}),
       encode(ClientRequestFrame{300, sample_submit()}),
       encode(ClientRequestFrame{2, off}),
-      encode(ClientRequestFrame{3, ReadUserRequest{user(3)}}),
+      encode(ClientRequestFrame{3, ReadUserRequest{user(3), {}}}),
       encode(ClientReplyFrame{4, ClientReply{ReplyStatus::kOk,
                                              "ok",
                                              sha256(as_bytes("h")),
-                                             {sample_record(0, "{}"), sample_record(1, "[]")}}}),
-      encode(ClientReplyFrame{5, ClientReply{ReplyStatus::kRejected, "no", {}, {}}}),
+                                             {sample_record(0, "{}"), sample_record(1, "[]")},
+                                             {},
+                                             {}}}),
+      encode(ClientReplyFrame{5, ClientReply{ReplyStatus::kRejected, "no", {}, {}, {}, {}}}),
   };
   std::size_t ok = 0;
   for (int i = 0; i < 20'000; ++i) {

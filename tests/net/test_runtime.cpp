@@ -111,7 +111,7 @@ TEST_CASE(
   const std::string server_key = cluster.deployment.address[0].curve_z85;
 
   ZmqClient client(endpoint, server_key, cluster.client);
-  ClientReply r = client.call(RegisterUserRequest{user_of(9)}, kCallTimeoutUs);
+  ClientReply r = client.call(RegisterUserRequest{user_of(9), {}}, kCallTimeoutUs);
   CHECK(r.status == ReplyStatus::kOk);
   CHECK(r.detail == "registered");
   SubmitRecordRequest submit;
@@ -123,8 +123,8 @@ TEST_CASE(
   CHECK(r.entry_hash == sha256(as_bytes("{}")));
 
   // Pipelined: replies matched by id, in any order.
-  ClientRequestId id1 = client.send(ReadUserRequest{user_of(9)});
-  ClientRequestId id2 = client.send(ReadUserRequest{user_of(10)});
+  ClientRequestId id1 = client.send(ReadUserRequest{user_of(9), {}});
+  ClientRequestId id2 = client.send(ReadUserRequest{user_of(10), {}});
   CHECK(id1 != id2);
   std::map<ClientRequestId, std::string> got;
   for (int i = 0; i < 2; ++i) {
@@ -141,13 +141,15 @@ TEST_CASE(
 
   // A key the node does not know: the handshake is refused.
   ZmqClient stranger(endpoint, server_key, curve_pair());
-  CHECK_THROWS_AS(stranger.call(ReadUserRequest{user_of(9)}, 300 * kUsPerMs), std::runtime_error);
+  CHECK_THROWS_AS(stranger.call(ReadUserRequest{user_of(9), {}}, 300 * kUsPerMs),
+                  std::runtime_error);
   CHECK(a.wait_stats([](const RuntimeStats& s) { return s.auth_refused >= 1; }));
 
   // A deployment node is admitted, but as a node: its client requests are
   // dropped.
   ZmqClient impostor(endpoint, server_key, cluster.keys[kIndexNode.value].curve);
-  CHECK_THROWS_AS(impostor.call(ReadUserRequest{user_of(9)}, 300 * kUsPerMs), std::runtime_error);
+  CHECK_THROWS_AS(impostor.call(ReadUserRequest{user_of(9), {}}, 300 * kUsPerMs),
+                  std::runtime_error);
   CHECK(a.wait_stats([](const RuntimeStats& s) { return s.dropped_unknown_sender >= 1; }));
   RuntimeStats s = a.stats();
   CHECK(s.client_requests == 4);
@@ -165,8 +167,9 @@ TEST_CASE("runtime: hostile frames are dropped and counted, the node keeps worki
   RawDealer client(endpoint, server_key, cluster.client);
 
   index.send("N", Bytes{kCodecVersion, 0xEE, 1, 2, 3});  // unknown message tag
-  index.send("C", encode(ClientRequestFrame{1, ReadUserRequest{user_of(1)}}));  // node as client
-  client.send("N", encode(*presence_query(1)));                                 // client as node
+  index.send("C",
+             encode(ClientRequestFrame{1, ReadUserRequest{user_of(1), {}}}));  // node as client
+  client.send("N", encode(*presence_query(1)));                                // client as node
   client.send("C", Bytes{kCodecVersion, 1, 9});  // unknown request tag
   index.send("XX", encode(*presence_query(2)));  // not a kind byte
   CHECK(a.wait_stats([](const RuntimeStats& s) {
@@ -175,7 +178,7 @@ TEST_CASE("runtime: hostile frames are dropped and counted, the node keeps worki
   // Still serving both.
   index.send("N", encode(*presence_query(3)));
   CHECK(a.seen().wait([&] { return a.seen().count_from<PresenceQuery>(kIndexNode) == 1; }));
-  client.send("C", encode(ClientRequestFrame{77, RegisterUserRequest{user_of(1)}}));
+  client.send("C", encode(ClientRequestFrame{77, RegisterUserRequest{user_of(1), {}}}));
   zmq::message_t reply;
   zmq_pollitem_t item{client.socket.handle(), 0, ZMQ_POLLIN, 0};
   REQUIRE(zmq::poll(&item, 1, std::chrono::milliseconds(5000)) == 1);
@@ -248,7 +251,7 @@ TEST_CASE("runtime: a restarted peer is reached again and its LMDB store survive
   b.start();
   ZmqClient client(cluster.configs[0].listen, cluster.deployment.address[0].curve_z85,
                    cluster.client);
-  REQUIRE(client.call(RegisterUserRequest{user_of(5)}, kCallTimeoutUs).detail == "registered");
+  REQUIRE(client.call(RegisterUserRequest{user_of(5), {}}, kCallTimeoutUs).detail == "registered");
   a.exec([](Env& env) { env.send(kConsensusNode, presence_query(1)); });
   REQUIRE(a.seen().wait([&] { return a.seen().count_from<PresenceFlag>(kConsensusNode) == 1; }));
 
@@ -268,8 +271,8 @@ TEST_CASE("runtime: a restarted peer is reached again and its LMDB store survive
   // client reconnects by itself.
   a.stop();
   a.start();
-  CHECK(call_until_answered(client, ReadUserRequest{user_of(5)}).detail == "present");
-  CHECK(call_until_answered(client, ReadUserRequest{user_of(6)}).detail == "absent");
+  CHECK(call_until_answered(client, ReadUserRequest{user_of(5), {}}).detail == "present");
+  CHECK(call_until_answered(client, ReadUserRequest{user_of(6), {}}).detail == "absent");
 }
 
 TEST_CASE("runtime: messages to a down peer queue up to the high-water mark and never block") {
@@ -338,5 +341,5 @@ TEST_CASE("runtime: a role's StoreError stops run() and propagates") {
   again.start();
   ZmqClient client(cluster.configs[0].listen, cluster.deployment.address[0].curve_z85,
                    cluster.client);
-  CHECK(call_until_answered(client, ReadUserRequest{user_of(1)}).detail == "absent");
+  CHECK(call_until_answered(client, ReadUserRequest{user_of(1), {}}).detail == "absent");
 }

@@ -16,6 +16,8 @@
 #include <zmq.hpp>
 
 #include "common/chain_store.hpp"
+#include "common/client_codec.hpp"
+#include "common/identity.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
@@ -65,9 +67,26 @@ class LiveCluster {
     return client(n).call(r, 20 * kUsPerSecond);
   }
 
+  // Patient i (a demo key derived from its index) and its user id.
+  UserId user(std::uint32_t i) {
+    auto signer = patient_signer(i, scenario_.protocol.crypto);
+    const UserId u = user_id_of(signer->public_key());
+    patients_[u] = std::move(signer);
+    return u;
+  }
+  // A request signed by the patient, or by the launcher's staff key.
+  ClientRequest as_patient(NodeId n, ClientRequest r) {
+    sign_request(r, *patients_.at(request_user(r)), n, wall_clock_us(), ++nonce_);
+    return r;
+  }
+  ClientRequest as_staff(NodeId n, ClientRequest r) {
+    sign_request(r, cluster_.client_signer(), n, wall_clock_us(), ++nonce_);
+    return r;
+  }
+
   // Registers and waits for the confirmation.
   void register_user(NodeId n, const UserId& u) {
-    ClientReply r = call(n, RegisterUserRequest{u});
+    ClientReply r = call(n, as_patient(n, RegisterUserRequest{u, {}}));
     REQUIRE_MESSAGE(r.status == ReplyStatus::kOk, r.detail);
   }
 
@@ -79,7 +98,7 @@ class LiveCluster {
     std::set<Hash> out;
     for (int attempt = 0; attempt < 200; ++attempt) {
       try {
-        ClientReply r = client(n).call(ReadUserRequest{user}, 2 * kUsPerSecond);
+        ClientReply r = client(n).call(as_patient(n, ReadUserRequest{user, {}}), 2 * kUsPerSecond);
         if (r.status == ReplyStatus::kOk) {
           for (const Record& rec : r.records) out.insert(record_hash(rec));
           return out;
@@ -108,12 +127,15 @@ class LiveCluster {
   std::string dir_;
   Cluster cluster_;
   std::map<std::uint32_t, std::unique_ptr<ZmqClient>> clients_;
+  std::map<UserId, std::unique_ptr<Signer>> patients_;
+  std::uint64_t nonce_ = 0;
 };
 
 SubmitRecordRequest record_for(const UserId& u, int i) {
   std::string body = "{\"resourceType\":\"Observation\",\"n\":" + std::to_string(i) + "}";
-  return {u,           "Observation", Category::kMedical, SharedBytes(as_bytes(body)), std::nullopt,
-          std::nullopt};
+  return {
+      u, "Observation", Category::kMedical, SharedBytes(as_bytes(body)), std::nullopt, std::nullopt,
+      {}};
 }
 
 // Submits `count` records through `origin`, pipelined; returns the hashes
@@ -124,7 +146,7 @@ std::set<Hash> submit(LiveCluster& c, NodeId origin, const UserId& u, int from, 
   ZmqClient& client = c.client(origin);
   std::set<ClientRequestId> waiting;
   for (int i = from; i < from + count; ++i) {
-    waiting.insert(client.send(record_for(u, i)));
+    waiting.insert(client.send(c.as_staff(origin, record_for(u, i))));
     if (between) between(i);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -145,7 +167,7 @@ TEST_CASE(
     "process: SIGKILL of a holder, the consensus node and the index node under load loses nothing "
     "acknowledged") {
   LiveCluster c("kill");
-  const UserId u = user_id(1);
+  const UserId u = c.user(1);
   const NodeId origin = c.node("net0.r0"), holder = c.node("net0.r2"), far = c.node("net1.r1");
   c.register_user(origin, u);
   c.register_user(holder, u);
@@ -181,7 +203,7 @@ TEST_CASE(
 TEST_CASE(
     "process: a node down during writes catches up after restart, verifying what it receives") {
   LiveCluster c("catchup");
-  const UserId u = user_id(2);
+  const UserId u = c.user(2);
   const NodeId origin = c.node("net1.r0"), late = c.node("net1.r1");
   c.register_user(origin, u);
   c.register_user(late, u);
@@ -210,7 +232,7 @@ TEST_CASE(
   const NodeAddress& a = c.cluster().deployment().address.at(n.value);
 
   ZmqClient stranger(a.endpoint, a.curve_z85, CurveKeyPair::generate());
-  CHECK_THROWS(stranger.call(ReadUserRequest{user_id(3)}, 1 * kUsPerSecond));
+  CHECK_THROWS(stranger.call(ReadUserRequest{c.user(3), {}}, 1 * kUsPerSecond));
 
   {  // A registered client that sends garbage, then a frame of the wrong kind.
     zmq::context_t ctx;
@@ -231,10 +253,11 @@ TEST_CASE(
     s.send(zmq::buffer(garbage));
     s.send(zmq::buffer(garbage));  // a single frame of nonsense
   }
-  ClientReply r = c.call(n, ReadUserRequest{user_id(3)});
+  const UserId u = c.user(3);
+  ClientReply r = c.call(n, c.as_patient(n, ReadUserRequest{u, {}}));
   CHECK(r.status == ReplyStatus::kRejected);  // served: the user is simply not registered
-  c.register_user(n, user_id(3));
-  CHECK(c.call(n, ReadUserRequest{user_id(3)}).status == ReplyStatus::kOk);
+  c.register_user(n, u);
+  CHECK(c.call(n, c.as_patient(n, ReadUserRequest{u, {}})).status == ReplyStatus::kOk);
 }
 
 namespace {
@@ -272,4 +295,54 @@ TEST_CASE("process: mhr register, submit and read against running nodes") {
   auto [rc6, bad] = mhr_cli(c, "read --node net0.c0 --user alice");
   CHECK(rc6 == 1);
   CHECK(bad.find("consensus node") != std::string::npos);
+}
+
+namespace {
+int lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+}  // namespace
+
+TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in another network") {
+  LiveCluster c("consent");
+  auto run = [&](const std::string& args) {
+    auto [rc, out] = mhr_cli(c, args);
+    INFO("mhr " << args << "\n" << out);
+    REQUIRE(rc == 0);
+    return out;
+  };
+  run("register --node net0.r0 --user alice");
+  run("submit --node net0.r0 --user alice --type Observation --text '{\"v\":1}'");
+  run("submit --node net0.r0 --user alice --type Claim --category billing --text x");
+  run("register --node net1.r0 --user alice");  // migration: the history follows
+  std::string mine;
+  for (int i = 0; i < 100 && lines(mine) < 2; ++i) {
+    mine = run("read --node net1.r0 --user alice --as-patient --json");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(lines(mine) == 2);
+  // The launcher's key is staff at net1.r0, which wrote nothing for alice.
+  CHECK(lines(run("read --node net1.r0 --user alice --json")) == 0);
+  const std::string granted =
+      run("grant --node net0.r0 --user alice --grantee net1.r0 --categories medical");
+  const std::string id = granted.substr(granted.find("grant ") + 6, 64);
+  std::string read;
+  for (int i = 0; i < 50 && lines(read) < 1; ++i) {  // the grant travels to network 1
+    read = run("read --node net1.r0 --user alice --json");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(lines(read) == 1);
+  CHECK(read.find("\"category\":\"medical\"") != std::string::npos);
+  run("revoke --node net1.r0 --user alice --grant " + id);
+  CHECK(lines(run("read --node net1.r0 --user alice --json")) == 0);
+  const std::string audit = run("audit --node net1.r0 --user alice --as-patient --json");
+  CHECK(audit.find("\"action\":\"read\"") != std::string::npos);
+  CHECK(audit.find("\"action\":\"revoke\"") != std::string::npos);
+  // Acting as a patient takes that patient's key.
+  const std::string alice_id =
+      user_id_of(make_signer(CryptoMode::kReal, patient_seed("alice"))->public_key()).hex();
+  auto [rc, refused] = mhr_cli(c, "audit --node net1.r0 --as-patient --user " + alice_id +
+                                      " --patient-key " + c.dir() + "/client.key");
+  CHECK(rc == 1);
+  CHECK(refused.find("is not the key of user") != std::string::npos);
 }

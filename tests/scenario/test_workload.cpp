@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/crypto.hpp"
+#include "common/identity.hpp"
 #include "tests/scenario/helpers.hpp"
 #include "tools/sim/workload.hpp"
 
@@ -54,11 +55,14 @@ void check_submissions(const Scenario& s, const std::vector<WorkloadAction>& act
 
 }  // namespace
 
-TEST_CASE("workload: user ids depend only on the index") {
-  const std::string text = "mhr-user-42";
-  CHECK(user_id(42) == UserId{sha256(as_bytes(text))});
-  CHECK(user_id(1) != user_id(2));
-  CHECK(user_id(7) == user_id(7));
+TEST_CASE("workload: user ids depend only on the index and the crypto mode") {
+  for (CryptoMode mode : {CryptoMode::kReal, CryptoMode::kModeled}) {
+    const auto patient = make_signer(mode, SecretSeed{sha256(as_bytes("mhr-patient-42"))});
+    CHECK(user_id(42, mode) == user_id_of(patient->public_key()));
+    CHECK(user_id(1, mode) != user_id(2, mode));
+    CHECK(user_id(7, mode) == user_id(7, mode));
+  }
+  CHECK(user_id(3, CryptoMode::kReal) != user_id(3, CryptoMode::kModeled));
 }
 
 TEST_CASE("workload: deterministic per seed, different across seeds, sorted") {

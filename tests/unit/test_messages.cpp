@@ -156,7 +156,9 @@ TEST_CASE("messages: PresenceQuery and PresenceFlag round-trip") {
 
 TEST_CASE("messages: TxRequest round-trips") {
   KeyPair node = test::key_from_byte(2);
-  check_round_trip(TxRequest{sample_registration(node, test::user_from_byte(9))});
+  check_round_trip(TxRequest{Transaction{sample_registration(node, test::user_from_byte(9))}});
+  check_round_trip(TxRequest{
+      Transaction{AuditAnchor{NodeId{3}, NetworkId{1}, 42, Hash{}, 5, node.public_key(), {}}}});
 }
 
 TEST_CASE("messages: Committed round-trips") {
@@ -411,8 +413,13 @@ TEST_CASE("entry: entries round-trip and hash as their leaves") {
   CHECK(entry_hash(b.entries[0]) == record_hash(rec));
   CHECK(entry_hash(b.entries[1]) == sha256(encode(b.entries[1])));
   CHECK(entry_hash(b.entries[1]) != sha256(encode(reg)));  // the tag is hashed too
-  CHECK(entry_user(b.entries[0]) == rec.user);
-  CHECK(entry_user(b.entries[1]) == reg.user);
+  AuditAnchor anchor{NodeId{1}, NetworkId{0}, 7, sha256(as_bytes("head")), 9, reg.node_key, {}};
+  const Entry anchored{anchor};
+  auto back = decode<Entry>(encode(anchored));
+  REQUIRE(back.ok());
+  CHECK(back.value() == anchored);
+  CHECK(entry_hash(anchored) == sha256(encode(anchored)));
+  CHECK(entry_hash(anchored) != entry_hash(b.entries[1]));
 
   for (const ProvenEntry& pe : b.proven) {
     Bytes enc = encode(pe);
@@ -422,7 +429,7 @@ TEST_CASE("entry: entries round-trip and hash as their leaves") {
     CHECK(encode(back.value()) == enc);
   }
   Bytes bad_tag = encode(b.entries[1]);
-  bad_tag[1] = 2;
+  bad_tag[1] = 3;
   auto bad = decode<Entry>(bad_tag);
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error() == DecodeError::kUnknownType);

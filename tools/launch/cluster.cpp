@@ -119,10 +119,17 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
   }
   // The launcher's own client identity, saved so `mhr register/submit/read
   // --client-key DIR/client.key` can talk to these nodes too.
+  // Its signing key is staff of every record node: it writes records as a
+  // hospital's system would, and registers patients by their own keys.
   NodeKeys client = NodeKeys::generate();
   client_keys_ = client.curve;
+  client_signer_ = make_signer(params.crypto, client.sign_seed);
   write_key_file(options_.dir + "/client.key", client);
-  auto topology = std::make_shared<const Topology>(make_topology(s, params, sign_keys));
+  const Topology plain = make_topology(s, params, sign_keys);
+  std::vector<NodeInfo> nodes = plain.nodes();
+  for (NodeInfo& n : nodes)
+    if (n.role == NodeRole::kRecord) n.staff.push_back(client_signer_->public_key());
+  auto topology = std::make_shared<const Topology>(nodes, plain.networks(), params);
   const std::string topology_file = options_.dir + "/topology.yaml";
   write_deployment(topology_file, *topology, address);
   deployment_ = load_deployment(topology_file);
@@ -224,7 +231,7 @@ void Cluster::wait_ready(TimeUs timeout_us) {
     for (;;) {
       if (!running(n.id))
         throw std::runtime_error(procs_.at(n.id.value).name + " exited; see " + log_file(n.id));
-      client.send(ReadUserRequest{UserId{}});
+      client.send(ReadUserRequest{UserId{}, {}});  // refused, but answered
       ClientReply reply;
       ClientRequestId got = 0;
       if (client.receive(got, reply, 200 * kUsPerMs)) break;  // any answer: it is up

@@ -44,6 +44,8 @@ class Cluster {
 
   const Deployment& deployment() const { return deployment_; }
   const CurveKeyPair& client_keys() const { return client_keys_; }
+  // The launcher's signing key: staff of every record node.
+  const Signer& client_signer() const { return *client_signer_; }
   std::string data_dir(NodeId node) const;
   std::string log_file(NodeId node) const;
   std::string name(NodeId node) const;
@@ -66,6 +68,7 @@ class Cluster {
   ClusterOptions options_;
   Deployment deployment_;
   CurveKeyPair client_keys_;
+  std::unique_ptr<Signer> client_signer_;
   std::vector<Proc> procs_;
   std::vector<std::string> namespaces_;
   std::vector<std::string> veths_;

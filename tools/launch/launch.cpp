@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/chain_store.hpp"
+#include "common/client_codec.hpp"
+#include "common/identity.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
@@ -32,7 +34,11 @@ class WallDriver {
  public:
   WallDriver(const Scenario& s, const Cluster& cluster, RunSummary& summary,
              const LaunchOptions& options)
-      : s_(s), summary_(summary), options_(options), actions_(generate_workload(s, options.seed)) {
+      : s_(s),
+        cluster_(cluster),
+        summary_(summary),
+        options_(options),
+        actions_(generate_workload(s, options.seed)) {
     const Deployment& d = cluster.deployment();
     for (const NodeInfo& n : d.topology->nodes())
       if (n.role == NodeRole::kRecord)
@@ -69,12 +75,23 @@ class WallDriver {
 
   bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
 
+  const Signer& patient(std::uint32_t user) {
+    auto& s = patients_[user];
+    if (!s) s = patient_signer(user, s_.protocol.crypto);
+    return *s;
+  }
+  ClientRequest signed_request(ClientRequest r, const Signer& by, NodeId node) {
+    sign_request(r, by, node, wall_clock_us(), ++nonce_);
+    return r;
+  }
+
   void perform(const WorkloadAction& a) {
-    const UserId user = user_id(a.user);
+    const Signer& patient = this->patient(a.user);
+    const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
       ZmqClient& client = *clients_.at(a.node.value);
-      outstanding_[{a.node.value, client.send(RegisterUserRequest{user})}] = {false, since(t0_),
-                                                                              a.user};
+      ClientRequest reg = signed_request(RegisterUserRequest{user, {}}, patient, a.node);
+      outstanding_[{a.node.value, client.send(reg)}] = {false, since(t0_), a.user};
       return;
     }
     // Like a hospital, write only where the registration was confirmed.
@@ -86,12 +103,18 @@ class WallDriver {
     const std::uint32_t node =
         confirmed->second.contains(a.node.value) ? a.node.value : *confirmed->second.begin();
     ZmqClient& client = *clients_.at(node);
-    SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
-                            a.category,   workload_payload(a.payload_bytes, ++salt_),
-                            std::nullopt, std::nullopt};
+    SubmitRecordRequest req{user,
+                            s_.workload.content_types.at(a.content_type),
+                            a.category,
+                            workload_payload(a.payload_bytes, ++salt_),
+                            std::nullopt,
+                            std::nullopt,
+                            {}};
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, since(t0_)).submitted;
-    outstanding_[{node, client.send(req)}] = {true, since(t0_), a.user};
+    ClientRequest signed_req =
+        signed_request(std::move(req), cluster_.client_signer(), NodeId{node});
+    outstanding_[{node, client.send(signed_req)}] = {true, since(t0_), a.user};
   }
 
   void collect(TimeUs wait_us) {
@@ -143,6 +166,7 @@ class WallDriver {
   }
 
   const Scenario& s_;
+  const Cluster& cluster_;
   RunSummary& summary_;
   const LaunchOptions& options_;
   std::vector<WorkloadAction> actions_;
@@ -152,6 +176,8 @@ class WallDriver {
   Clock::time_point t0_;
   TimeUs last_progress_us_ = 0;
   std::uint64_t salt_ = 0;
+  std::map<std::uint32_t, std::unique_ptr<Signer>> patients_;  // made when first needed
+  std::uint64_t nonce_ = 0;
 };
 
 // The stores of stopped nodes, opened for the checkers.

@@ -4,59 +4,115 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 
+#include "common/client_codec.hpp"
 #include "common/crypto.hpp"
 #include "common/net/zmq_runtime.hpp"
+#include "tools/sim/workload.hpp"
 
 namespace mhr {
 
 namespace {
 
 constexpr TimeUs kCallTimeoutUs = 30 * kUsPerSecond;
+constexpr TimeUs kUsPerDay = 24 * 3600 * kUsPerSecond;
 
 struct ClientArgs {
   std::string topology;
   std::string client_key;
   std::string node;
   std::string user;
+  std::string patient_key;
+  bool as_patient = false;
   std::string type = "Observation";
   std::string category = "medical";
   std::string data_file;
   std::string text;
   bool json = false;
+  // grants
+  std::string grantee;
+  std::string categories = "medical,billing,insurance,administrative";
+  std::vector<std::string> types;
+  std::string purpose = "care";
+  double days = 365;
+  std::string grant;
 };
 
-// A user is named by 64 hex digits (its id) or by a label, hashed as the
-// simulator names its users ("7" is the same patient as user 7 there).
-UserId parse_user(const std::string& s) {
-  if (auto id = UserId::parse_hex(s)) return *id;
-  return UserId{sha256(as_bytes("mhr-user-" + s))};
+std::uint64_t secure_random_u64() {
+  std::uint64_t v = 0;
+  secure_random({reinterpret_cast<std::uint8_t*>(&v), sizeof v});
+  return v;
 }
 
-NodeId find_node(const Deployment& d, const std::string& name) {
+// Everything a command needs to talk to one record node as someone.
+struct Session {
+  Deployment deployment;
+  NodeKeys client_keys;
+  NodeId node;
+  std::unique_ptr<Signer> client;   // the client key file's signing key
+  std::unique_ptr<Signer> patient;  // when the patient is known (label or key file)
+  UserId user;
+};
+
+NodeId find_node(const Deployment& d, const std::string& name, NodeRole want) {
   for (const NodeInfo& n : d.topology->nodes())
     if (n.name == name || std::to_string(n.id.value) == name) {
-      if (n.role != NodeRole::kRecord)
+      if (n.role != want)
         throw std::runtime_error("'" + name + "' is a " + std::string(node_role_name(n.role)) +
-                                 " node; clients talk to record nodes");
+                                 " node, not a " + std::string(node_role_name(want)) + " node");
       return n.id;
     }
   throw std::runtime_error("no node '" + name + "' in the topology");
 }
 
-ClientReply call(const ClientArgs& a, const ClientRequest& request) {
-  Deployment d = load_deployment(a.topology);
-  NodeKeys keys = load_key_file(a.client_key);
-  NodeId node = find_node(d, a.node);
-  ZmqClient client(d.address[node.value].endpoint, d.address[node.value].curve_z85, keys.curve);
+// A patient is named by 64 hex digits (its id; then --patient-key is needed
+// to act as the patient) or by a label, whose demo key derives from the
+// label as in the simulator ("7" is the same patient as user 7 there).
+Session open_session(const ClientArgs& a) {
+  Session s{load_deployment(a.topology), load_key_file(a.client_key), {}, {}, {}, {}};
+  const CryptoMode mode = s.deployment.topology->params().crypto;
+  s.node = find_node(s.deployment, a.node, NodeRole::kRecord);
+  s.client = make_signer(mode, s.client_keys.sign_seed);
+  if (!a.patient_key.empty()) {
+    s.patient = make_signer(mode, load_key_file(a.patient_key).sign_seed);
+  } else if (!UserId::parse_hex(a.user)) {
+    s.patient = make_signer(mode, patient_seed(a.user));
+  }
+  s.user = s.patient ? user_id_of(s.patient->public_key()) : *UserId::parse_hex(a.user);
+  if (auto hex = UserId::parse_hex(a.user); hex && s.patient && *hex != s.user)
+    throw std::runtime_error("--patient-key is not the key of user " + a.user);
+  return s;
+}
+
+const Signer& patient_of(const Session& s) {
+  if (!s.patient)
+    throw std::runtime_error("acting as the patient needs the patient's key (--patient-key FILE)");
+  return *s.patient;
+}
+
+ClientReply call(const Session& s, ClientRequest request, const Signer& by) {
+  sign_request(request, by, s.node, wall_clock_us(), secure_random_u64());
+  const NodeAddress& addr = s.deployment.address[s.node.value];
+  ZmqClient client(addr.endpoint, addr.curve_z85, s.client_keys.curve);
   return client.call(request, kCallTimeoutUs);
 }
 
+ClientReply call_as(const Session& s, const ClientArgs& a, ClientRequest request) {
+  return call(s, std::move(request), a.as_patient ? patient_of(s) : *s.client);
+}
+
+PatientStatement statement(const Session& s, PatientAct act) {
+  const Signer& patient = patient_of(s);
+  PatientStatement st{
+      s.user, patient.public_key(), wall_clock_us(), secure_random_u64(), std::move(act), {}};
+  sign_statement(st, patient);
+  return st;
+}
+
 int report(const ClientReply& r) {
-  const char* status = r.status == ReplyStatus::kOk         ? "ok"
-                       : r.status == ReplyStatus::kRejected ? "rejected"
-                                                            : "unavailable";
-  std::printf("%s", status);
+  static constexpr const char* kStatus[] = {"ok", "rejected", "unavailable", "denied"};
+  std::printf("%s", kStatus[static_cast<int>(r.status)]);
   if (!r.detail.empty()) std::printf(": %s", r.detail.c_str());
   if (r.entry_hash) std::printf(" (%s)", r.entry_hash->hex().c_str());
   std::printf("\n");
@@ -74,7 +130,6 @@ SharedBytes payload_of(const ClientArgs& a) {
 
 void print_records(const ClientReply& r, bool json) {
   for (const Record& rec : r.records) {
-    std::string body(rec.payload.view().begin(), rec.payload.view().end());
     if (json) {
       std::printf(
           "{\"hash\":\"%s\",\"network\":%u,\"sequence\":%llu,\"type\":\"%s\",\"category\":\"%s\"}"
@@ -91,15 +146,60 @@ void print_records(const ClientReply& r, bool json) {
   }
 }
 
+void print_audit(const ClientReply& r, bool json) {
+  for (const AuditEntry& e : r.audit) {
+    if (json) {
+      nlohmann::json j = {{"sequence", e.sequence},
+                          {"time_us", e.time_us},
+                          {"actor", e.actor.hex()},
+                          {"action", audit_action_name(e.action)},
+                          {"records", e.records},
+                          {"detail", e.detail},
+                          {"hash", audit_entry_hash(e).hex()}};
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("#%llu  %lld  %s  %-13s %u records  %s\n",
+                  static_cast<unsigned long long>(e.sequence), static_cast<long long>(e.time_us),
+                  e.actor.short_hex().c_str(), std::string(audit_action_name(e.action)).c_str(),
+                  e.records, e.detail.c_str());
+    }
+  }
+}
+
+ConsentScope scope_of(const ClientArgs& a) {
+  ConsentScope scope;
+  std::string rest = a.categories;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string name = rest.substr(0, comma);
+    auto c = parse_category(name);
+    if (!c) throw std::runtime_error("unknown category '" + name + "'");
+    scope.categories |= static_cast<std::uint8_t>(1u << static_cast<unsigned>(*c));
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+  }
+  if (a.types.size() > kMaxScopeContentTypes)
+    throw std::runtime_error("at most " + std::to_string(kMaxScopeContentTypes) + " --type values");
+  scope.content_types = a.types;
+  return scope;
+}
+
+// A grantee is a key (64 hex digits) or a node's name: then the node's
+// institution (and its staff) is the grantee.
+PublicKey grantee_of(const Session& s, const std::string& name) {
+  if (auto key = FixedBytes<32>::parse_hex(name)) return PublicKey{*key};
+  return s.deployment.topology->node(find_node(s.deployment, name, NodeRole::kRecord)).key;
+}
+
 CLI::App* add_common(CLI::App& app, const char* name, const char* what, ClientArgs& a) {
   CLI::App* cmd = app.add_subcommand(name, what);
   cmd->add_option("--topology", a.topology, "the deployment's topology file")->required();
   cmd->add_option("--client-key", a.client_key,
-                  "this client's key file (its CURVE key must be "
-                  "registered at the node)")
+                  "this client's key file: its CURVE key must be admitted by the node, its "
+                  "signing key identifies the requester")
       ->required();
   cmd->add_option("--node", a.node, "record node name (e.g. net0.r1) or id")->required();
-  cmd->add_option("--user", a.user, "patient: 64 hex digits, or a label")->required();
+  cmd->add_option("--user", a.user, "patient: 64 hex digits, or a demo label")->required();
+  cmd->add_option("--patient-key", a.patient_key, "the patient's key file (to act as the patient)");
   return cmd;
 }
 
@@ -116,14 +216,14 @@ void guarded(const char* name, F body) {
   if (rc != 0) throw CLI::RuntimeError(rc);
 }
 
-}  // namespace
-
-void add_client_commands(CLI::App& app) {
-  auto a = std::make_shared<ClientArgs>();
-
-  CLI::App* reg = add_common(app, "register", "register a patient at a record node", *a);
+void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
+  CLI::App* reg =
+      add_common(app, "register", "register a patient at a record node (as the patient)", *a);
   reg->callback([a] {
-    guarded("register", [&] { return report(call(*a, RegisterUserRequest{parse_user(a->user)})); });
+    guarded("register", [&] {
+      Session s = open_session(*a);
+      return report(call(s, RegisterUserRequest{s.user, {}}, patient_of(s)));
+    });
   });
 
   CLI::App* sub =
@@ -132,25 +232,100 @@ void add_client_commands(CLI::App& app) {
   sub->add_option("--category", a->category, "medical, billing, insurance or administrative");
   sub->add_option("--data", a->data_file, "file with the payload");
   sub->add_option("--text", a->text, "the payload as text");
+  sub->add_flag("--as-patient", a->as_patient, "write as the patient, not as staff");
   sub->callback([a] {
     guarded("submit", [&] {
       auto category = parse_category(a->category);
       if (!category) throw std::runtime_error("unknown category '" + a->category + "'");
-      return report(call(*a, SubmitRecordRequest{parse_user(a->user), a->type, *category,
-                                                 payload_of(*a), std::nullopt, std::nullopt}));
+      Session s = open_session(*a);
+      return report(
+          call_as(s, *a,
+                  SubmitRecordRequest{
+                      s.user, a->type, *category, payload_of(*a), std::nullopt, std::nullopt, {}}));
     });
   });
 
-  CLI::App* read = add_common(app, "read", "list a patient's records held by the node", *a);
+  CLI::App* read = add_common(app, "read", "list the patient's records the requester may read", *a);
   read->add_flag("--json", a->json, "one JSON object per record");
+  read->add_flag("--as-patient", a->as_patient, "read as the patient");
   read->callback([a] {
     guarded("read", [&] {
-      ClientReply r = call(*a, ReadUserRequest{parse_user(a->user)});
+      Session s = open_session(*a);
+      ClientReply r = call_as(s, *a, ReadUserRequest{s.user, {}});
       if (r.status != ReplyStatus::kOk) return report(r);
       print_records(r, a->json);
       return 0;
     });
   });
+}
+
+void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
+  CLI::App* grant = add_common(app, "grant", "the patient grants someone access", *a);
+  grant->add_option("--grantee", a->grantee, "a key (64 hex digits) or a record node's name")
+      ->required();
+  grant->add_option("--categories", a->categories, "comma-separated categories (default all)");
+  grant->add_option("--type", a->types, "only these content types (repeatable)");
+  grant->add_option("--purpose", a->purpose, "why access is granted");
+  grant->add_option("--days", a->days, "days until the grant expires")
+      ->check(CLI::Range(0.0, 36500.0));
+  grant->callback([a] {
+    guarded("grant", [&] {
+      Session s = open_session(*a);
+      const TimeUs now = wall_clock_us();
+      ConsentGrant g{grantee_of(s, a->grantee),
+                     scope_of(*a),
+                     a->purpose,
+                     now,
+                     now + static_cast<TimeUs>(a->days * kUsPerDay),
+                     std::nullopt};
+      PatientStatement st = statement(s, g);
+      std::printf("grant %s\n", statement_id(st).hex().c_str());
+      return report(call(s, PatientActRequest{st}, patient_of(s)));
+    });
+  });
+
+  CLI::App* revoke = add_common(app, "revoke", "the patient revokes a grant", *a);
+  revoke->add_option("--grant", a->grant, "the grant's id (64 hex digits)")->required();
+  revoke->callback([a] {
+    guarded("revoke", [&] {
+      auto id = Hash::parse_hex(a->grant);
+      if (!id) throw std::runtime_error("--grant must be 64 hex digits");
+      Session s = open_session(*a);
+      return report(
+          call(s, PatientActRequest{statement(s, ConsentRevocation{*id})}, patient_of(s)));
+    });
+  });
+
+  CLI::App* erase =
+      add_common(app, "erase", "the patient has every wrapped data key destroyed everywhere", *a);
+  erase->callback([a] {
+    guarded("erase", [&] {
+      Session s = open_session(*a);
+      return report(call(s, PatientActRequest{statement(s, Erasure{})}, patient_of(s)));
+    });
+  });
+
+  CLI::App* audit =
+      add_common(app, "audit", "who read the patient's records here, and who was refused", *a);
+  audit->add_flag("--json", a->json, "one JSON object per entry");
+  audit->add_flag("--as-patient", a->as_patient, "ask as the patient");
+  audit->callback([a] {
+    guarded("audit", [&] {
+      Session s = open_session(*a);
+      ClientReply r = call_as(s, *a, AuditRequest{s.user, {}});
+      if (r.status != ReplyStatus::kOk) return report(r);
+      print_audit(r, a->json);
+      return 0;
+    });
+  });
+}
+
+}  // namespace
+
+void add_client_commands(CLI::App& app) {
+  auto a = std::make_shared<ClientArgs>();
+  add_register_submit_read(app, a);
+  add_consent_commands(app, a);
 }
 
 }  // namespace mhr

@@ -62,8 +62,8 @@ class Checker {
         auto& nodes = committed_.registered_at[reg->user];
         if (std::find(nodes.begin(), nodes.end(), reg->node) == nodes.end())
           nodes.push_back(reg->node);
-      } else {
-        committed_.records.emplace(p.hash, std::get<Record>(p.entry));
+      } else if (const auto* r = std::get_if<Record>(&p.entry)) {
+        committed_.records.emplace(p.hash, *r);
       }
     }
   }

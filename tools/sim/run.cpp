@@ -6,6 +6,8 @@
 #include <memory>
 #include <set>
 
+#include "common/client_codec.hpp"
+#include "common/identity.hpp"
 #include "common/sim/world.hpp"
 #include "consensus_node/consensus_node.hpp"
 #include "edge_node/record_node.hpp"
@@ -16,15 +18,14 @@
 
 namespace mhr {
 
-namespace {
-
-constexpr std::string_view kNodeSeedDomain = "mhr-sim-node-key";
-
 SecretSeed node_seed(std::uint64_t node) {
+  constexpr std::string_view kNodeSeedDomain = "mhr-sim-node-key";
   Bytes b(kNodeSeedDomain.begin(), kNodeSeedDomain.end());
   append_be64(b, node);
   return SecretSeed{sha256(b)};
 }
+
+namespace {
 
 LatencyDist latency_of(const Scenario::Latency& l) {
   switch (l.dist) {
@@ -72,6 +73,24 @@ class SimRun::Driver {
     if (!actions_.empty()) world_.at(actions_.front().at_us, [this] { pump(); });
   }
 
+  // Requests are signed like real clients sign them: registrations by the
+  // patient, records by the institution (the node's key) writing them.
+  const Signer& patient(std::uint32_t user) {
+    if (user >= patients_.size()) patients_.resize(user + 1);
+    if (!patients_[user]) patients_[user] = patient_signer(user, s_.protocol.crypto);
+    return *patients_[user];
+  }
+  const Signer& institution(NodeId node) {
+    if (node.value >= institutions_.size()) institutions_.resize(node.value + 1);
+    auto& s = institutions_[node.value];
+    if (!s) s = make_signer(s_.protocol.crypto, node_seed(node.value));
+    return *s;
+  }
+  ClientRequest signed_request(ClientRequest r, const Signer& by, NodeId node) {
+    sign_request(r, by, node, world_.now(), ++nonce_);
+    return r;
+  }
+
   LatencyRecorder latencies;
   TimeUs last_commit_us = 0;
 
@@ -83,11 +102,13 @@ class SimRun::Driver {
   }
 
   void perform(const WorkloadAction& a) {
-    const UserId user = user_id(a.user);
+    const Signer& patient = this->patient(a.user);
+    const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
-      world_.submit(a.node, RegisterUserRequest{user}, [this, a](const ClientReply& reply) {
-        if (reply.status == ReplyStatus::kOk) confirmed_[a.user].insert(a.node);
-      });
+      world_.submit(a.node, signed_request(RegisterUserRequest{user, {}}, patient, a.node),
+                    [this, a](const ClientReply& reply) {
+                      if (reply.status == ReplyStatus::kOk) confirmed_[a.user].insert(a.node);
+                    });
       return;
     }
     // Like a hospital, write only where the registration was confirmed.
@@ -97,22 +118,27 @@ class SimRun::Driver {
       return;
     }
     const NodeId node = confirmed->second.contains(a.node) ? a.node : *confirmed->second.begin();
-    SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
-                            a.category,   workload_payload(a.payload_bytes, next_),
-                            std::nullopt, std::nullopt};
+    SubmitRecordRequest req{user,
+                            s_.workload.content_types.at(a.content_type),
+                            a.category,
+                            workload_payload(a.payload_bytes, next_),
+                            std::nullopt,
+                            std::nullopt,
+                            {}};
     const TimeUs submitted_at = world_.now();
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, submitted_at).submitted;
-    world_.submit(node, std::move(req), [this, submitted_at](const ClientReply& reply) {
-      if (reply.status != ReplyStatus::kOk) {
-        ++summary_.records_failed;
-        return;
-      }
-      ++summary_.records_committed;
-      ++sample_at(summary_.per_second, world_.now()).committed;
-      latencies.add(world_.now() - submitted_at);
-      last_commit_us = world_.now();
-    });
+    world_.submit(node, signed_request(std::move(req), institution(node), node),
+                  [this, submitted_at](const ClientReply& reply) {
+                    if (reply.status != ReplyStatus::kOk) {
+                      ++summary_.records_failed;
+                      return;
+                    }
+                    ++summary_.records_committed;
+                    ++sample_at(summary_.per_second, world_.now()).committed;
+                    latencies.add(world_.now() - submitted_at);
+                    last_commit_us = world_.now();
+                  });
   }
 
   const Scenario& s_;
@@ -121,6 +147,9 @@ class SimRun::Driver {
   std::vector<WorkloadAction> actions_;
   std::size_t next_ = 0;
   std::map<std::uint32_t, std::set<NodeId>> confirmed_;  // user -> nodes
+  std::vector<std::unique_ptr<Signer>> patients_;        // by user index, made when first needed
+  std::vector<std::unique_ptr<Signer>> institutions_;    // by node id
+  std::uint64_t nonce_ = 0;
 };
 
 SimRun::SimRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)

@@ -25,6 +25,9 @@ struct SimOptions {
 
 // One mode of one scenario: the world, the workload and what was measured.
 // Tests drive it step by step and look into the nodes afterwards.
+// A simulated node's key seed: simulated institutions sign with it.
+SecretSeed node_seed(std::uint64_t node);
+
 class SimRun {
  public:
   SimRun(const Scenario& scenario, ScenarioMode mode, const SimOptions& options);

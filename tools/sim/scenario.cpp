@@ -762,7 +762,7 @@ Topology make_topology(const Scenario& s, const ProtocolParams& params,
   nodes.reserve(s.layout.node_count);
   for (auto& spec : node_specs(s))
     nodes.push_back(
-        NodeInfo{spec.id, spec.role, spec.network, keys[spec.id.value], std::move(spec.name)});
+        NodeInfo{spec.id, spec.role, spec.network, keys[spec.id.value], std::move(spec.name), {}});
   std::vector<NetworkInfo> networks;
   networks.reserve(s.layout.networks.size());
   for (std::uint32_t net = 0; net < s.layout.networks.size(); ++net) {

@@ -6,6 +6,7 @@
 
 #include "common/assert.hpp"
 #include "common/crypto.hpp"
+#include "common/identity.hpp"
 
 namespace mhr {
 
@@ -342,9 +343,17 @@ class Generator {
 
 }  // namespace
 
-UserId user_id(std::uint32_t index) {
-  const std::string text = "mhr-user-" + std::to_string(index);
-  return UserId{sha256(as_bytes(text))};
+SecretSeed patient_seed(std::string_view label) {
+  const std::string text = "mhr-patient-" + std::string(label);
+  return SecretSeed{sha256(as_bytes(text))};
+}
+
+std::unique_ptr<Signer> patient_signer(std::uint32_t index, CryptoMode mode) {
+  return make_signer(mode, patient_seed(std::to_string(index)));
+}
+
+UserId user_id(std::uint32_t index, CryptoMode mode) {
+  return user_id_of(patient_signer(index, mode)->public_key());
 }
 
 std::vector<WorkloadAction> generate_workload(const Scenario& s, std::uint64_t seed) {

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string_view>
 #include <vector>
 
 #include "common/record.hpp"
+#include "common/signer.hpp"
 #include "common/types.hpp"
 #include "tools/sim/scenario.hpp"
 
@@ -37,9 +40,14 @@ static_assert(sizeof(WorkloadAction) <= 32, "a million actions must stay small")
 // least this long (if it has any such node).
 inline constexpr TimeUs kRegistrationSettleUs = 2 * kUsPerSecond;
 
-// A user's id depends only on its index: SHA-256 of "mhr-user-<index>", so
-// runs with different seeds name the same users.
-UserId user_id(std::uint32_t index);
+// A patient named by a label (a workload's user index, or a label given to
+// the CLI) has a key derived from the label alone: for simulations, demos
+// and tests only, never for real patients.
+SecretSeed patient_seed(std::string_view label);
+std::unique_ptr<Signer> patient_signer(std::uint32_t index, CryptoMode mode);
+// A user's id depends only on its index and the crypto mode (it is the hash
+// of the patient's key), so runs with different seeds name the same users.
+UserId user_id(std::uint32_t index, CryptoMode mode);
 
 // The payload of a submitted record: deterministic filler of the given size
 // (what a record carries matters to sizes and hashes only).

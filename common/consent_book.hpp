@@ -1,0 +1,43 @@
+// What a holder knows of a user's consent, kept beside the user's records:
+// the grants, the revocations, the data keys shared and whether the user
+// asked for erasure. Built from the patient acts the holder stores (in the
+// same batch), so it is exactly as current as the holder's copy of the chain.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "common/consent.hpp"
+#include "common/store.hpp"
+
+namespace mhr {
+
+struct ActiveGrant {
+  Hash id;
+  ConsentGrant grant;
+};
+
+class ConsentBook {
+ public:
+  explicit ConsentBook(const Store& store) : store_(store) {}
+
+  // Records what a valid statement says, in the batch that stores its record.
+  void apply(WriteBatch& batch, const PatientStatement& s) const;
+
+  // Grants not revoked and in force at now_us.
+  std::vector<ActiveGrant> grants_in_force(const UserId& user, TimeUs now_us) const;
+  // Keys sealed for `holder`; none once the user is erased.
+  std::vector<WrappedKey> keys_for(const UserId& user, const PublicKey& holder) const;
+  bool erased(const UserId& user) const;
+  // Stored grants of the user, revoked or not (reports, tests).
+  std::size_t grant_count(const UserId& user) const;
+
+ private:
+  void put_key(WriteBatch& batch, const UserId& user, const PublicKey& holder,
+               const WrappedKey& key) const;
+  void erase(WriteBatch& batch, const UserId& user) const;
+
+  const Store& store_;
+};
+
+}  // namespace mhr

@@ -1,0 +1,43 @@
+// Who asks: patients, clinicians and institutions are Ed25519 keys. A
+// patient's key defines the UserId; every client request carries a
+// Credential, the requester's signature over the request and the node it is
+// addressed to, so a request cannot be forged or sent to another node.
+#pragma once
+
+#include "common/codec.hpp"
+#include "common/crypto.hpp"
+#include "common/types.hpp"
+
+namespace mhr {
+
+// The user a patient key stands for.
+UserId user_id_of(const PublicKey& patient_key);
+
+// A request is accepted only this close to the node's clock, and its nonce
+// only once within that window: replays of captured requests are refused.
+inline constexpr TimeUs kCredentialWindowUs = 5 * 60 * kUsPerSecond;
+
+struct Credential {
+  PublicKey key;
+  TimeUs time_us = 0;
+  std::uint64_t nonce = 0;
+  Signature signature;
+  bool operator==(const Credential&) const = default;
+};
+
+template <>
+struct Codec<Credential> {
+  static void write(Writer& w, const Credential& v);
+  static Credential read(Reader& r);
+};
+
+// What a credential signs: a domain tag, the node, the credential's own
+// time and nonce, and the request's encoding without its credential.
+Bytes credential_signing_bytes(NodeId node, const Credential& c, ByteView request_bytes);
+
+Credential make_credential(const Signer& requester, NodeId node, TimeUs time_us,
+                           std::uint64_t nonce, ByteView request_bytes);
+bool verify_credential(const Credential& c, NodeId node, ByteView request_bytes,
+                       const Verifier& verifier);
+
+}  // namespace mhr

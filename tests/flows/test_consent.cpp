@@ -1,0 +1,217 @@
+// Consent end to end in the simulator: a grant made in one network is
+// honoured in another after the patient migrates there (authorisation
+// reuse), revocation is honoured everywhere, refusals are audited, and the
+// audit chain is anchored in blocks so tampering with it shows.
+#include <doctest/doctest.h>
+
+#include "common/audit_log.hpp"
+#include "common/client_codec.hpp"
+#include "edge_node/record_node.hpp"
+#include "tools/sim/run.hpp"
+#include "tools/sim/workload.hpp"
+
+using namespace mhr;
+
+namespace {
+
+const char* kScenario = R"(
+duration: 16s
+crypto: real
+topology: {networks: 2, record_nodes: 2}
+workload:
+  users: 2
+  record_rate: 20
+  start: 1s
+  stop: 9s
+  categories: {medical: 0.5, billing: 0.5}
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+    - {user: 1, nodes: [net1.r1], at: 0.2s}
+  migrations:
+    explicit:
+      - {at: 5s, user: 0, to: net1.r0}
+)";
+
+constexpr std::uint64_t kSeed = 5;
+
+// A simulated run with client requests of the test's own at chosen times.
+class ConsentRun {
+ public:
+  ConsentRun() : scenario_(load_scenario_string(kScenario, "consent.yaml")) {
+    SimOptions options;
+    options.seed = kSeed;
+    sim_ = std::make_unique<SimRun>(scenario_, ScenarioMode::kBroadcast, options);
+  }
+
+  NodeId node(const char* name) const { return *scenario_.layout.find_node(name); }
+  std::unique_ptr<Signer> institution(const char* name) const {
+    return make_signer(CryptoMode::kReal, node_seed(node(name).value));
+  }
+  SimWorld& world() { return sim_->world(); }
+  RecordNode& record_node(const char* name) {
+    auto* r = dynamic_cast<RecordNode*>(world().logic_of(node(name)));
+    REQUIRE(r);
+    return *r;
+  }
+  const Store& store(const char* name) { return world().store_of(node(name)); }
+
+  // Sends `request` signed by `by` to `name` at time t; the reply lands in `out`.
+  void ask(TimeUs t, const char* name, ClientRequest request, const Signer& by, ClientReply& out) {
+    world().at(t, [this, name, request, &by, &out]() mutable {
+      sign_request(request, by, node(name), world().now(), ++nonce_);
+      world().submit(node(name), std::move(request), [&out](const ClientReply& r) { out = r; });
+    });
+  }
+  void act(TimeUs t, const char* name, const Signer& patient, PatientAct a, ClientReply& out) {
+    world().at(t, [this, name, &patient, a, &out] {
+      PatientStatement s{
+          user_id_of(patient.public_key()), patient.public_key(), world().now(), ++nonce_, a, {}};
+      sign_statement(s, patient);
+      last_statement = s;
+      world().submit(node(name), PatientActRequest{s}, [&out](const ClientReply& r) { out = r; });
+    });
+  }
+
+  RunSummary run() { return sim_->run(); }
+  const Topology& topology() const { return sim_->topology(); }
+
+  std::optional<PatientStatement> last_statement;
+
+ private:
+  Scenario scenario_;
+  std::unique_ptr<SimRun> sim_;
+  std::uint64_t nonce_ = 1u << 30;  // apart from the workload driver's nonces
+};
+
+ConsentScope medical() {
+  return {static_cast<std::uint8_t>(1u << static_cast<unsigned>(Category::kMedical)), {}};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "consent flow: a grant made in network 0 is honoured in network 1 after migration, "
+    "revocation everywhere, refusals audited") {
+  ConsentRun run;
+  const auto patient = patient_signer(0, CryptoMode::kReal);
+  const UserId user = user_id_of(patient->public_key());
+  const auto hospital_b = run.institution("net1.r0");  // where the patient moves
+  const auto hospital_c = run.institution("net1.r1");  // never granted anything
+  const auto stranger = make_signer(CryptoMode::kReal, SecretSeed{sha256(as_bytes("stranger"))});
+
+  ClientReply granted, read_before, read_after_move, read_by_c, read_by_stranger, revoked,
+      read_after_revoke, grantee_at_a, grantee_at_a_after, patient_read, audit_b, audit_by_c;
+  // Before the move the grantee (hospital B's institution key) reads at A.
+  run.act(4.5 * kUsPerSecond, "net0.r0", *patient,
+          ConsentGrant{hospital_b->public_key(), medical(), "follow-up", 0, 100 * kUsPerSecond,
+                       std::nullopt},
+          granted);
+  run.ask(6 * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}}, *hospital_b, grantee_at_a);
+  // After the move, B's staff read at B: the grant made at A holds there.
+  run.ask(10 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_b, read_after_move);
+  run.ask(10 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_c, read_by_c);
+  run.ask(10 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *stranger, read_by_stranger);
+  run.ask(10 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *patient, patient_read);
+  Hash grant_id;
+  run.world().at(10.5 * kUsPerSecond, [&] { grant_id = statement_id(*run.last_statement); });
+  // Revoked at B; honoured at A as well once the revocation got there.
+  run.world().at(11 * kUsPerSecond, [&] {
+    PatientStatement s{user, patient->public_key(),       run.world().now(),
+                       999,  ConsentRevocation{grant_id}, {}};
+    sign_statement(s, *patient);
+    run.world().submit(run.node("net1.r0"), PatientActRequest{s},
+                       [&](const ClientReply& r) { revoked = r; });
+  });
+  run.ask(14 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_b, read_after_revoke);
+  run.ask(14 * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}}, *hospital_b, grantee_at_a_after);
+  run.ask(15 * kUsPerSecond, "net1.r0", AuditRequest{user, {}}, *patient, audit_b);
+  run.ask(15 * kUsPerSecond, "net1.r0", AuditRequest{user, {}}, *hospital_c, audit_by_c);
+  RunSummary summary = run.run();
+  INFO("seed " << kSeed);
+  CHECK(summary.violations == 0);
+
+  CHECK_MESSAGE(granted.status == ReplyStatus::kOk, granted.detail);
+  REQUIRE_MESSAGE(patient_read.status == ReplyStatus::kOk, patient_read.detail);
+  std::size_t medical_records = 0, others = 0;
+  for (const Record& r : patient_read.records)
+    (r.category == Category::kMedical ? medical_records : others) += 1;
+  REQUIRE(medical_records > 0);
+  REQUIRE(others > 0);
+
+  // At A before the move: the grantee sees exactly the medical records.
+  CHECK(grantee_at_a.status == ReplyStatus::kOk);
+  CHECK(grantee_at_a.detail == "grantee");
+  for (const Record& r : grantee_at_a.records) CHECK(r.category == Category::kMedical);
+
+  // At B after the move: B's institution holds the grant made at A, so it
+  // reads every medical record, also those A wrote, and nothing else.
+  REQUIRE_MESSAGE(read_after_move.status == ReplyStatus::kOk, read_after_move.detail);
+  CHECK(read_after_move.detail == "staff");
+  std::size_t written_by_a = 0;
+  for (const Record& r : read_after_move.records) {
+    CHECK((r.category == Category::kMedical || r.author_node == run.node("net1.r0")));
+    CHECK_FALSE(is_patient_act(r));
+    written_by_a += r.author_node == run.node("net0.r0");
+  }
+  CHECK(written_by_a > 0);
+
+  // Nobody else reads, and every refusal is audited.
+  CHECK(read_by_c.status == ReplyStatus::kDenied);
+  CHECK(read_by_stranger.status == ReplyStatus::kDenied);
+  CHECK(read_by_stranger.records.empty());
+
+  // Revoked: B's staff read only what B wrote; at A the grantee is refused.
+  CHECK_MESSAGE(revoked.status == ReplyStatus::kOk, revoked.detail);
+  REQUIRE(read_after_revoke.status == ReplyStatus::kOk);
+  for (const Record& r : read_after_revoke.records) CHECK(r.author_node == run.node("net1.r0"));
+  CHECK(grantee_at_a_after.status == ReplyStatus::kDenied);
+
+  // The audit at B lists the reads and refusals, for the patient only.
+  REQUIRE(audit_b.status == ReplyStatus::kOk);
+  std::map<AuditAction, int> actions;
+  for (const AuditEntry& e : audit_b.audit) ++actions[e.action];
+  CHECK(actions[AuditAction::kRead] == 3);     // B twice, the patient once
+  CHECK(actions[AuditAction::kRefused] == 2);  // C and the stranger
+  CHECK(actions[AuditAction::kRevoke] == 1);
+  CHECK(audit_by_c.status == ReplyStatus::kDenied);
+
+  // The audit chain is anchored in a block, and verifies against it.
+  const Store& b_store = run.store("net1.r0");
+  const AuditLog& log = run.record_node("net1.r0").audit();
+  REQUIRE(log.last_anchored().has_value());
+  CHECK(*log.last_anchored() + 1 >= log.head()->first);  // the refused audit read may be last
+  CHECK_FALSE(audit_chain_error(b_store, &run.topology(), ed25519_verifier()));
+}
+
+TEST_CASE("consent flow: an anchored audit entry that is edited or removed is detected") {
+  ConsentRun run;
+  const auto patient = patient_signer(0, CryptoMode::kReal);
+  const UserId user = user_id_of(patient->public_key());
+  const auto stranger = make_signer(CryptoMode::kReal, SecretSeed{sha256(as_bytes("stranger"))});
+  std::vector<ClientReply> replies(6);
+  for (int i = 0; i < 6; ++i)
+    run.ask((2 + i) * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}},
+            i % 2 ? *patient : *stranger, replies[i]);
+  CHECK(run.run().violations == 0);
+  Store& store = run.world().store_of(run.node("net0.r0"));
+  const AuditLog& log = run.record_node("net0.r0").audit();
+  REQUIRE(log.head().has_value());
+  REQUIRE(log.last_anchored() == log.head()->first);
+  REQUIRE_FALSE(audit_chain_error(store, &run.topology(), ed25519_verifier()));
+
+  // Removing the newest entries and rewriting the rest consistently still
+  // fails: the anchor in the block names the old head.
+  std::vector<AuditEntry> kept = log.for_user(user, 100);
+  REQUIRE(kept.size() == 6);
+  Bytes last{'e'};
+  append_be64(last, log.head()->first);
+  WriteBatch b;
+  b.del(Table::kAudit, last);
+  Bytes index_key = tagged_key('u', user.view());
+  append_be64(index_key, log.head()->first);
+  b.del(Table::kAudit, index_key);
+  store.write(b);
+  auto problem = audit_chain_error(store, &run.topology(), ed25519_verifier());
+  REQUIRE(problem);
+  CHECK(problem->find("anchors an entry that is missing") != std::string::npos);
+}
