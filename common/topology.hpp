@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/block.hpp"
+#include "common/crypto.hpp"
 #include "common/signer.hpp"
 #include "common/types.hpp"
 
@@ -57,6 +58,9 @@ struct NodeInfo {
   // Record nodes: clinicians' keys acting for the node's institution (the
   // node's own key always does).
   std::vector<PublicKey> staff;
+  // Record nodes: the institution's X25519 key, for sealing data keys to
+  // it (zero when not configured: then nobody can share keys with it).
+  X25519Public box_key;
 };
 
 struct NetworkInfo {

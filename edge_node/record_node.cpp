@@ -4,6 +4,7 @@
 
 #include "common/backoff.hpp"
 #include "common/client_codec.hpp"
+#include "common/key_wrap.hpp"
 #include "common/verification.hpp"
 
 namespace mhr {
@@ -276,6 +277,12 @@ void RecordNode::submit_record(ClientRequestId id, const SubmitRecordRequest& re
   if (req.content_type == kPatientActType) {
     env_.reply(id,
                make_reply(ReplyStatus::kRejected, "patient acts are sent as signed statements"));
+    return;
+  }
+  if (!req.off_chain && !looks_sealed(req.payload.view())) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected,
+                              "payloads are stored encrypted only: seal it with the patient's "
+                              "data key (docs/ACCESS.md)"));
     return;
   }
   queue_record(id, req);

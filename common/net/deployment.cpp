@@ -331,7 +331,8 @@ Deployment load_deployment(const std::string& path) {
   for (std::size_t i = 0; i < nodes_n.size(); ++i) {
     const ConfigNode n = nodes_n.at(i);
     if (!n.is_map()) n.fail("expected a node (a map with id, name, role, network, endpoint, ...)");
-    n.allow_only({"id", "name", "role", "network", "endpoint", "sign_key", "curve_key", "staff"});
+    n.allow_only(
+        {"id", "name", "role", "network", "endpoint", "sign_key", "curve_key", "staff", "box_key"});
     NodeInfo info;
     const ConfigNode id_n = n.required("id");
     info.id = NodeId{static_cast<std::uint32_t>(id_n.as_int(0, kMaxId))};
@@ -350,6 +351,11 @@ Deployment load_deployment(const std::string& path) {
       info.key = PublicKey{*key};
     }
     if (auto staff_n = n.optional("staff")) info.staff = staff_keys(*staff_n, info.role);
+    if (auto box_n = n.optional("box_key")) {
+      auto key = FixedBytes<32>::parse_hex(box_n->as_string());
+      if (!key) box_n->fail("expected an X25519 public key as 64 hex digits");
+      info.box_key = X25519Public{*key};
+    }
     NodeAddress address;
     const ConfigNode ep_n = n.required("endpoint");
     address.endpoint = endpoint_at(ep_n);
@@ -507,6 +513,7 @@ void write_deployment(const std::string& path, const Topology& topology,
     out << YAML::Key << "endpoint" << YAML::Value << a.endpoint;
     out << YAML::Key << "sign_key" << YAML::Value << n.key.hex();
     out << YAML::Key << "curve_key" << YAML::Value << YAML::DoubleQuoted << a.curve_z85;
+    if (!n.box_key.is_zero()) out << YAML::Key << "box_key" << YAML::Value << n.box_key.hex();
     if (!n.staff.empty()) {
       out << YAML::Key << "staff" << YAML::Value << YAML::BeginSeq;
       for (const PublicKey& k : n.staff) out << k.hex();

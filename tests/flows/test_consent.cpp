@@ -125,12 +125,26 @@ TEST_CASE(
   run.ask(14 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_b, read_after_revoke);
   run.ask(14 * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}}, *hospital_b, grantee_at_a_after);
   run.ask(15 * kUsPerSecond, "net1.r0", AuditRequest{user, {}}, *patient, audit_b);
+  // Nodes store ciphertext only: a payload not framed as sealed is refused.
+  const auto hospital_a = run.institution("net0.r0");
+  ClientReply plaintext;
+  run.ask(3 * kUsPerSecond, "net0.r0",
+          SubmitRecordRequest{user,
+                              "Observation",
+                              Category::kMedical,
+                              SharedBytes(as_bytes("{\"glucose\": 7.2}")),
+                              std::nullopt,
+                              std::nullopt,
+                              {}},
+          *hospital_a, plaintext);
   run.ask(15 * kUsPerSecond, "net1.r0", AuditRequest{user, {}}, *hospital_c, audit_by_c);
   RunSummary summary = run.run();
   INFO("seed " << kSeed);
   CHECK(summary.violations == 0);
 
   CHECK_MESSAGE(granted.status == ReplyStatus::kOk, granted.detail);
+  CHECK(plaintext.status == ReplyStatus::kRejected);
+  CHECK(plaintext.detail.find("encrypted only") != std::string::npos);
   REQUIRE_MESSAGE(patient_read.status == ReplyStatus::kOk, patient_read.detail);
   std::size_t medical_records = 0, others = 0;
   for (const Record& r : patient_read.records)

@@ -18,6 +18,7 @@
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/identity.hpp"
+#include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
@@ -133,9 +134,14 @@ class LiveCluster {
 
 SubmitRecordRequest record_for(const UserId& u, int i) {
   std::string body = "{\"resourceType\":\"Observation\",\"n\":" + std::to_string(i) + "}";
-  return {
-      u, "Observation", Category::kMedical, SharedBytes(as_bytes(body)), std::nullopt, std::nullopt,
-      {}};
+  static const AeadKey key = data_key_of(SecretSeed{sha256(as_bytes("test data key"))});
+  return {u,
+          "Observation",
+          Category::kMedical,
+          SharedBytes(seal_payload(key, u, as_bytes(body))),
+          std::nullopt,
+          std::nullopt,
+          {}};
 }
 
 // Submits `count` records through `origin`, pipelined; returns the hashes
@@ -157,6 +163,7 @@ std::set<Hash> submit(LiveCluster& c, NodeId origin, const UserId& u, int from, 
     if (!client.receive(id, reply, 100 * kUsPerMs)) continue;
     waiting.erase(id);
     if (reply.status == ReplyStatus::kOk && reply.entry_hash) acked.insert(*reply.entry_hash);
+    if (reply.status != ReplyStatus::kOk) MESSAGE("not acknowledged: " << reply.detail);
   }
   return acked;
 }
@@ -298,8 +305,13 @@ TEST_CASE("process: mhr register, submit and read against running nodes") {
 }
 
 namespace {
+// Records listed, leaving out the patient's own acts (key shares, grants).
 int lines(const std::string& text) {
-  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+  int n = 0;
+  std::size_t at = 0;
+  for (std::size_t end; (end = text.find('\n', at)) != std::string::npos; at = end + 1)
+    n += text.substr(at, end - at).find("mhr/patient-act") == std::string::npos;
+  return n;
 }
 }  // namespace
 
@@ -312,8 +324,10 @@ TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in anoth
     return out;
   };
   run("register --node net0.r0 --user alice");
-  run("submit --node net0.r0 --user alice --type Observation --text '{\"v\":1}'");
+  run("submit --node net0.r0 --user alice --type Observation --text 'secret-glucose-7.2'");
   run("submit --node net0.r0 --user alice --type Claim --category billing --text x");
+  CHECK(run("read --node net0.r0 --user alice --json").find("\"payload\":\"secret-glucose-7.2\"") !=
+        std::string::npos);                     // the institution that wrote it opens it
   run("register --node net1.r0 --user alice");  // migration: the history follows
   std::string mine;
   for (int i = 0; i < 100 && lines(mine) < 2; ++i) {
@@ -333,6 +347,8 @@ TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in anoth
   }
   CHECK(lines(read) == 1);
   CHECK(read.find("\"category\":\"medical\"") != std::string::npos);
+  // The grant carried the data key sealed for network 1's institution.
+  CHECK(read.find("\"payload\":\"secret-glucose-7.2\"") != std::string::npos);
   run("revoke --node net1.r0 --user alice --grant " + id);
   CHECK(lines(run("read --node net1.r0 --user alice --json")) == 0);
   const std::string audit = run("audit --node net1.r0 --user alice --as-patient --json");
@@ -345,4 +361,16 @@ TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in anoth
                                       " --patient-key " + c.dir() + "/client.key");
   CHECK(rc == 1);
   CHECK(refused.find("is not the key of user") != std::string::npos);
+
+  // Nothing readable lies on any node's disk.
+  c.cluster().stop_all();
+  int stores = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir() + "/nodes")) {
+    if (entry.path().filename() != "data.mdb") continue;
+    ++stores;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    CHECK_MESSAGE(bytes.find("secret-glucose") == std::string::npos, entry.path());
+  }
+  CHECK(stores == static_cast<int>(c.cluster().size()));
 }

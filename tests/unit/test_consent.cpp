@@ -6,6 +6,7 @@
 #include "common/audit_log.hpp"
 #include "common/consent_book.hpp"
 #include "common/identity.hpp"
+#include "common/key_wrap.hpp"
 #include "common/replay_guard.hpp"
 #include "common/signer.hpp"
 
@@ -136,8 +137,13 @@ TEST_CASE("access: patient, staff, grantee and stranger") {
                 clinician = key_of("clinician"), outsider = key_of("outsider"),
                 other_hospital = key_of("other hospital");
   const UserId u = user_id_of(patient.public_key());
-  NodeInfo node{NodeId{4}, NodeRole::kRecord,       NetworkId{0}, institution.public_key(),
-                "net0.r0", {clinician.public_key()}};
+  NodeInfo node{NodeId{4},
+                NodeRole::kRecord,
+                NetworkId{0},
+                institution.public_key(),
+                "net0.r0",
+                {clinician.public_key()},
+                {}};
   const Record own = record(u, NodeId{4}, Category::kMedical, "Observation");
   const Record foreign_medical = record(u, NodeId{9}, Category::kMedical, "Condition");
   const Record foreign_bill = record(u, NodeId{9}, Category::kBilling, "Claim");
@@ -258,4 +264,31 @@ TEST_CASE("audit log: entries chain, survive a reload, and any edit or removal s
     REQUIRE(problem);
     CHECK(problem->find("audit entry 2") != std::string::npos);
   }
+}
+
+TEST_CASE("key wrap: a data key sealed for a recipient opens only with its key") {
+  const SecretSeed patient_seed{sha256(as_bytes("patient seed"))};
+  const AeadKey dk = data_key_of(patient_seed);
+  CHECK(dk == data_key_of(patient_seed));  // derived, so the patient never fetches it
+  const X25519KeyPair hospital = box_keys_of(SecretSeed{sha256(as_bytes("hospital seed"))});
+  const X25519KeyPair other = box_keys_of(SecretSeed{sha256(as_bytes("other seed"))});
+  WrappedKey w = seal_data_key(dk, hospital.public_key);
+  CHECK(w.sealed.size() <= kMaxWrappedKeyBytes);
+  CHECK(open_data_key(w, hospital) == std::optional<AeadKey>(dk));
+  CHECK_FALSE(open_data_key(w, other));
+  WrappedKey flipped = w;
+  flipped.sealed[40] ^= 1;
+  CHECK_FALSE(open_data_key(flipped, hospital));
+  CHECK(seal_data_key(dk, hospital.public_key).sealed != w.sealed);  // fresh ephemeral key
+
+  const UserId u = user_id_of(key_of("p").public_key());
+  const Bytes sealed = seal_payload(dk, u, as_bytes("{\"resourceType\":\"Observation\"}"));
+  CHECK(looks_sealed(sealed));
+  CHECK_FALSE(looks_sealed(as_bytes("{\"resourceType\":\"Observation\"}")));
+  auto opened = open_payload(dk, u, sealed);
+  REQUIRE(opened);
+  CHECK(std::string(opened->begin(), opened->end()) == "{\"resourceType\":\"Observation\"}");
+  // Bound to the user and the key.
+  CHECK_FALSE(open_payload(dk, user_id_of(key_of("q").public_key()), sealed));
+  CHECK_FALSE(open_payload(data_key_of(SecretSeed{}), u, sealed));
 }

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
 
 namespace mhr {
@@ -127,8 +128,11 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
   write_key_file(options_.dir + "/client.key", client);
   const Topology plain = make_topology(s, params, sign_keys);
   std::vector<NodeInfo> nodes = plain.nodes();
-  for (NodeInfo& n : nodes)
-    if (n.role == NodeRole::kRecord) n.staff.push_back(client_signer_->public_key());
+  for (NodeInfo& n : nodes) {
+    if (n.role != NodeRole::kRecord) continue;
+    n.staff.push_back(client_signer_->public_key());
+    n.box_key = box_keys_of(keys[n.id.value].sign_seed).public_key;
+  }
   auto topology = std::make_shared<const Topology>(nodes, plain.networks(), params);
   const std::string topology_file = options_.dir + "/topology.yaml";
   write_deployment(topology_file, *topology, address);

@@ -1,6 +1,7 @@
 #include "tools/mhr/client_commands.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "common/client_codec.hpp"
 #include "common/crypto.hpp"
+#include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/sim/workload.hpp"
 
@@ -24,6 +26,7 @@ struct ClientArgs {
   std::string node;
   std::string user;
   std::string patient_key;
+  std::string institution_key;
   bool as_patient = false;
   std::string type = "Observation";
   std::string category = "medical";
@@ -32,6 +35,7 @@ struct ClientArgs {
   bool json = false;
   // grants
   std::string grantee;
+  std::string grantee_box;
   std::string categories = "medical,billing,insurance,administrative";
   std::vector<std::string> types;
   std::string purpose = "care";
@@ -53,6 +57,8 @@ struct Session {
   std::unique_ptr<Signer> client;   // the client key file's signing key
   std::unique_ptr<Signer> patient;  // when the patient is known (label or key file)
   UserId user;
+  std::optional<SecretSeed> patient_seed;
+  std::vector<X25519KeyPair> box_keys;  // what this client may open sealed data keys with
 };
 
 NodeId find_node(const Deployment& d, const std::string& name, NodeRole want) {
@@ -66,19 +72,33 @@ NodeId find_node(const Deployment& d, const std::string& name, NodeRole want) {
   throw std::runtime_error("no node '" + name + "' in the topology");
 }
 
+// --institution-key, or in a directory `mhr launch` wrote, the node's own
+// key file beside the topology (the launcher plays every hospital's system).
+std::optional<std::string> institution_key_file(const ClientArgs& a, const Session& s) {
+  if (!a.institution_key.empty()) return a.institution_key;
+  const auto dir = std::filesystem::path(a.topology).parent_path();
+  const auto file = dir / "nodes" / s.deployment.topology->node(s.node).name / "node.key";
+  if (std::filesystem::exists(file)) return file.string();
+  return std::nullopt;
+}
+
 // A patient is named by 64 hex digits (its id; then --patient-key is needed
 // to act as the patient) or by a label, whose demo key derives from the
 // label as in the simulator ("7" is the same patient as user 7 there).
 Session open_session(const ClientArgs& a) {
-  Session s{load_deployment(a.topology), load_key_file(a.client_key), {}, {}, {}, {}};
+  Session s{load_deployment(a.topology), load_key_file(a.client_key), {}, {}, {}, {}, {}, {}};
   const CryptoMode mode = s.deployment.topology->params().crypto;
   s.node = find_node(s.deployment, a.node, NodeRole::kRecord);
   s.client = make_signer(mode, s.client_keys.sign_seed);
   if (!a.patient_key.empty()) {
-    s.patient = make_signer(mode, load_key_file(a.patient_key).sign_seed);
+    s.patient_seed = load_key_file(a.patient_key).sign_seed;
   } else if (!UserId::parse_hex(a.user)) {
-    s.patient = make_signer(mode, patient_seed(a.user));
+    s.patient_seed = patient_seed(a.user);
   }
+  if (s.patient_seed) s.patient = make_signer(mode, *s.patient_seed);
+  s.box_keys.push_back(box_keys_of(s.client_keys.sign_seed));
+  if (auto file = institution_key_file(a, s))
+    s.box_keys.push_back(box_keys_of(load_key_file(*file).sign_seed));
   s.user = s.patient ? user_id_of(s.patient->public_key()) : *UserId::parse_hex(a.user);
   if (auto hex = UserId::parse_hex(a.user); hex && s.patient && *hex != s.user)
     throw std::runtime_error("--patient-key is not the key of user " + a.user);
@@ -110,6 +130,45 @@ PatientStatement statement(const Session& s, PatientAct act) {
   return st;
 }
 
+// The patient's data key as this requester can have it: derived, for the
+// patient; otherwise opened from the sealed copies a read returns.
+std::optional<AeadKey> data_key(const Session& s, const ClientArgs& a,
+                                const std::vector<WrappedKey>& sealed) {
+  if (a.as_patient && s.patient_seed) return data_key_of(*s.patient_seed);
+  for (const WrappedKey& w : sealed)
+    for (const X25519KeyPair& mine : s.box_keys)
+      if (auto key = open_data_key(w, mine)) return key;
+  return std::nullopt;
+}
+
+AeadKey require_data_key(const Session& s, const ClientArgs& a) {
+  if (a.as_patient) return data_key_of(*s.patient_seed);
+  ClientReply r = call(s, ReadUserRequest{s.user, {}}, *s.client);
+  if (r.status != ReplyStatus::kOk)
+    throw std::runtime_error("cannot fetch the data key: " + r.detail);
+  if (auto key = data_key(s, a, r.keys)) return *key;
+  throw std::runtime_error(
+      "no data key this client can open: the patient has not shared it with this institution "
+      "(mhr register shares it), or pass --institution-key with the institution's key file");
+}
+
+// At registration the patient shares the data key with the institution.
+ClientReply share_data_key(const Session& s) {
+  const NodeInfo& node = s.deployment.topology->node(s.node);
+  const AeadKey dk = data_key_of(*s.patient_seed);
+  const X25519KeyPair mine = box_keys_of(*s.patient_seed);
+  DataKeyShare share{{{s.patient->public_key(), seal_data_key(dk, mine.public_key)}}};
+  if (!node.box_key.is_zero()) share.shares.push_back({node.key, seal_data_key(dk, node.box_key)});
+  return call(s, PatientActRequest{statement(s, share)}, *s.patient);
+}
+
+std::string printable(const Bytes& b) {
+  std::string out(b.begin(), b.end());
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') c = '?';
+  return out;
+}
+
 int report(const ClientReply& r) {
   static constexpr const char* kStatus[] = {"ok", "rejected", "unavailable", "denied"};
   std::printf("%s", kStatus[static_cast<int>(r.status)]);
@@ -128,20 +187,25 @@ SharedBytes payload_of(const ClientArgs& a) {
   return SharedBytes(as_bytes(a.text));
 }
 
-void print_records(const ClientReply& r, bool json) {
+// Each record with its payload opened when the data key is at hand.
+void print_records(const ClientReply& r, const std::optional<AeadKey>& key, bool json) {
   for (const Record& rec : r.records) {
+    std::optional<Bytes> plain;
+    if (key && !is_patient_act(rec)) plain = open_payload(*key, rec.user, rec.payload.view());
     if (json) {
-      std::printf(
-          "{\"hash\":\"%s\",\"network\":%u,\"sequence\":%llu,\"type\":\"%s\",\"category\":\"%s\"}"
-          "\n",
-          record_hash(rec).hex().c_str(), rec.network.value,
-          static_cast<unsigned long long>(rec.sequence), rec.content_type.c_str(),
-          std::string(category_name(rec.category)).c_str());
+      nlohmann::json j = {
+          {"hash", record_hash(rec).hex()}, {"network", rec.network.value},
+          {"sequence", rec.sequence},       {"author", rec.author_node.value},
+          {"type", rec.content_type},       {"category", category_name(rec.category)},
+          {"bytes", rec.payload.size()}};
+      if (plain) j["payload"] = printable(*plain);
+      std::printf("%s\n", j.dump().c_str());
     } else {
-      std::printf("%s  net%u #%llu  %-18s %-10s %zu bytes\n", record_hash(rec).short_hex().c_str(),
-                  rec.network.value, static_cast<unsigned long long>(rec.sequence),
-                  rec.content_type.c_str(), std::string(category_name(rec.category)).c_str(),
-                  rec.payload.size());
+      std::printf("%s  net%u #%llu  %-18s %-10s %zu bytes%s%s\n",
+                  record_hash(rec).short_hex().c_str(), rec.network.value,
+                  static_cast<unsigned long long>(rec.sequence), rec.content_type.c_str(),
+                  std::string(category_name(rec.category)).c_str(), rec.payload.size(),
+                  plain ? "  " : "", plain ? printable(*plain).substr(0, 60).c_str() : "");
     }
   }
 }
@@ -190,6 +254,21 @@ PublicKey grantee_of(const Session& s, const std::string& name) {
   return s.deployment.topology->node(find_node(s.deployment, name, NodeRole::kRecord)).key;
 }
 
+// Where the grantee opens sealed keys: a node's institution key from the
+// topology, or --grantee-box.
+std::optional<X25519Public> grantee_box(const Session& s, const ClientArgs& a) {
+  if (!a.grantee_box.empty()) {
+    auto key = FixedBytes<32>::parse_hex(a.grantee_box);
+    if (!key) throw std::runtime_error("--grantee-box must be 64 hex digits");
+    return X25519Public{*key};
+  }
+  if (FixedBytes<32>::parse_hex(a.grantee)) return std::nullopt;
+  const NodeInfo& n =
+      s.deployment.topology->node(find_node(s.deployment, a.grantee, NodeRole::kRecord));
+  if (n.box_key.is_zero()) return std::nullopt;
+  return n.box_key;
+}
+
 CLI::App* add_common(CLI::App& app, const char* name, const char* what, ClientArgs& a) {
   CLI::App* cmd = app.add_subcommand(name, what);
   cmd->add_option("--topology", a.topology, "the deployment's topology file")->required();
@@ -200,6 +279,8 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* what, ClientAr
   cmd->add_option("--node", a.node, "record node name (e.g. net0.r1) or id")->required();
   cmd->add_option("--user", a.user, "patient: 64 hex digits, or a demo label")->required();
   cmd->add_option("--patient-key", a.patient_key, "the patient's key file (to act as the patient)");
+  cmd->add_option("--institution-key", a.institution_key,
+                  "the institution's key file, to open data keys shared with it");
   return cmd;
 }
 
@@ -222,7 +303,9 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
   reg->callback([a] {
     guarded("register", [&] {
       Session s = open_session(*a);
-      return report(call(s, RegisterUserRequest{s.user, {}}, patient_of(s)));
+      ClientReply r = call(s, RegisterUserRequest{s.user, {}}, patient_of(s));
+      if (report(r) != 0) return 1;
+      return report(share_data_key(s));
     });
   });
 
@@ -238,10 +321,12 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
       auto category = parse_category(a->category);
       if (!category) throw std::runtime_error("unknown category '" + a->category + "'");
       Session s = open_session(*a);
-      return report(
-          call_as(s, *a,
-                  SubmitRecordRequest{
-                      s.user, a->type, *category, payload_of(*a), std::nullopt, std::nullopt, {}}));
+      const AeadKey key = require_data_key(s, *a);
+      SharedBytes sealed(seal_payload(key, s.user, payload_of(*a).view()));
+      return report(call_as(
+          s, *a,
+          SubmitRecordRequest{
+              s.user, a->type, *category, std::move(sealed), std::nullopt, std::nullopt, {}}));
     });
   });
 
@@ -253,7 +338,7 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
       Session s = open_session(*a);
       ClientReply r = call_as(s, *a, ReadUserRequest{s.user, {}});
       if (r.status != ReplyStatus::kOk) return report(r);
-      print_records(r, a->json);
+      print_records(r, data_key(s, *a, r.keys), a->json);
       return 0;
     });
   });
@@ -266,11 +351,14 @@ void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
   grant->add_option("--categories", a->categories, "comma-separated categories (default all)");
   grant->add_option("--type", a->types, "only these content types (repeatable)");
   grant->add_option("--purpose", a->purpose, "why access is granted");
+  grant->add_option("--grantee-box", a->grantee_box,
+                    "the grantee's X25519 key (hex), to share the data key with a key grantee");
   grant->add_option("--days", a->days, "days until the grant expires")
       ->check(CLI::Range(0.0, 36500.0));
   grant->callback([a] {
     guarded("grant", [&] {
       Session s = open_session(*a);
+      patient_of(s);  // only the patient grants
       const TimeUs now = wall_clock_us();
       ConsentGrant g{grantee_of(s, a->grantee),
                      scope_of(*a),
@@ -278,6 +366,7 @@ void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
                      now,
                      now + static_cast<TimeUs>(a->days * kUsPerDay),
                      std::nullopt};
+      if (auto box = grantee_box(s, *a)) g.key = seal_data_key(data_key_of(*s.patient_seed), *box);
       PatientStatement st = statement(s, g);
       std::printf("grant %s\n", statement_id(st).hex().c_str());
       return report(call(s, PatientActRequest{st}, patient_of(s)));

@@ -761,8 +761,8 @@ Topology make_topology(const Scenario& s, const ProtocolParams& params,
   std::vector<NodeInfo> nodes;
   nodes.reserve(s.layout.node_count);
   for (auto& spec : node_specs(s))
-    nodes.push_back(
-        NodeInfo{spec.id, spec.role, spec.network, keys[spec.id.value], std::move(spec.name), {}});
+    nodes.push_back(NodeInfo{
+        spec.id, spec.role, spec.network, keys[spec.id.value], std::move(spec.name), {}, {}});
   std::vector<NetworkInfo> networks;
   networks.reserve(s.layout.networks.size());
   for (std::uint32_t net = 0; net < s.layout.networks.size(); ++net) {

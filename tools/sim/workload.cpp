@@ -7,6 +7,7 @@
 #include "common/assert.hpp"
 #include "common/crypto.hpp"
 #include "common/identity.hpp"
+#include "common/key_wrap.hpp"
 
 namespace mhr {
 
@@ -389,14 +390,17 @@ WorkloadStats summarize_workload(const Scenario& s, const std::vector<WorkloadAc
 }
 
 SharedBytes workload_payload(std::uint32_t bytes, std::uint64_t salt) {
-  Bytes b(bytes);
+  // Framed like a sealed payload (the filler stands in for ciphertext).
+  Bytes b(std::max<std::size_t>(bytes, kSealedPayloadOverheadBytes));
+  const ByteView magic = as_bytes(kSealedPayloadMagic);
   std::uint64_t x = salt * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& c : b) {
+  for (auto& c : std::span(b).subspan(magic.size())) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     c = static_cast<std::uint8_t>(x);
   }
+  std::copy(magic.begin(), magic.end(), b.begin());
   return SharedBytes(std::move(b));
 }
 

@@ -50,7 +50,8 @@ std::unique_ptr<Signer> patient_signer(std::uint32_t index, CryptoMode mode);
 UserId user_id(std::uint32_t index, CryptoMode mode);
 
 // The payload of a submitted record: deterministic filler of the given size
-// (what a record carries matters to sizes and hashes only).
+// (at least a sealed payload's overhead), framed like a sealed payload: what
+// a record carries matters to sizes and hashes only.
 SharedBytes workload_payload(std::uint32_t bytes, std::uint64_t salt);
 
 // Sorted by at_us (stable: at equal times registrations come first).
