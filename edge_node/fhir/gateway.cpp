@@ -1,6 +1,8 @@
 // Wiring the FHIR gateway into edge_node: config, backend, service, server.
 #include "edge_node/fhir/gateway.hpp"
 
+#include <csignal>
+
 #include "common/crypto.hpp"
 #include "edge_node/fhir/http_server.hpp"
 #include "edge_node/fhir/node_backend.hpp"
@@ -54,6 +56,9 @@ std::string FhirGateway::describe() const {
 
 void FhirGateway::start(const std::atomic<bool>& stopping) {
   if (!config_.enabled) return;
+  // An HTTP client that hangs up mid-answer must not kill the record node:
+  // OpenSSL writes to the socket with write(), which raises SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   backend_ = std::make_unique<NodeBackend>(node_endpoint_, node_curve_z85_, client_keys_, stopping,
                                            config_.node_timeout_us);
   service_ = std::make_unique<FhirService>(*backend_, secure_u64,

@@ -143,6 +143,17 @@ class FhirCluster {
     return out;
   }
 
+  // Stops the gateway's node (SIGTERM) and starts it again.
+  void restart_gateway_node() {
+    for (const NodeInfo& n : cluster_->deployment().topology->nodes())
+      if (n.name == kFhirNode) {
+        cluster_->stop(n.id);
+        cluster_->start(n.id);
+      }
+    cluster_->wait_ready(30 * kUsPerSecond);
+    wait_for_gateway();
+  }
+
  private:
   void wait_for_gateway() {
     for (int i = 0; i < 100; ++i) {
@@ -188,7 +199,7 @@ void import_and_compare(FhirCluster& c, const Json& bundle) {
 
 }  // namespace
 
-TEST_CASE("process: create then read back, history after PUT, DELETE refused") {
+TEST_CASE("process: create then read back, history after PUT and a restart, DELETE refused") {
   FhirCluster c("crud");
   HttpResult meta = c.request("GET", "metadata", "", "");
   CHECK(meta.status == 200);
@@ -228,6 +239,10 @@ TEST_CASE("process: create then read back, history after PUT, DELETE refused") {
   HttpResult del = c.request("DELETE", "Observation/" + id);
   CHECK(del.status == 405);
   CHECK(diagnostics(del).find("permanent") != std::string::npos);
+
+  // Ids name their patient: after a restart there is no index to rebuild.
+  c.restart_gateway_node();
+  CHECK(c.request("GET", "Observation/" + id + "/_history").body["total"] == 2);
 
   HttpResult search = c.request("GET", "Observation?patient=" + p + "&date=ge2021-03-01&_count=1");
   CHECK(search.status == 200);
