@@ -61,6 +61,22 @@ class FhirCluster {
       REQUIRE(std::system(cmd.c_str()) == 0);
       tls_yaml = "  tls: {cert: " + dir_ + "/tls.crt, key: " + dir_ + "/tls.key}\n";
     }
+    // A second caller, keyed the way an operator does it: mhr fhir-key.
+    std::string keygen;
+    {
+      std::FILE* p = ::popen(
+          (std::string(MHR_BIN_DIR) + "/mhr fhir-key --name hospital-ehr --kind institution")
+              .c_str(),
+          "r");
+      REQUIRE(p != nullptr);
+      char buf[512];
+      std::size_t got;
+      while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) keygen.append(buf, got);
+      REQUIRE(::pclose(p) == 0);
+    }
+    const auto key_at = keygen.find('\n') + 3;  // the key is on line 2, indented by 2
+    institution_key_ = keygen.substr(key_at, 64);
+    const std::string entry = keygen.substr(keygen.find("    - name:"));
     ClusterOptions o;
     o.dir = dir_ + "/run";
     o.bin_dir = MHR_BIN_DIR;
@@ -69,7 +85,7 @@ class FhirCluster {
         "fhir:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n" + tls_yaml +
         "  max_body: 2MiB\n  api_keys:\n    - name: dr-test\n      kind: clinician\n"
         "      sha256: " +
-        sha256(as_bytes(kApiKey)).hex() + "\n";
+        sha256(as_bytes(kApiKey)).hex() + "\n" + entry;
     Scenario s = load_scenario_string(kScenario, name + ".yaml");
     cluster_ = std::make_unique<Cluster>(s, protocol_params(s, ScenarioMode::kBroadcast), o);
     cluster_->start_all();
@@ -175,6 +191,9 @@ class FhirCluster {
   std::string scheme_;
   std::unique_ptr<Cluster> cluster_;
   std::atomic<int> calls_{0};
+
+ public:
+  std::string institution_key_;  // made by mhr fhir-key
 };
 
 std::string diagnostics(const HttpResult& r) {
@@ -268,6 +287,7 @@ TEST_CASE("process: every error is an OperationOutcome with its status") {
   CHECK(r.status == 401);
   CHECK(outcome(r));
   CHECK(r.headers.find("WWW-Authenticate") != std::string::npos);
+  CHECK(c.request("GET", "Patient/" + p, "", c.institution_key_).status == 200);
   r = c.request("GET", "Patient/" + p, "", "wrong-key");
   CHECK(r.status == 401);
   CHECK(diagnostics(r).find("unknown API key") != std::string::npos);
