@@ -271,16 +271,10 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
       e.existed = true;
       e.supersedes = existing->current().record.hash;
     }
-    if (!e.if_match.empty()) {
-      std::string_view v = e.if_match;
-      if (v.starts_with("W/")) v.remove_prefix(2);
-      if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
-      if (!existing || v != version_id({existing->current().record.network,
-                                        existing->current().record.sequence}))
-        e.error =
-            FhirError{412, "conflict",
-                      "ifMatch " + e.if_match + " is not the current version of " + type_and_id(e)};
-    }
+    if (!e.if_match.empty() && (!existing || !etag_matches(e.if_match, existing->current().record)))
+      e.error =
+          FhirError{412, "conflict",
+                    "ifMatch " + e.if_match + " is not the current version of " + type_and_id(e)};
   }
   if (atomic && first_error_status(es) != 200)
     return {first_error_status(es), failed_transaction(es, ""), "", "", ""};

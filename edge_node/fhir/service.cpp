@@ -25,15 +25,14 @@ std::string etag_of(const ChainRecord& r) {
   return "W/\"" + version_id({r.network, r.sequence}) + "\"";
 }
 
-// If-Match carries an ETag: W/"0.5" or "0.5".
+}  // namespace
+
 bool etag_matches(std::string_view if_match, const ChainRecord& current) {
   std::string_view v = if_match;
   if (v.starts_with("W/")) v.remove_prefix(2);
   if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
   return v == version_id({current.network, current.sequence});
 }
-
-}  // namespace
 
 FhirResponse resource_response(int status, const ChainRecord& record, const Json& resource,
                                const std::string& base_url) {

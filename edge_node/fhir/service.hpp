@@ -76,6 +76,8 @@ class FhirService {
 // version, its ETag, and the resource as served.
 FhirResponse resource_response(int status, const ChainRecord& record, const Json& resource,
                                const std::string& base_url);
+// Whether an If-Match value (W/"0.5" or "0.5") names `current`'s version.
+bool etag_matches(std::string_view if_match, const ChainRecord& current);
 // A backend refusal as a FHIR error.
 FhirError backend_error(BackendStatus status, const std::string& detail, const std::string& what);
 

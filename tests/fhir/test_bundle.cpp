@@ -122,6 +122,19 @@ TEST_CASE("bundle entries can read, update and search") {
   CHECK(r.body["entry"][0]["response"]["etag"] == "W/\"0.2\"");
   CHECK(r.body["entry"][1]["resource"]["status"] == "final");  // reads see the writes
   CHECK(r.body["entry"][2]["resource"]["total"] == 1);
+
+  // A stale ifMatch fails the transaction with 412.
+  Json stale = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       Json::array(
+           {{{"resource", updated},
+             {"request",
+              {{"method", "PUT"}, {"url", "Observation/" + id}, {"ifMatch", "W/\"0.1\""}}}}})}};
+  CHECK(f.send("POST", "", stale).status == 412);
+  stale["entry"][0]["request"]["ifMatch"] = "W/\"0.2\"";
+  CHECK(f.send("POST", "", stale).status == 200);
 }
 
 TEST_CASE("bundle limits and shapes") {
