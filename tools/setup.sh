@@ -11,6 +11,8 @@ PACKAGES=(
   libyaml-cpp-dev               # scenario and node configuration
   doctest-dev                   # unit tests
   nlohmann-json3-dev            # summary.json, reports, FHIR
+  libcpp-httplib-dev            # the FHIR gateway's HTTP(S) server in edge_node
+  curl openssl                  # FHIR process tests: requests, a self-signed TLS certificate
   libcli11-dev                  # the mhr command line
   libabsl-dev                   # B-tree maps for the simulator's in-memory stores
   iproute2                      # mhr launch --netns

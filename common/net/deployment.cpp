@@ -531,7 +531,8 @@ void write_deployment(const std::string& path, const Topology& topology,
 NodeConfig load_node_config(const std::string& path) {
   const ConfigNode root = ConfigNode::load_file(path);
   if (!root.is_map()) root.fail("expected a node file (a map with node, topology, ...)");
-  root.allow_only({"node", "topology", "clients", "limits", "storage"});
+  // fhir: read by edge_node's FHIR gateway (edge_node/fhir/config.cpp).
+  root.allow_only({"node", "topology", "clients", "limits", "storage", "fhir"});
   NodeConfig c;
   c.file = path;
 

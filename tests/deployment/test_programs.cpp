@@ -143,6 +143,48 @@ TEST_CASE("node executables: configuration errors exit 2 naming file, line and k
   }
 }
 
+TEST_CASE("node executables: the fhir: section is checked, and only edge_node takes it") {
+  TempDir dir;
+  const Files f = write_files(dir);
+  const std::string fhir =
+      "fhir:\n  listen: 127.0.0.1:8443\n  api_keys:\n    - name: dr-smith\n"
+      "      kind: clinician\n      sha256: " +
+      std::string(64, 'a') + "\n";
+  SUBCASE("edge_node --check names the gateway") {
+    write_text(f.node_file[0], read_text(f.node_file[0]) + fhir);
+    Outcome o = run(std::string(MHR_EDGE_NODE_BIN) + " --config " + f.node_file[0] + " --check");
+    CAPTURE(o.output);
+    CHECK(o.code == 0);
+    CHECK(contains(o.output, "FHIR gateway on http://127.0.0.1:8443/fhir (1 API keys)"));
+  }
+  SUBCASE("consensus_node refuses it") {
+    write_text(f.node_file[1], read_text(f.node_file[1]) + fhir);
+    Outcome o = run(std::string(MHR_CONSENSUS_NODE_BIN) + " --config " + f.node_file[1]);
+    CAPTURE(o.output);
+    CHECK(o.code == 2);
+    CHECK(contains(o.output, "key 'fhir'"));
+    CHECK(contains(o.output, "only edge_node serves FHIR"));
+  }
+  SUBCASE("a key hash that is not one") {
+    std::string text = fhir;
+    text.replace(text.find(std::string(64, 'a')), 64, "secret");
+    write_text(f.node_file[0], read_text(f.node_file[0]) + text);
+    Outcome o = run(std::string(MHR_EDGE_NODE_BIN) + " --config " + f.node_file[0]);
+    CAPTURE(o.output);
+    CHECK(o.code == 2);
+    CHECK(contains(o.output, "key 'fhir.api_keys.0.sha256'"));
+    CHECK(contains(o.output, "sha256sum"));
+  }
+  SUBCASE("a TLS key that cannot be read") {
+    write_text(f.node_file[0],
+               read_text(f.node_file[0]) + fhir + "  tls: {cert: none.crt, key: none.key}\n");
+    Outcome o = run(std::string(MHR_EDGE_NODE_BIN) + " --config " + f.node_file[0]);
+    CAPTURE(o.output);
+    CHECK(o.code == 2);
+    CHECK(contains(o.output, "fhir.tls.cert"));
+  }
+}
+
 TEST_CASE("node executables: a record node starts and stops cleanly on SIGTERM") {
   TempDir dir;
   const Files f = write_files(dir);

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -156,6 +157,12 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
     if (spec.role == NodeRole::kRecord) c.client_keys = {client_keys_.public_z85};
     c.fsync = options_.fsync;
     write_node_config(p.config, c);
+    if (auto extra = options_.node_file_extra.find(spec.name);
+        extra != options_.node_file_extra.end()) {
+      std::ofstream out(p.config, std::ios::app);
+      out << extra->second << "\n";
+      if (!out) throw std::runtime_error("cannot write " + p.config);
+    }
     procs_.push_back(std::move(p));
   }
 }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct ClusterOptions {
   // Runs each edge network's nodes in a network namespace of its own,
   // joined to the others by veth links (needs root and iproute2).
   bool netns = false;
+  // By node name: YAML appended to that node's file (e.g. edge_node's fhir:
+  // section).
+  std::map<std::string, std::string> node_file_extra;
 };
 
 class Cluster {

@@ -1,5 +1,6 @@
 #include "tools/mhr/keygen.hpp"
 
+#include <array>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -31,6 +32,30 @@ void add_keygen_command(CLI::App& app) {
       std::fprintf(stderr, "mhr keygen: %s\n", e.what());
       throw CLI::RuntimeError(1);
     }
+  });
+}
+
+void add_fhir_key_command(CLI::App& app) {
+  struct Args {
+    std::string name;
+    std::string kind = "clinician";
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "fhir-key", "make an API key for a record node's FHIR gateway and its fhir.api_keys entry");
+  cmd->add_option("--name", a->name, "the clinician or institution the key stands for")->required();
+  cmd->add_option("--kind", a->kind, "clinician or institution")
+      ->check(CLI::IsMember({"clinician", "institution"}));
+  cmd->callback([a]() {
+    std::array<std::uint8_t, 32> raw{};
+    secure_random(raw);
+    const std::string key = to_hex(raw);
+    std::printf("API key (give it to %s; it is shown only now):\n  %s\n", a->name.c_str(),
+                key.c_str());
+    std::printf("add to the fhir.api_keys of the node file (the key itself is not stored):\n");
+    std::printf("    - name: %s\n      kind: %s\n      sha256: %s\n", a->name.c_str(),
+                a->kind.c_str(), sha256(as_bytes(key)).hex().c_str());
+    std::fflush(stdout);
   });
 }
 

@@ -11,4 +11,8 @@ namespace mhr {
 // with exit code 1 (2 for a bad command line, through CLI11).
 void add_keygen_command(CLI::App& app);
 
+// Registers `fhir-key --name NAME [--kind clinician|institution]`: prints a
+// new random API key and the node file entry with its SHA-256.
+void add_fhir_key_command(CLI::App& app);
+
 }  // namespace mhr

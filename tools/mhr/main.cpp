@@ -250,6 +250,7 @@ int main(int argc, char** argv) {
                          "signature-checking threads (default: all cores)");
 
   mhr::add_keygen_command(app);
+  mhr::add_fhir_key_command(app);
   mhr::add_client_commands(app);
 
   CLI11_PARSE(app, argc, argv);

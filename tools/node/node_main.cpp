@@ -135,7 +135,8 @@ std::unique_ptr<NodeLogic> make_role(NodeRole role, Env& env, const TopologyPtr&
 
 }  // namespace
 
-int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
+int run_node_main(int argc, char** argv, NodeRole role, const char* program,
+                  NodeExtension* extension) {
   const std::string role_name(node_role_name(role));
   CLI::App app{std::string(program) + " — MHR chain " + role_name +
                    " node. Runs until SIGTERM or SIGINT, then stops cleanly.",
@@ -162,6 +163,11 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
     keys = load_key_file(config.key_file);
     deployment = load_deployment(config.topology_file);
     check_consistency(config, keys, deployment, role, program);
+    if (extension) {
+      extension->configure(config, deployment);
+    } else if (auto fhir = ConfigNode::load_file(config.file).optional("fhir")) {
+      fhir->fail(std::string("only edge_node serves FHIR; ") + program + " does not");
+    }
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "%s: %s\n", program, e.what());
     return 2;
@@ -172,10 +178,12 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
   const TopologyPtr topology = deployment.topology;
   const NodeInfo& info = topology->node(config.id);
 
+  const std::string extra = extension ? extension->describe() : "";
   if (check_only) {
     std::printf("%s: configuration OK: %s node %u '%s' of network %u, listen %s, data %s\n",
                 program, role_name.c_str(), config.id.value, info.name.c_str(), info.network.value,
                 config.listen.c_str(), config.data_dir.c_str());
+    if (!extra.empty()) std::printf("%s: %s\n", program, extra.c_str());
     return 0;
   }
 
@@ -183,11 +191,21 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program) {
   try {
     prepare_data_dir(config.data_dir);
     ZmqRuntime runtime(config, deployment, keys);
+    // Stopped before the runtime closes, also when run() throws.
+    struct StopExtension {
+      NodeExtension* e;
+      ~StopExtension() {
+        if (e) e->stop();
+      }
+    } stop_extension{extension};
+    if (extension) extension->start(g_stop);
     std::printf("%s: started %s node %u '%s' of network %u, listening on %s, data in %s\n", program,
                 role_name.c_str(), config.id.value, info.name.c_str(), info.network.value,
                 config.listen.c_str(), config.data_dir.c_str());
+    if (!extra.empty()) std::printf("%s: %s\n", program, extra.c_str());
     std::fflush(stdout);
     runtime.run([&](Env& env) { return make_role(role, env, topology); }, g_stop);
+    if (extension) extension->stop();
     const RuntimeStats& s = runtime.stats();
     write_metrics(config.data_dir + "/metrics.json", s);
     std::printf("%s: %s node %u '%s' stopped cleanly (%llu messages in, %llu out)\n", program,

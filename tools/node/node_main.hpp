@@ -4,6 +4,7 @@
 // SIGINT.
 #pragma once
 
+#include "common/net/node_extension.hpp"
 #include "common/topology.hpp"
 
 namespace mhr {
@@ -11,7 +12,9 @@ namespace mhr {
 // `program` names the executable in messages. Returns the process exit
 // code: 0 after a clean shutdown, 2 for a configuration or command-line
 // error ("program: FILE:LINE:COL: key 'K': message"), 1 for a runtime
-// failure.
-int run_node_main(int argc, char** argv, NodeRole role, const char* program);
+// failure. `extension`, when given, runs beside the role (edge_node's FHIR
+// gateway); without one, a node file with a fhir: section is refused.
+int run_node_main(int argc, char** argv, NodeRole role, const char* program,
+                  NodeExtension* extension = nullptr);
 
 }  // namespace mhr

@@ -1,0 +1,84 @@
+// FhirService: the gateway's sans-I/O core. Takes a parsed HTTP request and
+// the caller's identity, answers a FHIR response; everything it knows of
+// the chain comes through a FhirBackend. The HTTP binding (http_server.hpp)
+// and the unit tests drive it the same way.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "edge_node/fhir/backend.hpp"
+#include "edge_node/fhir/router.hpp"
+#include "edge_node/fhir/timeline.hpp"
+
+namespace mhr::fhir {
+
+struct FhirRequest {
+  std::string method;  // GET, POST, PUT, DELETE
+  std::string path;    // below the base: "", "metadata", "Observation/abc/_history"
+  Params params;       // decoded query parameters, in order
+  std::string body;
+  std::string if_match;  // the If-Match header, or empty
+  std::string base_url;  // e.g. "https://fhir.hospital-a.example/fhir", for fullUrl and links
+};
+
+struct FhirResponse {
+  int status = 200;
+  Json body;
+  std::string location;  // Location header (201) or Content-Location
+  std::string etag;      // W/"<versionId>"
+  std::string allow;     // Allow header of a 405
+};
+
+struct ServiceLimits {
+  std::size_t max_bundle_entries = 5000;
+};
+
+class FhirService {
+ public:
+  // `random` draws the unique parts of new ids and new patients' UserIds.
+  FhirService(FhirBackend& backend, std::function<std::uint64_t()> random, ServiceLimits limits);
+
+  // Thread-safe: reads run concurrently; writes are serialised so that a
+  // PUT always supersedes the version that is current when it is written.
+  FhirResponse handle(const FhirRequest& request, const Identity& who);
+
+ private:
+  FhirResponse dispatch(const Route& route, const FhirRequest& req, const Identity& who);
+  FhirResponse create(const Create& c, const FhirRequest& req, const Identity& who);
+  FhirResponse read(const Read& r, const FhirRequest& req, const Identity& who);
+  FhirResponse vread(const VRead& r, const FhirRequest& req, const Identity& who);
+  FhirResponse update(const Update& u, const FhirRequest& req, const Identity& who);
+  FhirResponse history(const History& h, const FhirRequest& req, const Identity& who);
+  FhirResponse search(const Search& s, const FhirRequest& req, const Identity& who);
+  FhirResponse everything(const Everything& e, const FhirRequest& req, const Identity& who);
+  FhirResponse bundle(const FhirRequest& req, const Identity& who);  // bundle.cpp
+
+  // The patient's timeline; 404 when the patient is not registered here.
+  Result<Timeline, FhirError> load(const Identity& who, const UserId& user);
+  // The resource's history: found by type and id (404 otherwise).
+  Result<Timeline, FhirError> load_resource(const Identity& who, std::string_view type,
+                                            std::string_view id);
+  // Writes one record and returns it as committed (with its position).
+  Result<ChainRecord, FhirError> write_one(const Identity& who, NewRecord record);
+  UserId new_user();
+  std::uint64_t random() { return random_(); }
+
+  FhirBackend& backend_;
+  std::function<std::uint64_t()> random_;
+  ServiceLimits limits_;
+  std::mutex write_mutex_;  // held by every write; random_ is drawn under it
+};
+
+// What a response says of a resource written or read: the Location of its
+// version, its ETag, and the resource as served.
+FhirResponse resource_response(int status, const ChainRecord& record, const Json& resource,
+                               const std::string& base_url);
+// Whether an If-Match value (W/"0.5" or "0.5") names `current`'s version.
+bool etag_matches(std::string_view if_match, const ChainRecord& current);
+// A backend refusal as a FHIR error.
+FhirError backend_error(BackendStatus status, const std::string& detail, const std::string& what);
+
+}  // namespace mhr::fhir

@@ -1,0 +1,71 @@
+// An in-memory FhirBackend for the gateway's unit tests: registrations and
+// records in maps, positions and hashes assigned like a one-network chain.
+#pragma once
+
+#include <map>
+#include <set>
+
+#include "common/crypto.hpp"
+#include "edge_node/fhir/backend.hpp"
+
+namespace mhr::fhir {
+
+class MemoryBackend final : public FhirBackend {
+ public:
+  std::vector<BackendReply> register_patients(const Identity&,
+                                              std::span<const UserId> users) override {
+    std::vector<BackendReply> out;
+    for (const UserId& u : users) {
+      registrations++;
+      registered.insert(u);
+      out.push_back({BackendStatus::kOk, "registered", std::nullopt});
+    }
+    return out;
+  }
+
+  std::vector<BackendReply> submit(const Identity&, std::span<const NewRecord> records) override {
+    std::vector<BackendReply> out;
+    for (const NewRecord& r : records) {
+      if (fail_submits > 0) {
+        --fail_submits;
+        out.push_back({BackendStatus::kUnavailable, "test failure", std::nullopt});
+        continue;
+      }
+      if (!registered.contains(r.user)) {
+        out.push_back({BackendStatus::kRejected, "user is not registered at this node", {}});
+        continue;
+      }
+      auto& chain = chains[r.user];
+      ChainRecord c;
+      c.sequence = chain.size();
+      c.network = 0;
+      c.created_at_us = (clock_us += 1000);
+      c.content_type = r.content_type;
+      c.category = r.category;
+      c.payload = r.payload;
+      c.supersedes = r.supersedes;
+      c.hash = sha256(as_bytes(r.user.hex() + std::to_string(c.sequence) + r.payload));
+      chain.push_back(c);
+      out.push_back({BackendStatus::kOk, "committed", c.hash});
+    }
+    submitted += records.size();
+    return out;
+  }
+
+  BackendRead read(const Identity&, const UserId& user) override {
+    ++reads;
+    if (!registered.contains(user)) return {BackendStatus::kRejected, "not registered", {}};
+    auto it = chains.find(user);
+    return {BackendStatus::kOk, "", it == chains.end() ? std::vector<ChainRecord>{} : it->second};
+  }
+
+  std::set<UserId> registered;
+  std::map<UserId, std::vector<ChainRecord>> chains;
+  TimeUs clock_us = 1'600'000'000'000'000;
+  int fail_submits = 0;  // the next N records fail (unavailable)
+  std::size_t submitted = 0;
+  std::size_t registrations = 0;
+  std::size_t reads = 0;
+};
+
+}  // namespace mhr::fhir
