@@ -66,8 +66,13 @@ struct BackendRead {
 class FhirBackend {
  public:
   virtual ~FhirBackend() = default;
+  // A new patient's id. The node backend keeps the patient's key in custody
+  // (custodial_keys.hpp), since the chain wants the patient's signature to
+  // register and to share the data key.
+  virtual UserId new_patient() = 0;
   // Registers each user at this node; one reply per user, in order. A user
   // already registered here is answered kOk.
+
   virtual std::vector<BackendReply> register_patients(const Identity& who,
                                                       std::span<const UserId> users) = 0;
   // Writes the records (pipelined) and waits until each is committed or

@@ -45,6 +45,11 @@ void FhirGateway::configure(NodeConfig& config, const Deployment& deployment) {
   // A key of its own, never written anywhere: only this process can use it.
   client_keys_ = CurveKeyPair::generate();
   config.client_keys.push_back(client_keys_.public_z85);
+  // The gateway is the institution's system: it acts with the node's key.
+  const NodeInfo& self = deployment.topology->node(config.id);
+  institution_ = Institution{config.id, deployment.topology->params().crypto,
+                             load_key_file(config.key_file).sign_seed, self.box_key,
+                             config.data_dir + "/fhir-custody.keys"};
 }
 
 std::string FhirGateway::describe() const {
@@ -60,7 +65,8 @@ void FhirGateway::start(const std::atomic<bool>& stopping) {
   // OpenSSL writes to the socket with write(), which raises SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   backend_ = std::make_unique<NodeBackend>(node_endpoint_, node_curve_z85_, client_keys_, stopping,
-                                           config_.node_timeout_us);
+                                           config_.node_timeout_us, institution_);
+
   service_ = std::make_unique<FhirService>(*backend_, secure_u64,
                                            ServiceLimits{config_.max_bundle_entries});
   server_ = std::make_unique<HttpServer>(*service_, config_);

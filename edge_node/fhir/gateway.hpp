@@ -8,6 +8,7 @@
 
 #include "common/net/node_extension.hpp"
 #include "edge_node/fhir/config.hpp"
+#include "edge_node/fhir/node_backend.hpp"
 
 namespace mhr::fhir {
 
@@ -30,6 +31,7 @@ class FhirGateway final : public NodeExtension {
   std::string node_endpoint_;
   std::string node_curve_z85_;
   CurveKeyPair client_keys_;
+  Institution institution_;
   std::unique_ptr<NodeBackend> backend_;
   std::unique_ptr<FhirService> service_;
   std::unique_ptr<HttpServer> server_;

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include "common/client_codec.hpp"
+#include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
 
 namespace mhr::fhir {
@@ -20,6 +22,8 @@ BackendStatus status_of(ReplyStatus s) {
       return BackendStatus::kRejected;
     case ReplyStatus::kUnavailable:
       return BackendStatus::kUnavailable;
+    case ReplyStatus::kDenied:
+      return BackendStatus::kRejected;
   }
   return BackendStatus::kUnavailable;
 }
@@ -28,17 +32,21 @@ BackendReply reply_of(const ClientReply& r) {
   return {status_of(r.status), r.detail, r.entry_hash};
 }
 
-// Issue 5 seam: the record as the node will store it. Today the payload
-// goes as it is; with encryption it is sealed here under the patient's data
-// key, wrapped for `who`'s institution.
-SubmitRecordRequest seal(const Identity& /*who*/, const NewRecord& r) {
-  return {r.user,       r.content_type, r.category, SharedBytes(as_bytes(r.payload)),
-          std::nullopt, r.supersedes};
+std::uint64_t random_u64() {
+  std::uint64_t v = 0;
+  secure_random({reinterpret_cast<std::uint8_t*>(&v), sizeof v});
+  return v;
 }
 
-// Issue 5 seam: a stored record as the gateway reads it. With encryption
-// the payload is opened here with the data key wrapped for `who`.
-ChainRecord open(const Identity& /*who*/, const Record& r) {
+ClientRequest signed_by(ClientRequest r, const Signer& by, NodeId node) {
+  sign_request(r, by, node, wall_clock_us(), random_u64());
+  return r;
+}
+
+// A stored record as the gateway reads it, opened with the patient's data key.
+std::optional<ChainRecord> open(const AeadKey& key, const Record& r) {
+  auto plain = open_payload(key, r.user, r.payload.view());
+  if (!plain) return std::nullopt;
   ChainRecord c;
   c.hash = record_hash(r);
   c.network = r.network.value;
@@ -46,7 +54,7 @@ ChainRecord open(const Identity& /*who*/, const Record& r) {
   c.created_at_us = r.created_at_us;
   c.content_type = r.content_type;
   c.category = r.category;
-  c.payload.assign(r.payload.view().begin(), r.payload.view().end());
+  c.payload.assign(plain->begin(), plain->end());
   c.supersedes = r.supersedes;
   return c;
 }
@@ -54,12 +62,19 @@ ChainRecord open(const Identity& /*who*/, const Record& r) {
 }  // namespace
 
 NodeBackend::NodeBackend(std::string endpoint, std::string node_curve_z85, CurveKeyPair client_keys,
-                         const std::atomic<bool>& stopping, TimeUs timeout_us)
+                         const std::atomic<bool>& stopping, TimeUs timeout_us,
+                         Institution institution)
     : endpoint_(std::move(endpoint)),
       node_curve_z85_(std::move(node_curve_z85)),
       client_keys_(std::move(client_keys)),
       stopping_(stopping),
-      timeout_us_(timeout_us) {
+      timeout_us_(timeout_us),
+      node_(institution.node),
+      mode_(institution.mode),
+      signer_(make_signer(institution.mode, institution.seed)),
+      box_keys_(box_keys_of(institution.seed)),
+      box_key_(institution.box_key),
+      custody_(institution.custody_file, institution.mode) {
   MHR_ASSERT(timeout_us_ > 0);
 }
 
@@ -82,14 +97,12 @@ void NodeBackend::give_back(std::unique_ptr<ZmqClient> client) {
   if (idle_.size() < kMaxIdle) idle_.push_back(std::move(client));
 }
 
-// Issue 5 seam: requests leave here. When the node wants each request
-// signed by its requester, sign it here as `who` (the API key's clinician
-// or institution key, registered through this node).
+// Every request leaves here, already signed by its requester: the
+// institution (the node's key), or a patient in custody.
 std::vector<ClientReply> NodeBackend::exchange(const Identity& /*who*/,
                                                std::vector<ClientRequest> requests) {
   std::vector<ClientReply> replies(
-      requests.size(),
-      ClientReply{ReplyStatus::kUnavailable, "no reply from the record node", {}, {}});
+      requests.size(), make_reply(ReplyStatus::kUnavailable, "no reply from the record node"));
   if (requests.empty()) return replies;
   std::unique_ptr<ZmqClient> client = lease();
   std::map<ClientRequestId, std::size_t> in_flight;
@@ -134,29 +147,108 @@ std::vector<ClientReply> NodeBackend::exchange(const Identity& /*who*/,
   return replies;
 }
 
+UserId NodeBackend::new_patient() {
+  return custody_.create();
+}
+
+// Registered as the patient, with the patient's key in custody, then the
+// data key shared with this institution as the patient would.
 std::vector<BackendReply> NodeBackend::register_patients(const Identity& who,
                                                          std::span<const UserId> users) {
-  std::vector<ClientRequest> requests;
-  for (const UserId& u : users) requests.emplace_back(RegisterUserRequest{u});
   std::vector<BackendReply> out;
-  for (const ClientReply& r : exchange(who, std::move(requests))) out.push_back(reply_of(r));
+  for (const UserId& u : users) {
+    auto seed = custody_.seed_of(u);
+    if (!seed) {
+      out.push_back({BackendStatus::kRejected,
+                     "Patient/" + u.hex() +
+                         " was not created here: a patient with a key of their own registers "
+                         "with it (mhr register)",
+                     std::nullopt});
+      continue;
+    }
+    const auto patient = make_signer(mode_, *seed);
+    ClientReply r = exchange(who, {signed_by(RegisterUserRequest{u, {}}, *patient, node_)})[0];
+    if (r.status == ReplyStatus::kOk && r.detail != "already registered")
+      r = share_data_key(who, u, *seed, *patient);
+    out.push_back(reply_of(r));
+  }
   return out;
+}
+
+ClientReply NodeBackend::share_data_key(const Identity& who, const UserId& user,
+                                        const SecretSeed& seed, const Signer& patient) {
+  const AeadKey dk = data_key_of(seed);
+  DataKeyShare share{{{patient.public_key(), seal_data_key(dk, box_keys_of(seed).public_key)},
+                      {signer_->public_key(), seal_data_key(dk, box_key_)}}};
+  PatientStatement st{user, patient.public_key(), wall_clock_us(), random_u64(), share, {}};
+  sign_statement(st, patient);
+  return exchange(who, {PatientActRequest{st}})[0];
+}
+
+// The patient's data key: derived for a patient in custody, otherwise opened
+// from what the patient shared with this institution.
+std::optional<AeadKey> NodeBackend::data_key(const UserId& user,
+                                             const std::vector<WrappedKey>& shared) {
+  if (auto seed = custody_.seed_of(user)) return data_key_of(*seed);
+  for (const WrappedKey& w : shared)
+    if (auto key = open_data_key(w, box_keys_)) return key;
+  return std::nullopt;
 }
 
 std::vector<BackendReply> NodeBackend::submit(const Identity& who,
                                               std::span<const NewRecord> records) {
+  std::map<UserId, std::optional<AeadKey>> keys;
+  for (const NewRecord& r : records)
+    if (!keys.contains(r.user)) keys[r.user] = key_for_writing(who, r.user);
   std::vector<ClientRequest> requests;
-  for (const NewRecord& r : records) requests.emplace_back(seal(who, r));
-  std::vector<BackendReply> out;
-  for (const ClientReply& r : exchange(who, std::move(requests))) out.push_back(reply_of(r));
+  std::vector<BackendReply> out(records.size());
+  std::vector<std::size_t> sent;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const NewRecord& r = records[i];
+    const auto& key = keys.at(r.user);
+    if (!key) {
+      out[i] = {BackendStatus::kRejected,
+                "the patient has not shared their data key with this institution", std::nullopt};
+      continue;
+    }
+    SubmitRecordRequest req{r.user,
+                            r.content_type,
+                            r.category,
+                            SharedBytes(seal_payload(*key, r.user, as_bytes(r.payload))),
+                            std::nullopt,
+                            r.supersedes,
+                            {}};
+    requests.push_back(signed_by(std::move(req), *signer_, node_));
+    sent.push_back(i);
+  }
+  std::vector<ClientReply> replies = exchange(who, std::move(requests));
+  for (std::size_t k = 0; k < sent.size(); ++k) out[sent[k]] = reply_of(replies[k]);
   return out;
 }
 
+std::optional<AeadKey> NodeBackend::key_for_writing(const Identity& who, const UserId& user) {
+  if (auto seed = custody_.seed_of(user)) return data_key_of(*seed);
+  ClientReply r = exchange(who, {signed_by(ReadUserRequest{user, {}}, *signer_, node_)})[0];
+  return data_key(user, r.keys);
+}
+
 BackendRead NodeBackend::read(const Identity& who, const UserId& user) {
-  std::vector<ClientRequest> requests{ReadUserRequest{user}};
-  ClientReply r = std::move(exchange(who, std::move(requests))[0]);
+  ClientReply r = exchange(who, {signed_by(ReadUserRequest{user, {}}, *signer_, node_)})[0];
   BackendRead out{status_of(r.status), r.detail, {}};
-  for (const Record& rec : r.records) out.records.push_back(open(who, rec));
+  if (r.status != ReplyStatus::kOk) return out;
+  const std::optional<AeadKey> key = data_key(user, r.keys);
+  for (const Record& rec : r.records) {
+    auto opened = key ? open(*key, rec) : std::nullopt;
+    if (!opened) {
+      out.status = BackendStatus::kUnavailable;
+      out.detail =
+          "a record of the patient cannot be opened with the data key shared with this "
+          "institution";
+      out.records.clear();
+      return out;
+    }
+    out.records.push_back(std::move(*opened));
+  }
   return out;
 }
 

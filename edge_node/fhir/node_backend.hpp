@@ -4,12 +4,10 @@
 // worker threads do not wait for each other, and many requests in flight
 // per call (a Bundle's records are pipelined).
 //
-// Issue 5 seam: every request the gateway makes goes through
-// NodeBackend::exchange(), every record it writes through seal() and every
-// record it reads through open() (node_backend.cpp). When client requests
-// are signed by their requester and payloads encrypted, those three are
-// where the gateway signs as the API key's identity (`who`), encrypts for
-// the patient and unwraps the data key it was granted.
+// It acts as the node's institution: requests are signed with the node's
+// key, payloads are sealed with the patient's data key before they leave
+// and opened after they come back (docs/ACCESS.md); patients created
+// through the gateway have their keys kept in custody (custodial_keys.hpp).
 #pragma once
 
 #include <atomic>
@@ -20,6 +18,7 @@
 #include "common/client_api.hpp"
 #include "common/net/deployment.hpp"
 #include "edge_node/fhir/backend.hpp"
+#include "edge_node/fhir/custodial_keys.hpp"
 
 namespace mhr {
 class ZmqClient;
@@ -27,13 +26,26 @@ class ZmqClient;
 
 namespace mhr::fhir {
 
+// Who the gateway acts as: the node's institution (it signs with the
+// node's key and opens data keys shared with the institution), and where
+// it keeps the keys of patients in its custody.
+struct Institution {
+  NodeId node;
+  CryptoMode mode = CryptoMode::kReal;
+  SecretSeed seed;       // the node's signing seed
+  X25519Public box_key;  // the institution's, as the topology lists it
+  std::string custody_file;
+};
+
 class NodeBackend final : public FhirBackend {
  public:
   // `stopping` aborts waits when the node shuts down; `timeout_us` is how
   // long a call may go without any reply before it fails as unavailable.
   NodeBackend(std::string endpoint, std::string node_curve_z85, CurveKeyPair client_keys,
-              const std::atomic<bool>& stopping, TimeUs timeout_us);
+              const std::atomic<bool>& stopping, TimeUs timeout_us, Institution institution);
   ~NodeBackend() override;
+
+  UserId new_patient() override;
 
   std::vector<BackendReply> register_patients(const Identity& who,
                                               std::span<const UserId> users) override;
@@ -45,6 +57,10 @@ class NodeBackend final : public FhirBackend {
   // Sends every request (at most kWindow in flight) and returns the replies
   // in the same order; a request without a reply gets kUnavailable.
   std::vector<ClientReply> exchange(const Identity& who, std::vector<ClientRequest> requests);
+  ClientReply share_data_key(const Identity& who, const UserId& user, const SecretSeed& seed,
+                             const Signer& patient);
+  std::optional<AeadKey> data_key(const UserId& user, const std::vector<WrappedKey>& shared);
+  std::optional<AeadKey> key_for_writing(const Identity& who, const UserId& user);
   std::unique_ptr<ZmqClient> lease();
   void give_back(std::unique_ptr<ZmqClient> client);
 
@@ -56,6 +72,12 @@ class NodeBackend final : public FhirBackend {
   CurveKeyPair client_keys_;
   const std::atomic<bool>& stopping_;
   TimeUs timeout_us_;
+  NodeId node_;
+  CryptoMode mode_;
+  std::unique_ptr<Signer> signer_;
+  X25519KeyPair box_keys_;
+  X25519Public box_key_;
+  CustodialKeys custody_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<ZmqClient>> idle_;
 };

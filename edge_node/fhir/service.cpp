@@ -107,12 +107,7 @@ FhirResponse FhirService::dispatch(const Route& r, const FhirRequest& req, const
 }
 
 UserId FhirService::new_user() {
-  Bytes b;
-  for (int i = 0; i < 4; ++i) {
-    std::uint64_t v = random();
-    for (int k = 0; k < 8; ++k) b.push_back(static_cast<std::uint8_t>(v >> (8 * k)));
-  }
-  return UserId::from_view(b);
+  return backend_.new_patient();
 }
 
 Result<Timeline, FhirError> FhirService::load(const Identity& who, const UserId& user) {

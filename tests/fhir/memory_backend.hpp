@@ -12,7 +12,12 @@ namespace mhr::fhir {
 
 class MemoryBackend final : public FhirBackend {
  public:
+  UserId new_patient() override {
+    const std::string label = "memory-patient-" + std::to_string(++patients_made_);
+    return UserId{sha256(as_bytes(label))};
+  }
   std::vector<BackendReply> register_patients(const Identity&,
+
                                               std::span<const UserId> users) override {
     std::vector<BackendReply> out;
     for (const UserId& u : users) {
@@ -66,6 +71,7 @@ class MemoryBackend final : public FhirBackend {
   std::size_t submitted = 0;
   std::size_t registrations = 0;
   std::size_t reads = 0;
+  std::size_t patients_made_ = 0;
 };
 
 }  // namespace mhr::fhir
