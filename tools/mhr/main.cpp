@@ -16,6 +16,7 @@
 #include "tools/mhr/client_commands.hpp"
 #include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
+#include "tools/verify/lmdb_file_check.hpp"
 #include "tools/verify/verify.hpp"
 
 namespace {
@@ -178,6 +179,15 @@ int run_verify(const VerifyArgs& args) {
                  args.data.c_str(), args.data.c_str());
     return 2;
   }
+  // LMDB trusts its file: check the pages before LMDB reads them.
+  const mhr::LmdbFileReport file = mhr::check_lmdb_file(args.data);
+  if (file.problem) {
+    std::printf("DAMAGED: %s\n", file.problem->c_str());
+    std::printf(
+        "The store must not be served; stop the node and re-sync it from its peers "
+        "(move the data directory away and restart the node).\n");
+    return 1;
+  }
   auto store = mhr::open_lmdb_store(args.data);
   if (!store.ok()) {
     std::fprintf(stderr, "mhr verify: %s\n", store.error().c_str());
@@ -187,8 +197,13 @@ int run_verify(const VerifyArgs& args) {
   if (!args.topology.empty()) deployment = mhr::load_deployment(args.topology);
   const unsigned threads =
       args.threads > 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
-  mhr::VerifyReport r =
-      mhr::verify_store(*store.value(), deployment ? deployment->topology.get() : nullptr, threads);
+  mhr::VerifyReport r;
+  try {
+    r = mhr::verify_store(*store.value(), deployment ? deployment->topology.get() : nullptr,
+                          threads);
+  } catch (const mhr::StoreError& e) {
+    r.problem = e.what();  // an entry whose checksum does not match, or an LMDB error
+  }
   if (r.problem) {
     std::printf("DAMAGED: %s\n", r.problem->c_str());
     std::printf(
