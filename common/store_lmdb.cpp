@@ -369,7 +369,7 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   };
 
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!options.read_only) std::filesystem::create_directories(dir, ec);
   if (ec) return cannot(ec.message());
   if (!std::filesystem::is_directory(dir, ec)) return cannot("not a directory");
 
@@ -382,7 +382,8 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   if (int rc = mdb_env_set_mapsize(env.get(), static_cast<std::size_t>(options.map_size_bytes));
       rc != 0)
     return cannot(mdb_strerror(rc));
-  const unsigned flags = MDB_NOTLS | (options.fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC));
+  const unsigned flags = MDB_NOTLS | (options.fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC)) |
+                         (options.read_only ? static_cast<unsigned>(MDB_RDONLY) : 0u);
   if (int rc = mdb_env_open(env.get(), dir.c_str(), flags, 0644); rc != 0)
     return cannot(mdb_strerror(rc));
 
@@ -393,11 +394,13 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   std::array<MDB_dbi, kTableCount> dbis{};
   {
     MDB_txn* txn = nullptr;
-    if (int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn); rc != 0)
+    if (int rc = mdb_txn_begin(env.get(), nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
+        rc != 0)
       return cannot(mdb_strerror(rc));
     for (std::size_t i = 0; i < kTableCount; ++i) {
       const std::string name(table_name(static_cast<Table>(i)));
-      if (int rc = mdb_dbi_open(txn, name.c_str(), MDB_CREATE, &dbis[i]); rc != 0) {
+      if (int rc = mdb_dbi_open(txn, name.c_str(), options.read_only ? 0 : MDB_CREATE, &dbis[i]);
+          rc != 0) {
         mdb_txn_abort(txn);
         return cannot("table " + name + ": " + mdb_strerror(rc));
       }

@@ -6,6 +6,7 @@
 //   make_corpus OUT_DIR SCENARIO_DIR
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -23,6 +24,13 @@ using namespace mhr;
 namespace fs = std::filesystem;
 
 namespace {
+
+// A fixed, distinct CURVE public key per node.
+std::string fixed_curve_key(std::size_t i) {
+  std::array<std::uint8_t, 32> raw;
+  raw.fill(static_cast<std::uint8_t>(i + 1));
+  return z85_curve_key(raw);
+}
 
 void write_file(const fs::path& path, ByteView bytes) {
   fs::create_directories(path.parent_path());
@@ -231,8 +239,7 @@ void config_corpus(const fs::path& dir, const fs::path& scenarios) {
   const auto& d = fuzz::fuzz_deployment(CryptoMode::kReal);
   std::vector<NodeAddress> address;
   for (std::size_t i = 0; i < d.topology.node_count(); ++i)
-    address.push_back({"tcp://127.0.0.1:" + std::to_string(7000 + i),
-                       "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"});
+    address.push_back({"tcp://127.0.0.1:" + std::to_string(7000 + i), fixed_curve_key(i)});
   write_deployment((tmp / "topology.yaml").string(), d.topology, address);
   NodeConfig node;
   node.id = NodeId{1};

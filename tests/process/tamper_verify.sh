@@ -51,13 +51,23 @@ for ((i = 0; i < flips; i++)); do
     2) [ -n "$out" ] || fail "$what: refused without a message"
        refused=$((refused + 1)) ;;
     0) mdb_dump -a "$work" >"$dir/after.dump" 2>&1 || fail "$what: intact for verify, but mdb_dump fails"
-       cmp -s "$src.dump" "$dir/after.dump" || fail "$what: changed the store's content unnoticed"
+       cmp -s "$src.dump" "$dir/after.dump" ||
+         fail "$what: changed the store's content unnoticed: $(diff "$src.dump" "$dir/after.dump" | head -8)"
        nodata=$((nodata + 1)) ;;
     *) fail "$what: mhr verify exited $rc: $out" ;;
   esac
   # Keep one detected damage for the node start-up check below.
   if [ $rc -eq 1 ] && [ ! -d "$dir/damaged" ]; then mv "$work" "$dir/damaged"; damaged_src=$src; fi
 done
+
+# A file cut short (a full disk, a copy interrupted) is named too.
+rm -rf "$dir/cut" && cp -a "${stores[0]}" "$dir/cut"
+truncate -s $(( $(stat -c %s "$dir/cut/data.mdb") / 2 )) "$dir/cut/data.mdb"
+set +e
+out=$("$mhr" verify --data "$dir/cut" --topology "$topology" 2>&1)
+rc=$?
+set -e
+{ [ $rc -eq 1 ] || [ $rc -eq 2 ]; } && [ -n "$out" ] || fail "a truncated store: exit $rc: $out"
 
 # A node refuses to start on a damaged store and says how to recover.
 [ -d "$dir/damaged" ] || fail "no flip was detected, so the start-up check was not tried"

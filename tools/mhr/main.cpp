@@ -172,6 +172,15 @@ struct VerifyArgs {
   unsigned threads = 0;
 };
 
+// Names the damage and how to recover; exit code 1.
+int report_damage(const std::string& problem) {
+  std::printf("DAMAGED: %s\n", problem.c_str());
+  std::printf(
+      "The store must not be served; stop the node and re-sync it from its peers "
+      "(move the data directory away and restart the node).\n");
+  return 1;
+}
+
 int run_verify(const VerifyArgs& args) {
   // Opening would create an empty store where there is none: check first.
   if (!std::filesystem::exists(std::filesystem::path(args.data) / "data.mdb")) {
@@ -180,15 +189,11 @@ int run_verify(const VerifyArgs& args) {
     return 2;
   }
   // LMDB trusts its file: check the pages before LMDB reads them.
-  const mhr::LmdbFileReport file = mhr::check_lmdb_file(args.data);
+  const mhr::LmdbFileReport file = mhr::check_lmdb_store_file(args.data);
   if (file.problem) {
-    std::printf("DAMAGED: %s\n", file.problem->c_str());
-    std::printf(
-        "The store must not be served; stop the node and re-sync it from its peers "
-        "(move the data directory away and restart the node).\n");
-    return 1;
+    return report_damage(*file.problem);
   }
-  auto store = mhr::open_lmdb_store(args.data);
+  auto store = mhr::open_lmdb_store(args.data, mhr::LmdbOptions{.read_only = true});
   if (!store.ok()) {
     std::fprintf(stderr, "mhr verify: %s\n", store.error().c_str());
     return 2;
@@ -205,11 +210,7 @@ int run_verify(const VerifyArgs& args) {
     r.problem = e.what();  // an entry whose checksum does not match, or an LMDB error
   }
   if (r.problem) {
-    std::printf("DAMAGED: %s\n", r.problem->c_str());
-    std::printf(
-        "The store must not be served; stop the node and re-sync it from its peers "
-        "(move the data directory away and restart the node).\n");
-    return 1;
+    return report_damage(*r.problem);
   }
   std::printf(
       "intact: %llu records and %llu headers verified in %.2f s (%.0f records/s, %u threads)%s\n",

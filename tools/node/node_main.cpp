@@ -129,9 +129,9 @@ void prepare_data_dir(const std::string& dir) {
 // when there is no store yet.
 std::optional<std::string> store_problem(const std::string& dir, const Topology& topology) {
   if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb")) return std::nullopt;
-  const LmdbFileReport file = check_lmdb_file(dir);
+  const LmdbFileReport file = check_lmdb_store_file(dir);
   if (file.problem) return file.problem;
-  auto store = open_lmdb_store(dir);
+  auto store = open_lmdb_store(dir, LmdbOptions{.read_only = true});
   if (!store.ok()) return store.error();
   try {
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());

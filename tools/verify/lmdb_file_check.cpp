@@ -12,6 +12,8 @@
 #include <span>
 #include <vector>
 
+#include "common/store.hpp"
+
 namespace mhr {
 
 namespace {
@@ -91,7 +93,8 @@ struct Bound {
 
 class FileCheck {
  public:
-  FileCheck(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  FileCheck(const std::uint8_t* data, std::size_t size, const std::vector<std::string>& tables)
+      : data_(data), size_(size), expected_tables_(tables) {}
 
   LmdbFileReport run() {
     LmdbFileReport report;
@@ -185,6 +188,15 @@ class FileCheck {
           return true;
         }))
       return;
+    std::vector<std::string> names;
+    for (const auto& t : tables) names.push_back(t.first);
+    std::vector<std::string> expected = expected_tables_;
+    std::sort(expected.begin(), expected.end());
+    if (names != expected) {  // the main table's keys are in order
+      std::string found;
+      for (const auto& n : names) found += (found.empty() ? "" : ", ") + to_printable(n);
+      return (void)fail("the file's tables are not the store's (found: " + found + ")");
+    }
     for (const auto& [name, db] : tables) {
       if (db.flags != 0) return (void)fail("table " + name + " has unexpected flags");
       if (!walk_tree("table " + name, db, false, [&](View, View, std::uint16_t f) {
@@ -358,8 +370,15 @@ class FileCheck {
     return View(page + kPageHeader, dsize);
   }
 
+  static std::string to_printable(const std::string& s) {
+    std::string out;
+    for (char c : s) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
+  }
+
   const std::uint8_t* data_;
   std::size_t size_;
+  std::vector<std::string> expected_tables_;
   std::uint32_t psize_ = 0;
   std::uint64_t last_page_ = 0;
   std::vector<std::uint8_t> used_;  // 0 unaccounted, 1 in use, 2 free
@@ -369,7 +388,14 @@ class FileCheck {
 
 }  // namespace
 
-LmdbFileReport check_lmdb_file(const std::string& dir) {
+LmdbFileReport check_lmdb_store_file(const std::string& dir) {
+  std::vector<std::string> tables;
+  for (std::size_t i = 0; i < kTableCount; ++i)
+    tables.emplace_back(table_name(static_cast<Table>(i)));
+  return check_lmdb_file(dir, tables);
+}
+
+LmdbFileReport check_lmdb_file(const std::string& dir, const std::vector<std::string>& tables) {
   LmdbFileReport report;
   const std::string path = dir + "/data.mdb";
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -390,7 +416,7 @@ LmdbFileReport check_lmdb_file(const std::string& dir) {
     report.problem = "cannot map " + path + ": " + std::strerror(errno);
     return report;
   }
-  report = FileCheck(static_cast<const std::uint8_t*>(map), size).run();
+  report = FileCheck(static_cast<const std::uint8_t*>(map), size, tables).run();
   ::munmap(map, size);
   return report;
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace mhr {
 
@@ -20,7 +21,10 @@ struct LmdbFileReport {
   std::uint64_t entries = 0;  // leaf entries in the named tables
 };
 
-// Checks `dir`/data.mdb. The file must not be written to meanwhile.
-LmdbFileReport check_lmdb_file(const std::string& dir);
+// Checks `dir`/data.mdb. The file must not be written to meanwhile. The
+// named tables must be exactly `tables` (a changed name is a lost table).
+LmdbFileReport check_lmdb_file(const std::string& dir, const std::vector<std::string>& tables);
+// The same with the store's own tables (common/store.hpp).
+LmdbFileReport check_lmdb_store_file(const std::string& dir);
 
 }  // namespace mhr

@@ -117,7 +117,13 @@ std::optional<std::string> first_problem(
   std::optional<std::string> problem;
   auto work = [&] {
     for (std::size_t i = next++; i < n; i = next++) {
-      if (auto e = fn(i)) {
+      std::optional<std::string> e;
+      try {
+        e = fn(i);
+      } catch (const std::exception& ex) {  // a damaged entry (StoreError): a problem too
+        e = ex.what();
+      }
+      if (e) {
         std::lock_guard lock(mu);
         if (i < first_bad) {
           first_bad = i;
