@@ -165,9 +165,17 @@ std::optional<std::string> anchor_error(const Store& store, const StoredAnchor& 
 
 std::optional<std::string> audit_chain_error(const Store& store, const Topology* topology,
                                              const Verifier& verifier) {
+  std::optional<std::string> stray;
+  store.scan(Table::kAudit, {}, {}, [&](ByteView k, ByteView) {
+    if (!k.empty() && (k[0] == kEntryTag || k[0] == kUserTag || k[0] == kAnchorTag)) return true;
+    stray = "table audit, key " + to_hex(k) + ": unknown kind of entry";
+    return false;
+  });
+  if (stray) return stray;
   std::vector<Hash> hashes;
   std::vector<UserId> users;
   if (auto e = entries_error(store, hashes, users)) return e;
+
   if (auto e = user_index_error(store, users)) return e;
   std::optional<std::string> problem;
   store.scan_prefix(Table::kAudit, Bytes{kAnchorTag}, [&](ByteView k, ByteView v) {

@@ -40,6 +40,7 @@ Bytes tagged_key(std::uint8_t tag, ByteView id);
 class ChainStore {
  public:
   explicit ChainStore(const Store& store) : store_(store) {}
+  const Store& store() const { return store_; }
 
   // ---- records (logical index) ----
   std::optional<ChainTip> tip(const UserId& user, NetworkId network) const;

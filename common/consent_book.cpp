@@ -1,5 +1,7 @@
 #include "common/consent_book.hpp"
 
+#include <map>
+
 #include "common/chain_store.hpp"
 
 namespace mhr {
@@ -50,14 +52,16 @@ void ConsentBook::apply(WriteBatch& batch, const PatientStatement& s) const {
     erase(batch, user);
     return;
   }
+  if (const auto* r = std::get_if<ConsentRevocation>(&s.act)) {
+    batch.put(Table::kUsers, user_key(kRevokedTag, user, r->grant.view()), {});
+    return;
+  }
   if (erased(user) || put_in(batch, user_key(kErasedTag, user)))
     return;  // nothing sealed is kept for an erased user
   if (const auto* g = std::get_if<ConsentGrant>(&s.act)) {
     const Hash id = statement_id(s);
     batch.put(Table::kUsers, user_key(kGrantTag, user, id.view()), encode(s));
     if (g->key) put_key(batch, user, g->grantee, *g->key);
-  } else if (const auto* r = std::get_if<ConsentRevocation>(&s.act)) {
-    batch.put(Table::kUsers, user_key(kRevokedTag, user, r->grant.view()), {});
   } else if (const auto* ks = std::get_if<DataKeyShare>(&s.act)) {
     for (const KeyShare& share : ks->shares) put_key(batch, user, share.holder, share.key);
   }
@@ -115,6 +119,64 @@ std::size_t ConsentBook::grant_count(const UserId& user) const {
     return true;
   });
   return n;
+}
+
+}  // namespace mhr
+
+namespace mhr {
+
+bool is_consent_key(ByteView key) {
+  if (key.empty()) return false;
+  return key[0] == kGrantTag || key[0] == kRevokedTag || key[0] == kKeyTag || key[0] == kErasedTag;
+}
+
+namespace {
+using Entries = std::map<Bytes, Bytes>;
+
+Entries consent_entries(const Store& store) {
+  Entries out;
+  store.scan(Table::kUsers, {}, {}, [&](ByteView k, ByteView v) {
+    if (is_consent_key(k)) out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    return true;
+  });
+  return out;
+}
+}  // namespace
+
+// The book is derived state: replaying the stored patient acts (erasures
+// last, which gives the same book in any arrival order) must give it back.
+std::optional<std::string> consent_book_error(const Store& store, const Verifier& verifier) {
+  auto replayed = open_memory_store();
+  ConsentBook book(*replayed);
+  std::vector<PatientStatement> erasures;
+  ChainStore(store).for_each([&](const Hash&, const Record& r) {
+    if (!is_patient_act(r)) return;
+    auto s = statement_of(r);
+    if (!s || s->user != r.user || statement_error(*s, verifier)) return;
+    if (std::holds_alternative<Erasure>(s->act)) {
+      erasures.push_back(std::move(*s));
+      return;
+    }
+    WriteBatch b;
+    book.apply(b, *s);
+    replayed->write(b);
+  });
+  for (const PatientStatement& s : erasures) {
+    WriteBatch b;
+    book.apply(b, s);
+    replayed->write(b);
+  }
+  const Entries stored = consent_entries(store), expected = consent_entries(*replayed);
+  for (const auto& [k, v] : stored) {
+    auto it = expected.find(k);
+    if (it == expected.end())
+      return "consent entry " + to_hex(k) + " is not backed by any stored patient act";
+    if (it->second != v) return "consent entry " + to_hex(k) + " differs from its patient act";
+  }
+  for (const auto& [k, v] : expected)
+    if (!stored.contains(k))
+      return "consent entry " + to_hex(k) + " of a stored patient act is missing";
+  return std::nullopt;
 }
 
 }  // namespace mhr

@@ -40,4 +40,9 @@ class ConsentBook {
   const Store& store_;
 };
 
+// Whether a kUsers key is one of the book's.
+bool is_consent_key(ByteView key);
+// Why the book in `store` is not what its stored patient acts say (mhr verify).
+std::optional<std::string> consent_book_error(const Store& store, const Verifier& verifier);
+
 }  // namespace mhr

@@ -91,6 +91,9 @@ std::unique_ptr<Store> open_memory_store();
 struct LmdbOptions {
   std::uint64_t map_size_bytes = 64ull << 30;  // virtual reservation, not disk use
   bool fsync = true;                           // off only for throw-away stores
+  // Opens an existing store without writing anything (mhr verify): no
+  // directory or table is created, and writes fail.
+  bool read_only = false;
 };
 // Opens or creates an LMDB environment in directory `dir` (created if
 // missing). Errors name the directory and LMDB's reason.

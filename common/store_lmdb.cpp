@@ -2,10 +2,17 @@
 // Every write batch is one write transaction, committed (and, unless
 // LmdbOptions::fsync is off, fsynced) before write() returns.
 //
+// Every value is stored with a CRC-32C of its table, key and value behind
+// it, checked on every read: a CRC-32 detects every error burst of up to 32
+// bits, so any changed byte of a stored entry (a damaged disk, a hand-edited
+// file) is found and refused instead of served. The offline verifier also
+// checks the file's page structure (tools/verify/lmdb_file_check.hpp).
+//
 // The environment is opened with MDB_NOTLS, so read transactions are not tied
 // to threads: reads may come from any thread. Reset read transactions are
 // kept in a small pool and renewed, which keeps their reader slots and makes
 // a read cheap.
+#include <cryptopp/crc.h>
 #include <lmdb.h>
 
 #include <array>
@@ -21,6 +28,7 @@ namespace mhr {
 namespace {
 
 constexpr std::size_t kMaxPooledReaders = 8;
+constexpr std::size_t kChecksumBytes = 4;
 
 [[noreturn]] void fail(const std::string& what, int rc) {
   throw StoreError("lmdb: " + what + ": " + mdb_strerror(rc));
@@ -48,6 +56,20 @@ int compare_bytes(ByteView a, ByteView b) {
 bool starts_with(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() &&
          (prefix.empty() || std::memcmp(key.data(), prefix.data(), prefix.size()) == 0);
+}
+
+std::uint32_t entry_checksum(std::size_t table, ByteView key, ByteView value) {
+  CryptoPP::CRC32C crc;
+  const std::uint8_t head[3] = {static_cast<std::uint8_t>(table),
+                                static_cast<std::uint8_t>(key.size() >> 8),
+                                static_cast<std::uint8_t>(key.size())};
+  crc.Update(head, sizeof head);
+  crc.Update(key.data(), key.size());
+  crc.Update(value.data(), value.size());
+  std::uint8_t out[kChecksumBytes];
+  crc.Final(out);
+  return std::uint32_t{out[0]} | std::uint32_t{out[1]} << 8 | std::uint32_t{out[2]} << 16 |
+         std::uint32_t{out[3]} << 24;
 }
 
 std::size_t table_index(Table t) {
@@ -150,7 +172,7 @@ class LmdbStore final : public Store {
     const int rc = mdb_get(r.txn(), dbi, &k, &v);
     if (rc == MDB_NOTFOUND) return std::nullopt;
     if (rc != 0) fail("get from " + std::string(table_name(t)) + " in " + dir_, rc);
-    const ByteView value = to_view(v);
+    const ByteView value = checked(t, key, to_view(v));
     return Bytes(value.begin(), value.end());
   }
 
@@ -166,9 +188,14 @@ class LmdbStore final : public Store {
     for (const auto& op : batch.ops()) {
       if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
         MDB_val k = to_val(p->key);
-        MDB_val v = to_val(p->value);
-        if (int rc = mdb_put(txn.get(), dbi_of(p->table), &k, &v, 0); rc != 0)
+        MDB_val v{p->value.size() + kChecksumBytes, nullptr};
+        if (int rc = mdb_put(txn.get(), dbi_of(p->table), &k, &v, MDB_RESERVE); rc != 0)
           fail(op_context("put", p->table, n, batch.size()), rc);
+        auto* out = static_cast<std::uint8_t*>(v.mv_data);
+        if (!p->value.empty()) std::memcpy(out, p->value.data(), p->value.size());
+        const std::uint32_t crc = entry_checksum(table_index(p->table), p->key, p->value);
+        for (std::size_t i = 0; i < kChecksumBytes; ++i)
+          out[p->value.size() + i] = static_cast<std::uint8_t>(crc >> (8 * i));
       } else {
         const auto& d = std::get<WriteBatch::Delete>(op);
         MDB_val k = to_val(d.key);
@@ -200,7 +227,7 @@ class LmdbStore final : public Store {
       const ByteView key = to_view(k);
       if (compare_bytes(key, begin) >= 0) {
         if (!end.empty() && compare_bytes(key, end) >= 0) return;
-        if (!visit(key, to_view(v))) return;
+        if (!visit(key, checked(t, key, to_view(v)))) return;
       }
       rc = cur.get(&k, &v, MDB_NEXT);
     }
@@ -230,7 +257,7 @@ class LmdbStore final : public Store {
     if (rc != 0) fail("last_with_prefix in " + std::string(table_name(t)) + " in " + dir_, rc);
     const ByteView key = to_view(k);
     if (!starts_with(key, prefix)) return std::nullopt;
-    const ByteView value = to_view(v);
+    const ByteView value = checked(t, key, to_view(v));
     return std::make_pair(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
   }
 
@@ -263,6 +290,19 @@ class LmdbStore final : public Store {
   };
 
   MDB_dbi dbi_of(Table t) const { return dbis_[table_index(t)]; }
+
+  // The value without its checksum; throws if the checksum does not match.
+  ByteView checked(Table t, ByteView key, ByteView stored) const {
+    if (stored.size() >= kChecksumBytes) {
+      const ByteView value = stored.first(stored.size() - kChecksumBytes);
+      std::uint32_t crc = 0;
+      for (std::size_t i = 0; i < kChecksumBytes; ++i)
+        crc |= std::uint32_t{stored[value.size() + i]} << (8 * i);
+      if (crc == entry_checksum(table_index(t), key, value)) return value;
+    }
+    throw StoreError("lmdb: damaged entry in table " + std::string(table_name(t)) + " of " + dir_ +
+                     " (key " + to_hex(key) + "): its checksum does not match");
+  }
 
   void check_key(Table t, ByteView key) const {
     table_index(t);
@@ -329,7 +369,7 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   };
 
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
+  if (!options.read_only) std::filesystem::create_directories(dir, ec);
   if (ec) return cannot(ec.message());
   if (!std::filesystem::is_directory(dir, ec)) return cannot("not a directory");
 
@@ -342,7 +382,8 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   if (int rc = mdb_env_set_mapsize(env.get(), static_cast<std::size_t>(options.map_size_bytes));
       rc != 0)
     return cannot(mdb_strerror(rc));
-  const unsigned flags = MDB_NOTLS | (options.fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC));
+  const unsigned flags = MDB_NOTLS | (options.fsync ? 0u : static_cast<unsigned>(MDB_NOSYNC)) |
+                         (options.read_only ? static_cast<unsigned>(MDB_RDONLY) : 0u);
   if (int rc = mdb_env_open(env.get(), dir.c_str(), flags, 0644); rc != 0)
     return cannot(mdb_strerror(rc));
 
@@ -353,11 +394,13 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
   std::array<MDB_dbi, kTableCount> dbis{};
   {
     MDB_txn* txn = nullptr;
-    if (int rc = mdb_txn_begin(env.get(), nullptr, 0, &txn); rc != 0)
+    if (int rc = mdb_txn_begin(env.get(), nullptr, options.read_only ? MDB_RDONLY : 0, &txn);
+        rc != 0)
       return cannot(mdb_strerror(rc));
     for (std::size_t i = 0; i < kTableCount; ++i) {
       const std::string name(table_name(static_cast<Table>(i)));
-      if (int rc = mdb_dbi_open(txn, name.c_str(), MDB_CREATE, &dbis[i]); rc != 0) {
+      if (int rc = mdb_dbi_open(txn, name.c_str(), options.read_only ? 0 : MDB_CREATE, &dbis[i]);
+          rc != 0) {
         mdb_txn_abort(txn);
         return cannot("table " + name + ": " + mdb_strerror(rc));
       }

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Configures build/ and builds everything on all cores. SANITIZE=1 builds
-# with AddressSanitizer and UndefinedBehaviorSanitizer into build/ as well.
+# Configures and builds everything on all cores: build/ normally, build-san/
+# with AddressSanitizer and UndefinedBehaviorSanitizer when SANITIZE=1 (its
+# own directory, so the two builds never overwrite each other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
-sanitize=OFF
-[ "${SANITIZE:-0}" = "1" ] && sanitize=ON
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMHR_SANITIZE=$sanitize >/dev/null
-cmake --build build -j "$(nproc)"
+dir=build sanitize=OFF
+[ "${SANITIZE:-0}" = "1" ] && dir=build-san sanitize=ON
+cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMHR_SANITIZE=$sanitize >/dev/null
+cmake --build "$dir" -j "$(nproc)"

@@ -16,6 +16,7 @@ PACKAGES=(
   libcli11-dev                  # the mhr command line
   libabsl-dev                   # B-tree maps for the simulator's in-memory stores
   iproute2                      # mhr launch --netns
+  clang-14 libclang-rt-14-dev   # libFuzzer targets (tests/fuzz/run.sh)
 )
 [ -n "${MHR_EXTRA_PACKAGES:-}" ] && read -r -a extra <<<"$MHR_EXTRA_PACKAGES" && PACKAGES+=("${extra[@]}")
 

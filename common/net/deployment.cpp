@@ -154,6 +154,12 @@ ConfigNode present(const ConfigNode& map, std::string_view first, std::string_vi
 
 // ---------------------------------------------------------------- keys
 
+std::string z85_curve_key(const std::array<std::uint8_t, 32>& raw) {
+  char z85[41];
+  zmq_z85_encode(z85, raw.data(), raw.size());
+  return z85;
+}
+
 CurveKeyPair CurveKeyPair::generate() {
   char pub[kZ85KeyChars + 1] = {};
   char sec[kZ85KeyChars + 1] = {};

@@ -4,6 +4,8 @@
 // Everything is validated on load; errors name file, line and key.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,10 @@ struct CurveKeyPair {
   std::string secret_z85;
   static CurveKeyPair generate();
 };
+
+// The Z85 text of a 32-byte CURVE key (tools that write fixed test
+// deployments; real keys come from CurveKeyPair::generate).
+std::string z85_curve_key(const std::array<std::uint8_t, 32>& raw);
 
 // What a key file holds: the Ed25519 seed (signing) and the CURVE pair
 // (transport encryption and authentication).

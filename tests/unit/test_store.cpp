@@ -2,10 +2,12 @@
 // plus LMDB-only checks (durability, open errors, large batches).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <thread>
@@ -605,4 +607,56 @@ TEST_CASE("store[lmdb]: reads from other threads while writing") {
 }
 
 }  // namespace
+}  // namespace mhr
+
+namespace mhr {
+
+TEST_CASE("lmdb: a changed byte of a stored key or value is refused on read, never served") {
+  TempDir dir;
+  const Bytes key = {'k', 'e', 'y', '-', '1'};
+  const Bytes value(200, 0x5a);
+  {
+    auto s = must_open(dir.str());
+    WriteBatch b;
+    b.put(Table::kRecords, key, value);
+    s->write(b);
+  }
+  const fs::path file = dir.path() / "data.mdb";
+  std::vector<char> bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The value's bytes in the file: change one in the middle.
+  const std::string needle(value.begin(), value.end());
+  const auto at = std::search(bytes.begin(), bytes.end(), needle.begin(), needle.end());
+  REQUIRE(at != bytes.end());
+  *(at + 100) ^= 0x01;
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto s = must_open(dir.str());
+  CHECK_THROWS_WITH_AS(s->get(Table::kRecords, key), doctest::Contains("checksum"), StoreError);
+  CHECK_THROWS_AS(s->scan(Table::kRecords, {}, {}, [](ByteView, ByteView) { return true; }),
+                  StoreError);
+}
+
+TEST_CASE("lmdb: a read-only open creates nothing and refuses writes") {
+  TempDir dir;
+  CHECK_FALSE(open_lmdb_store(dir.str("missing"), LmdbOptions{.read_only = true}).ok());
+  CHECK_FALSE(fs::exists(dir.path() / "missing"));
+  {
+    auto s = must_open(dir.str("store"));
+    WriteBatch b;
+    b.put(Table::kMeta, Bytes{1}, Bytes{2});
+    s->write(b);
+  }
+  auto s = must_open(dir.str("store"), LmdbOptions{.read_only = true});
+  CHECK(s->get(Table::kMeta, Bytes{1}) == Bytes{2});
+  WriteBatch b;
+  b.put(Table::kMeta, Bytes{3}, Bytes{4});
+  CHECK_THROWS_AS(s->write(b), StoreError);
+}
+
 }  // namespace mhr

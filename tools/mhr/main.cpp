@@ -16,6 +16,7 @@
 #include "tools/mhr/client_commands.hpp"
 #include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
+#include "tools/verify/lmdb_file_check.hpp"
 #include "tools/verify/verify.hpp"
 
 namespace {
@@ -171,6 +172,15 @@ struct VerifyArgs {
   unsigned threads = 0;
 };
 
+// Names the damage and how to recover; exit code 1.
+int report_damage(const std::string& problem) {
+  std::printf("DAMAGED: %s\n", problem.c_str());
+  std::printf(
+      "The store must not be served; stop the node and re-sync it from its peers "
+      "(move the data directory away and restart the node).\n");
+  return 1;
+}
+
 int run_verify(const VerifyArgs& args) {
   // Opening would create an empty store where there is none: check first.
   if (!std::filesystem::exists(std::filesystem::path(args.data) / "data.mdb")) {
@@ -178,7 +188,12 @@ int run_verify(const VerifyArgs& args) {
                  args.data.c_str(), args.data.c_str());
     return 2;
   }
-  auto store = mhr::open_lmdb_store(args.data);
+  // LMDB trusts its file: check the pages before LMDB reads them.
+  const mhr::LmdbFileReport file = mhr::check_lmdb_store_file(args.data);
+  if (file.problem) {
+    return report_damage(*file.problem);
+  }
+  auto store = mhr::open_lmdb_store(args.data, mhr::LmdbOptions{.read_only = true});
   if (!store.ok()) {
     std::fprintf(stderr, "mhr verify: %s\n", store.error().c_str());
     return 2;
@@ -187,14 +202,15 @@ int run_verify(const VerifyArgs& args) {
   if (!args.topology.empty()) deployment = mhr::load_deployment(args.topology);
   const unsigned threads =
       args.threads > 0 ? args.threads : std::max(1u, std::thread::hardware_concurrency());
-  mhr::VerifyReport r =
-      mhr::verify_store(*store.value(), deployment ? deployment->topology.get() : nullptr, threads);
+  mhr::VerifyReport r;
+  try {
+    r = mhr::verify_store(*store.value(), deployment ? deployment->topology.get() : nullptr,
+                          threads);
+  } catch (const mhr::StoreError& e) {
+    r.problem = e.what();  // an entry whose checksum does not match, or an LMDB error
+  }
   if (r.problem) {
-    std::printf("DAMAGED: %s\n", r.problem->c_str());
-    std::printf(
-        "The store must not be served; stop the node and re-sync it from its peers "
-        "(move the data directory away and restart the node).\n");
-    return 1;
+    return report_damage(*r.problem);
   }
   std::printf(
       "intact: %llu records and %llu headers verified in %.2f s (%.0f records/s, %u threads)%s\n",

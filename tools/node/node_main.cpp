@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "common/config.hpp"
 #include "common/net/deployment.hpp"
@@ -17,6 +18,8 @@
 #include "consensus_node/consensus_node.hpp"
 #include "edge_node/record_node.hpp"
 #include "index_node/index_node.hpp"
+#include "tools/verify/lmdb_file_check.hpp"
+#include "tools/verify/verify.hpp"
 
 namespace mhr {
 
@@ -121,6 +124,23 @@ void prepare_data_dir(const std::string& dir) {
   if (ec) throw std::runtime_error("cannot set the mode of data_dir " + dir + ": " + ec.message());
 }
 
+// A node must not serve a damaged store: its pages and every table are
+// verified before the runtime opens it (all cores). nullopt when intact or
+// when there is no store yet.
+std::optional<std::string> store_problem(const std::string& dir, const Topology& topology) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "data.mdb")) return std::nullopt;
+  const LmdbFileReport file = check_lmdb_store_file(dir);
+  if (file.problem) return file.problem;
+  auto store = open_lmdb_store(dir, LmdbOptions{.read_only = true});
+  if (!store.ok()) return store.error();
+  try {
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    return verify_store(*store.value(), &topology, threads).problem;
+  } catch (const StoreError& e) {
+    return std::string(e.what());
+  }
+}
+
 std::unique_ptr<NodeLogic> make_role(NodeRole role, Env& env, const TopologyPtr& topology) {
   switch (role) {
     case NodeRole::kRecord:
@@ -148,6 +168,10 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program,
       ->type_name("FILE");
   app.add_flag("--check", check_only,
                "validate the node, key and topology files, print the node and exit");
+  bool skip_store_check = false;
+  app.add_flag("--skip-store-check", skip_store_check,
+               "start without verifying the store first (as mhr verify does); for a store "
+               "verified just before, never for one that may be damaged");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -190,6 +214,17 @@ int run_node_main(int argc, char** argv, NodeRole role, const char* program,
   install_signal_handlers();
   try {
     prepare_data_dir(config.data_dir);
+    if (!skip_store_check) {
+      if (auto problem = store_problem(config.data_dir, *topology)) {
+        std::fprintf(stderr,
+                     "%s: refusing to start: the store in %s is damaged: %s\n"
+                     "%s: to recover, stop this node, move the data directory away (keep it for "
+                     "inspection) and start the node again with an empty one: it re-syncs its "
+                     "headers and records from its peers. See docs/DEPLOY.md.\n",
+                     program, config.data_dir.c_str(), problem->c_str(), program);
+        return 3;
+      }
+    }
     ZmqRuntime runtime(config, deployment, keys);
     // Stopped before the runtime closes, also when run() throws.
     struct StopExtension {

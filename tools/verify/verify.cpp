@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "common/chain_store.hpp"
 #include "common/verification.hpp"
 #include "consensus_node/block_body.hpp"
+#include "tools/verify/table_check.hpp"
 
 namespace mhr {
 
@@ -90,8 +93,11 @@ std::optional<std::string> check_record(const StoredRecord& s, const ChainStore&
   } else if (!verify_record_signature(r)) {
     return name_of(r, h) + ": author signature does not verify";
   }
-  auto place = chain.place_of(h);
-  if (!place) return name_of(r, h) + ": no block is recorded for it";
+  // Decoded here rather than through ChainStore, which takes stored places for granted.
+  auto stored_place = chain.store().get(Table::kRecordIndex, h.view());
+  if (!stored_place) return name_of(r, h) + ": no block is recorded for it";
+  auto place = decode<RecordPlace>(*stored_place);
+  if (!place.ok()) return name_of(r, h) + ": its place in the record index does not decode";
   auto header = chain.header(place->network, place->height);
   if (!header)
     return name_of(r, h) + ": its header (" + to_string(place->network) + " height " +
@@ -100,11 +106,54 @@ std::optional<std::string> check_record(const StoredRecord& s, const ChainStore&
   return std::nullopt;
 }
 
+// fn(i) for i in [0, n) spread over `threads` threads; the problem of the
+// lowest i wins, so the answer does not depend on scheduling.
+std::optional<std::string> first_problem(
+    std::size_t n, unsigned threads,
+    const std::function<std::optional<std::string>(std::size_t)>& fn) {
+  std::atomic<std::size_t> next{0};
+  std::mutex mu;
+  std::size_t first_bad = n;
+  std::optional<std::string> problem;
+  auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      std::optional<std::string> e;
+      try {
+        e = fn(i);
+      } catch (const std::exception& ex) {  // a damaged entry (StoreError): a problem too
+        e = ex.what();
+      }
+      if (e) {
+        std::lock_guard lock(mu);
+        if (i < first_bad) {
+          first_bad = i;
+          problem = std::move(e);
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < std::max(1u, threads); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return problem;
+}
+
+// An entry of a block body with what proves it into its header.
+struct BodyEntry {
+  Entry entry;
+  Hash hash;
+  MerkleProof proof;
+  std::shared_ptr<const SignedHeader> header;
+};
+
 // A consensus node keeps block bodies: their entries must be what the
-// header's Merkle root commits to.
-std::optional<std::string> check_block_bodies(const Store& store) {
+// header's Merkle root commits to, each signed by its author.
+std::optional<std::string> check_block_bodies(const Store& store, const Topology* topology,
+                                              unsigned threads) {
   const ChainStore chain(store);
   std::optional<std::string> problem;
+  std::vector<BodyEntry> entries;
   store.scan(Table::kBlocks, {}, {}, [&](ByteView key, ByteView value) {
     if (key.size() != 12) {
       problem = "a block body is stored under a malformed key";
@@ -130,9 +179,22 @@ std::optional<std::string> check_block_bodies(const Store& store) {
       problem = where + ": entries do not match the header's Merkle root";
       return false;
     }
+    const MerkleTree tree(leaves);
+    auto shared = std::make_shared<const SignedHeader>(std::move(header).value());
+    for (std::size_t i = 0; i < leaves.size(); ++i)
+      entries.push_back({std::move(body.value()[i].entry), leaves[i], tree.prove(i), shared});
     return true;
   });
-  return problem;
+  if (problem || !topology) return problem;
+  // Every entry signed by its author, on all cores.
+  const Verifier& verifier = verifier_for(topology->params().crypto);
+  return first_problem(entries.size(), threads, [&](std::size_t i) -> std::optional<std::string> {
+    const BodyEntry& e = entries[i];
+    if (auto err = entry_error(e.entry, e.hash, e.proof, e.header->header, *topology, verifier))
+      return "block " + std::to_string(e.header->header.height) + " of " +
+             to_string(e.header->header.network) + ", entry " + e.hash.hex() + ": " + *err;
+    return std::nullopt;
+  });
 }
 
 }  // namespace
@@ -141,14 +203,14 @@ VerifyReport verify_store(const Store& store, const Topology* topology, unsigned
   const auto start = std::chrono::steady_clock::now();
   VerifyReport report;
   report.problem = HeaderCheck(store, topology).run(report.headers);
-  if (!report.problem) report.problem = check_block_bodies(store);
+  if (!report.problem) report.problem = check_block_bodies(store, topology, threads);
   if (report.problem) return report;
 
   // Records in key order: each (user, network) chain must be continuous.
   std::vector<StoredRecord> records;
   std::optional<std::pair<UserId, NetworkId>> key;
   std::optional<ChainTip> tip;
-  store.scan(Table::kRecords, {}, {}, [&](ByteView, ByteView value) {
+  store.scan(Table::kRecords, {}, {}, [&](ByteView stored_key, ByteView value) {
     if (value.size() <= Hash::kSize) {
       report.problem = "a stored record is truncated";
       return false;
@@ -158,6 +220,11 @@ VerifyReport verify_store(const Store& store, const Topology* topology, unsigned
     if (!r.ok()) {
       report.problem =
           "record " + stored.hex() + " does not decode: " + std::string(describe(r.error()));
+      return false;
+    }
+    if (record_key(r->user, r->network, r->sequence) !=
+        Bytes(stored_key.begin(), stored_key.end())) {
+      report.problem = name_of(r.value(), stored) + ": stored under another key";
       return false;
     }
     if (!key || key->first != r->user || key->second != r->network) {
@@ -175,27 +242,13 @@ VerifyReport verify_store(const Store& store, const Topology* topology, unsigned
   report.records = records.size();
   if (report.problem) return report;
 
-  // Signatures, hashes and proofs: spread over the cores, first problem by
-  // position wins so the answer does not depend on scheduling.
+  // Signatures, hashes and proofs: spread over the cores.
   const ChainStore chain(store);
-  std::atomic<std::size_t> next{0};
-  std::mutex mu;
-  std::size_t first_bad = records.size();
-  auto work = [&] {
-    for (std::size_t i = next++; i < records.size(); i = next++) {
-      if (auto e = check_record(records[i], chain, topology)) {
-        std::lock_guard lock(mu);
-        if (i < first_bad) {
-          first_bad = i;
-          report.problem = *e;
-        }
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < std::max(1u, threads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  report.problem = first_problem(records.size(), threads, [&](std::size_t i) {
+    return check_record(records[i], chain, topology);
+  });
+  // Every other table, and the derived indexes recomputed.
+  if (!report.problem) report.problem = check_other_tables(store, topology);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -1,0 +1,295 @@
+// Writes the seed corpus of the fuzz targets: one valid encoding of every
+// message and stored structure (messages/), valid verification cases signed
+// with the fuzz deployment's keys (verify/), and the project's scenarios
+// with a deployment, node and key file (config/). Deterministic: the same
+// build writes the same files.
+//   make_corpus OUT_DIR SCENARIO_DIR
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/chain_store.hpp"
+#include "common/client_codec.hpp"
+#include "common/messages.hpp"
+#include "common/net/deployment.hpp"
+#include "common/verification.hpp"
+#include "consensus_node/block_body.hpp"
+#include "tests/fuzz/fuzz_case.hpp"
+#include "tests/fuzz/fuzz_topology.hpp"
+
+using namespace mhr;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fixed, distinct CURVE public key per node.
+std::string fixed_curve_key(std::size_t i) {
+  std::array<std::uint8_t, 32> raw;
+  raw.fill(static_cast<std::uint8_t>(i + 1));
+  return z85_curve_key(raw);
+}
+
+void write_file(const fs::path& path, ByteView bytes) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
+}
+
+void write_case(const fs::path& dir, const std::string& name, std::uint8_t selector,
+                ByteView body) {
+  Bytes b{selector};
+  b.insert(b.end(), body.begin(), body.end());
+  write_file(dir / name, b);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A block of network 0: three records of one user and a registration,
+// signed by the fuzz deployment's keys of `mode`.
+struct SampleBlock {
+  SignedHeader header;
+  std::vector<ProvenEntry> entries;
+  BlockHeader prev;
+};
+
+SampleBlock sample_block(CryptoMode mode) {
+  const auto& d = fuzz::fuzz_deployment(mode);
+  const NetworkInfo& net = d.topology.network(NetworkId{0});
+  const NodeId author = net.record_nodes.at(0);
+  const Signer& author_key = *d.signers.at(author.value);
+  UserId user;
+  user.bytes.fill(0x42);
+
+  std::vector<Entry> entries;
+  Hash prev_hash;
+  for (std::uint64_t seq = 0; seq < 3; ++seq) {
+    Record r;
+    r.user = user;
+    r.network = net.id;
+    r.author_node = author;
+    r.author_key = author_key.public_key();
+    r.sequence = seq;
+    r.prev_hash = prev_hash;
+    r.created_at_us = 1'000'000 + static_cast<TimeUs>(seq);
+    r.content_type = "Observation";
+    r.category = static_cast<Category>(seq % kCategoryCount);
+    if (seq == 1) {
+      r.off_chain = OffChainRef{sha256(as_bytes("image")), 123'456};
+    } else {
+      r.payload = SharedBytes(as_bytes("{\"resourceType\":\"Observation\"}"));
+    }
+    if (seq == 2) r.supersedes = prev_hash;
+    sign_record(r, author_key);
+    prev_hash = record_hash(r);
+    entries.emplace_back(std::move(r));
+  }
+  Registration reg{user, net.id, author, author_key.public_key(), 999, {}};
+  sign_registration(reg, author_key);
+  entries.emplace_back(reg);
+
+  std::vector<Hash> leaves;
+  for (const Entry& e : entries) leaves.push_back(entry_hash(e));
+  const MerkleTree tree(leaves);
+  SampleBlock b;
+  b.prev = BlockHeader{net.id, 0, {}, merkle_root({}), 0, 500, net.consensus_nodes.at(0)};
+  b.header.header = BlockHeader{net.id, 1,         header_hash(b.prev),      tree.root(),
+                                4,      1'000'100, net.consensus_nodes.at(0)};
+  for (NodeId c : net.consensus_nodes) add_signature(b.header, c, *d.signers.at(c.value));
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    b.entries.push_back(ProvenEntry{entries[i], tree.prove(i)});
+  return b;
+}
+
+// Selector bytes of fuzz_messages.cpp's decoders.
+enum MessageSelector : std::uint8_t {
+  kMessage = 0,
+  kRequestFrame,
+  kReplyFrame,
+  kRecord,
+  kSignedHeader,
+  kBlockHeader,
+  kEntry,
+  kProvenEntry,
+  kMerkleProof,
+  kRecordPlace,
+  kRegistration,
+  kOffChainRef,
+  kBlockBody,
+};
+
+void messages_corpus(const fs::path& dir) {
+  const SampleBlock b = sample_block(CryptoMode::kReal);
+  const Record& rec = std::get<Record>(b.entries[0].entry);
+  const Record& off = std::get<Record>(b.entries[1].entry);
+  const Registration& reg = std::get<Registration>(b.entries[3].entry);
+  const Hash h = record_hash(rec);
+  std::vector<Message> messages = {
+      StoreRequest{rec},
+      PresenceQuery{rec.user, h},
+      PresenceFlag{rec.user, h, true},
+      TxRequest{reg},
+      Committed{{h, record_hash(off)}},
+      Rejected{h, RejectReason::kStaleChainTip, ChainTip{4, h}},
+      Rejected{h, RejectReason::kNotRegistered, std::nullopt},
+      BlockDelivery{b.header, b.entries},
+      BlockDelivery{b.header, {}},
+      DeliveryAck{NetworkId{0}, 1, header_hash(b.header.header)},
+      CatchUpRequest{NetworkId{1}, 7},
+      MembershipUpdate{NetworkId{1}, {rec.user, reg.user}},
+      RemotePresence{rec.user, true},
+      HistoryRequest{
+          9, rec.user, {{NetworkId{0}, 1}, {NetworkId{1}, 3}}, {NodeId{2}, NodeId{5}}, true},
+      HistoryBatch{9,
+                   rec.user,
+                   {b.header},
+                   {{rec, 0, b.entries[0].proof}, {off, 0, b.entries[1].proof}},
+                   false,
+                   {NodeId{2}}},
+      Ack{h},
+  };
+  for (std::size_t i = 0; i < messages.size(); ++i)
+    write_case(dir,
+               "message-" + std::to_string(i) + "-" + std::string(message_type_name(messages[i])),
+               kMessage, encode(messages[i]));
+
+  const Credential by{rec.author_key, 1'700'000'000'000'000, 42, rec.signature};
+  SubmitRecordRequest submit{
+      rec.user, "Observation", Category::kBilling, SharedBytes(as_bytes("{}")), std::nullopt, h,
+      by};
+  SubmitRecordRequest submit_off{rec.user,     "Media", Category::kMedical, {}, off.off_chain,
+                                 std::nullopt, by};
+  write_case(dir, "request-register", kRequestFrame,
+             encode(ClientRequestFrame{1, RegisterUserRequest{rec.user, by}}));
+  write_case(dir, "request-submit", kRequestFrame, encode(ClientRequestFrame{2, submit}));
+  write_case(dir, "request-submit-off-chain", kRequestFrame,
+             encode(ClientRequestFrame{3, submit_off}));
+  write_case(dir, "request-read", kRequestFrame,
+             encode(ClientRequestFrame{4, ReadUserRequest{rec.user, by}}));
+  write_case(dir, "request-audit", kRequestFrame,
+             encode(ClientRequestFrame{6, AuditRequest{rec.user, by}}));
+  PatientStatement grant{rec.user,
+                         rec.author_key,
+                         5,
+                         6,
+                         ConsentGrant{rec.author_key, ConsentScope::all(), "care", 1, 2,
+                                      WrappedKey{X25519Public{}, Bytes(92, 7)}},
+                         rec.signature};
+  write_case(dir, "request-patient-act", kRequestFrame,
+             encode(ClientRequestFrame{7, PatientActRequest{grant}}));
+  ClientReply read_reply = make_reply(ReplyStatus::kOk, "");
+  read_reply.records = {rec, off};
+  read_reply.keys = {WrappedKey{X25519Public{}, Bytes(92, 1)}};
+  write_case(dir, "reply-read", kReplyFrame, encode(ClientReplyFrame{4, read_reply}));
+  ClientReply audit_reply = make_reply(ReplyStatus::kOk, "");
+  audit_reply.audit = {
+      AuditEntry{3, h, 9, rec.author_key, rec.user, AuditAction::kRefused, 0, "no consent"}};
+  write_case(dir, "reply-audit", kReplyFrame, encode(ClientReplyFrame{8, audit_reply}));
+  write_case(
+      dir, "reply-rejected", kReplyFrame,
+      encode(ClientReplyFrame{5, make_reply(ReplyStatus::kRejected, "user is not registered", h)}));
+
+  write_case(dir, "record", kRecord, encode(rec));
+  write_case(dir, "record-off-chain", kRecord, encode(off));
+  write_case(dir, "signed-header", kSignedHeader, encode(b.header));
+  write_case(dir, "block-header", kBlockHeader, encode(b.header.header));
+  write_case(dir, "entry-record", kEntry, encode(Entry{rec}));
+  write_case(dir, "entry-registration", kEntry, encode(Entry{reg}));
+  write_case(dir, "proven-entry", kProvenEntry, encode(b.entries[2]));
+  write_case(dir, "merkle-proof", kMerkleProof, encode(b.entries[1].proof));
+  write_case(dir, "record-place", kRecordPlace,
+             encode(RecordPlace{NetworkId{0}, 1, b.entries[0].proof}));
+  write_case(dir, "registration", kRegistration, encode(reg));
+  write_case(dir, "off-chain-ref", kOffChainRef, encode(*off.off_chain));
+  std::vector<PlacedEntry> body;
+  for (const ProvenEntry& pe : b.entries)
+    body.push_back({pe.entry, entry_hash(pe.entry), NodeId{1}, {NodeId{1}, NodeId{2}}});
+  write_case(dir, "block-body", kBlockBody, encode_block_body(body));
+}
+
+void verify_corpus(const fs::path& dir) {
+  for (CryptoMode mode : {CryptoMode::kReal, CryptoMode::kModeled}) {
+    const SampleBlock b = sample_block(mode);
+    const std::string m(crypto_mode_name(mode));
+    for (std::size_t i = 0; i < b.entries.size(); ++i) {
+      fuzz::VerifyCase c{mode, b.header, b.entries[i], std::nullopt};
+      // Seeds must pass every check, so that mutations start deep inside them.
+      const Topology& topology = fuzz::fuzz_deployment(mode).topology;
+      if (header_error(c.header, topology, verifier_for(mode)) ||
+          entry_error(c.entry, c.header.header, topology, verifier_for(mode))) {
+        std::fprintf(stderr, "make_corpus: a generated verification case does not verify\n");
+        std::exit(1);
+      }
+      if (i == 0) c.prev = b.prev;
+      write_file(dir / ("case-" + m + "-" + std::to_string(i)), fuzz::encode_verify_case(c));
+    }
+  }
+  Bytes leaves{fuzz::kLeavesCaseTag};
+  for (std::uint8_t i = 0; i < 7; ++i) {
+    const Hash h = sha256(Bytes{i});
+    leaves.insert(leaves.end(), h.bytes.begin(), h.bytes.end());
+  }
+  write_file(dir / "leaves-7", leaves);
+}
+
+// Selector bytes of fuzz_config.cpp's loaders.
+enum ConfigSelector : std::uint8_t { kScenario = 0, kDeployment, kNodeFile, kKeyFile, kOverride };
+
+void config_corpus(const fs::path& dir, const fs::path& scenarios) {
+  for (const auto& e : fs::directory_iterator(scenarios)) {
+    if (e.path().extension() != ".yaml") continue;
+    const std::string text = read_text(e.path());
+    write_case(dir, "scenario-" + e.path().stem().string(), kScenario, as_bytes(text));
+  }
+  write_case(dir, "override", kOverride,
+             as_bytes(std::string("workload.users=5\n") + read_text(scenarios / "tiny.yaml")));
+
+  const fs::path tmp = fs::temp_directory_path() / "mhr-make-corpus";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  const auto& d = fuzz::fuzz_deployment(CryptoMode::kReal);
+  std::vector<NodeAddress> address;
+  for (std::size_t i = 0; i < d.topology.node_count(); ++i)
+    address.push_back({"tcp://127.0.0.1:" + std::to_string(7000 + i), fixed_curve_key(i)});
+  write_deployment((tmp / "topology.yaml").string(), d.topology, address);
+  NodeConfig node;
+  node.id = NodeId{1};
+  node.key_file = "node1.key";
+  node.listen = "tcp://0.0.0.0:7001";
+  node.data_dir = "data";
+  node.topology_file = "topology.yaml";
+  node.client_keys = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"};
+  write_node_config((tmp / "node.yaml").string(), node);
+  NodeKeys keys;
+  keys.sign_seed.bytes.fill(7);
+  keys.curve = {"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7",
+                "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6"};
+  write_key_file((tmp / "node1.key").string(), keys);
+  write_case(dir, "deployment", kDeployment, as_bytes(read_text(tmp / "topology.yaml")));
+  write_case(dir, "node-file", kNodeFile, as_bytes(read_text(tmp / "node.yaml")));
+  write_case(dir, "key-file", kKeyFile, as_bytes(read_text(tmp / "node1.key")));
+  fs::remove_all(tmp);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    std::fprintf(stderr, "usage: make_corpus OUT_DIR SCENARIO_DIR\n");
+    return 2;
+  }
+  const fs::path out = argv[1];
+  messages_corpus(out / "messages");
+  verify_corpus(out / "verify");
+  config_corpus(out / "config", argv[2]);
+  std::printf("corpus written to %s\n", argv[1]);
+  return 0;
+}
