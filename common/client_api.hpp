@@ -8,13 +8,23 @@
 #include <vector>
 
 #include "common/audit.hpp"
+#include "common/block.hpp"
 #include "common/consent.hpp"
 #include "common/identity.hpp"
+#include "common/merkle.hpp"
 #include "common/record.hpp"
 
 namespace mhr {
 
 using ClientRequestId = std::uint64_t;
+
+// A record's Merkle proof into the header of (network, height).
+struct RecordProof {
+  NetworkId network;
+  std::uint64_t height = 0;
+  MerkleProof proof;
+  bool operator==(const RecordProof&) const = default;
+};
 
 // Every request but a patient statement carries the requester's Credential
 // (identity.hpp), made over the request's encoding without it.
@@ -83,7 +93,12 @@ struct ClientReply {
   std::optional<Hash> entry_hash;  // the registration or record committed
   std::vector<Record> records;     // for reads
   std::vector<WrappedKey> keys;    // for reads: the data key sealed for the requester
-  std::vector<AuditEntry> audit;   // for audit requests
+  // For reads: where each record is committed (places[i] for records[i]) and
+  // the signed headers those places name, so the client checks every proof.
+  std::vector<RecordProof> proofs;
+  std::vector<SignedHeader> headers;
+
+  std::vector<AuditEntry> audit;  // for audit requests
   bool operator==(const ClientReply&) const = default;
 };
 

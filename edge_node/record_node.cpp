@@ -365,9 +365,21 @@ void RecordNode::read_user(ClientRequestId id, const ReadUserRequest& req) {
     return;
   }
   ClientReply reply = make_reply(ReplyStatus::kOk, std::string(standing_name(access.standing)));
-  chain_.for_each_record(req.user, [&](const Hash&, const Record& r) {
-    if (access.may_read(r) && reply.records.size() < kMaxReplyRecords) reply.records.push_back(r);
+  std::set<std::pair<NetworkId, std::uint64_t>> headers;
+  chain_.for_each_record(req.user, [&](const Hash& h, const Record& r) {
+    if (!access.may_read(r) || reply.records.size() >= kMaxReplyRecords) return;
+    auto place = chain_.place_of(h);
+    MHR_ASSERT_MSG(place.has_value(), "stored record without its place");
+    reply.records.push_back(r);
+    reply.proofs.push_back({place->network, place->height, std::move(place->proof)});
+    headers.emplace(place->network, place->height);
   });
+  for (const auto& [network, height] : headers) {
+    auto sh = chain_.header(network, height);
+    MHR_ASSERT_MSG(sh.has_value(), "stored record without its header");
+    reply.headers.push_back(std::move(*sh));
+  }
+
   reply.keys = book_.keys_for(req.user, req.by.key);
   if (access.key_holder != req.by.key)
     for (WrappedKey& k : book_.keys_for(req.user, access.key_holder)) reply.keys.push_back(k);

@@ -6,6 +6,7 @@
 
 #include "common/audit_log.hpp"
 #include "common/client_codec.hpp"
+#include "common/read_proof.hpp"
 #include "edge_node/record_node.hpp"
 #include "tools/sim/run.hpp"
 #include "tools/sim/workload.hpp"
@@ -152,7 +153,29 @@ TEST_CASE(
   REQUIRE(medical_records > 0);
   REQUIRE(others > 0);
 
+  // Patient-side verification: every record the patient got is proven into
+  // a header its network's consensus signed; any change shows.
+  {
+    const Verifier& v = ed25519_verifier();
+    for (const auto& problem : read_proof_errors(patient_read, run.topology(), v))
+      CHECK_FALSE(problem);
+    ClientReply forged = patient_read;
+    forged.records[0].content_type = "Forged";
+    CHECK(read_proof_errors(forged, run.topology(), v)[0]);
+    ClientReply bad_header = patient_read;
+    REQUIRE_FALSE(bad_header.headers.empty());
+    bad_header.headers[0].header.time_us += 1;
+    bool some_unproven = false;
+    for (const auto& problem : read_proof_errors(bad_header, run.topology(), v))
+      some_unproven |= problem.has_value();
+    CHECK(some_unproven);
+    ClientReply no_proofs = patient_read;
+    no_proofs.proofs.clear();
+    CHECK(read_proof_errors(no_proofs, run.topology(), v)[0]);
+  }
+
   // At A before the move: the grantee sees exactly the medical records.
+
   CHECK(grantee_at_a.status == ReplyStatus::kOk);
   CHECK(grantee_at_a.detail == "grantee");
   for (const Record& r : grantee_at_a.records) CHECK(r.category == Category::kMedical);

@@ -115,7 +115,8 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   check_round_trip(ClientReplyFrame{1, ClientReply{}});
   check_round_trip(ClientReplyFrame{
       2,
-      ClientReply{ReplyStatus::kRejected, "user not registered here", std::nullopt, {}, {}, {}}});
+      ClientReply{
+          ReplyStatus::kRejected, "user not registered here", std::nullopt, {}, {}, {}, {}, {}}});
   Record r0 = sample_record(0, "{\"a\":1}");
   Record r1 = sample_record(1, "{\"b\":2}");
   r1.prev_hash = record_hash(r0);
@@ -124,10 +125,21 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   off.off_chain = OffChainRef{sha256(as_bytes("x-ray")), 3'000'000};
   off.supersedes = record_hash(r0);
   check_round_trip(ClientReplyFrame{
-      3, ClientReply{ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}, {}, {}}});
+      3,
+      ClientReply{ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}, {}, {}, {}, {}}});
+  ClientReply proven = make_reply(ReplyStatus::kOk, "patient");
+  proven.records = {r0};
+  proven.proofs = {
+      RecordProof{NetworkId{2}, 9, MerkleProof{1, 4, {record_hash(r1), record_hash(off)}}}};
+  SignedHeader sh;
+  sh.header.network = NetworkId{2};
+  sh.header.height = 9;
+  proven.headers = {sh};
+  check_round_trip(ClientReplyFrame{6, proven});
   check_round_trip(ClientReplyFrame{
       4,
-      ClientReply{ReplyStatus::kUnavailable, std::string(kMaxDetailBytes, 'd'), {}, {}, {}, {}}});
+      ClientReply{
+          ReplyStatus::kUnavailable, std::string(kMaxDetailBytes, 'd'), {}, {}, {}, {}, {}, {}}});
 }
 
 TEST_CASE("client codec: unknown tags, statuses, categories and limits are refused") {
@@ -210,8 +222,11 @@ TEST_CASE("client codec: random and mutated input gives an error or a canonical 
                                              sha256(as_bytes("h")),
                                              {sample_record(0, "{}"), sample_record(1, "[]")},
                                              {},
+                                             {},
+                                             {},
                                              {}}}),
-      encode(ClientReplyFrame{5, ClientReply{ReplyStatus::kRejected, "no", {}, {}, {}, {}}}),
+      encode(
+          ClientReplyFrame{5, ClientReply{ReplyStatus::kRejected, "no", {}, {}, {}, {}, {}, {}}}),
   };
   std::size_t ok = 0;
   for (int i = 0; i < 20'000; ++i) {

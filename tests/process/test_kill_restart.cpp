@@ -335,6 +335,12 @@ TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in anoth
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(lines(mine) == 2);
+  // The patient checks every record against headers its networks signed.
+  const std::string proven = run("get --node net1.r0 --user alice --as-patient --json");
+  CHECK(proven.find("\"proven\":false") == std::string::npos);
+  CHECK(std::count(proven.begin(), proven.end(), '\n') >= 4);  // 2 records and 2 key shares
+  CHECK(proven.find("\"payload\":\"secret-glucose-7.2\"") != std::string::npos);
+
   // The launcher's key is staff at net1.r0, which wrote nothing for alice.
   CHECK(lines(run("read --node net1.r0 --user alice --json")) == 0);
   const std::string granted =

@@ -11,6 +11,7 @@
 #include "common/crypto.hpp"
 #include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
+#include "common/read_proof.hpp"
 #include "tools/sim/workload.hpp"
 
 namespace mhr {
@@ -344,7 +345,57 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
   });
 }
 
+// Each record with whether its proof checks out: signed by its author,
+// proven into a header signed by a quorum of its network's validators.
+int print_proven(const ClientReply& r, const Session& s, const std::optional<AeadKey>& key,
+                 bool json) {
+  const Topology& t = *s.deployment.topology;
+  const auto problems = read_proof_errors(r, t, verifier_for(t.params().crypto));
+  int unproven = 0;
+  for (std::size_t i = 0; i < r.records.size(); ++i) {
+    const Record& rec = r.records[i];
+    std::optional<Bytes> plain;
+    if (key && !is_patient_act(rec)) plain = open_payload(*key, rec.user, rec.payload.view());
+    unproven += problems[i].has_value();
+    if (json) {
+      nlohmann::json j = {{"hash", record_hash(rec).hex()},
+                          {"network", rec.network.value},
+                          {"sequence", rec.sequence},
+                          {"type", rec.content_type},
+                          {"category", category_name(rec.category)},
+                          {"proven", !problems[i].has_value()}};
+      if (problems[i]) j["problem"] = *problems[i];
+      if (plain) j["payload"] = printable(*plain);
+      if (i < r.proofs.size()) j["block"] = r.proofs[i].height;
+      std::printf("%s\n", j.dump().c_str());
+    } else {
+      std::printf("%s  net%u #%llu  %-18s %s\n", record_hash(rec).short_hex().c_str(),
+                  rec.network.value, static_cast<unsigned long long>(rec.sequence),
+                  rec.content_type.c_str(),
+                  problems[i] ? ("NOT PROVEN: " + *problems[i]).c_str() : "proven");
+    }
+  }
+  if (!json)
+    std::printf("%zu records, %zu proven against signed headers\n", r.records.size(),
+                r.records.size() - static_cast<std::size_t>(unproven));
+  return unproven == 0 ? 0 : 1;
+}
+
 void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
+  CLI::App* get = add_common(
+      app, "get",
+      "read the patient's records and check each one's proof (patient-side verification)", *a);
+  get->add_flag("--json", a->json, "one JSON object per record");
+  get->add_flag("--as-patient", a->as_patient, "read as the patient");
+  get->callback([a] {
+    guarded("get", [&] {
+      Session s = open_session(*a);
+      ClientReply r = call_as(s, *a, ReadUserRequest{s.user, {}});
+      if (r.status != ReplyStatus::kOk) return report(r);
+      return print_proven(r, s, data_key(s, *a, r.keys), a->json);
+    });
+  });
+
   CLI::App* grant = add_common(app, "grant", "the patient grants someone access", *a);
   grant->add_option("--grantee", a->grantee, "a key (64 hex digits) or a record node's name")
       ->required();
