@@ -65,6 +65,10 @@ Bytes tagged_key(std::uint8_t tag, ByteView id) {
   return k;
 }
 
+Bytes record_key_prefix(const UserId& user) {
+  return user_prefix(user);
+}
+
 Bytes record_key(const UserId& user, NetworkId network, std::uint64_t seq) {
   Bytes k = user_network_prefix(user, network);
   append_be64(k, seq);
@@ -138,6 +142,12 @@ void ChainStore::put_record(WriteBatch& batch, const Record& record, const Hash&
   batch.put(Table::kRecords, record_key(record.user, record.network, record.sequence),
             record_value(record, hash));
   batch.put(Table::kRecordIndex, hash.view(), encode(place));
+}
+
+void ChainStore::erase_payload(WriteBatch& batch, const Record& record, const Hash& hash) const {
+  MHR_ASSERT(record_hash(record) == hash);
+  batch.put(Table::kRecords, record_key(record.user, record.network, record.sequence),
+            record_value(with_payload_erased(record), hash));
 }
 
 std::uint64_t ChainStore::record_count() const {

@@ -52,6 +52,8 @@ class ChainStore {
   std::vector<KnownChain> known_chains(const UserId& user) const;
   void put_record(WriteBatch& batch, const Record& record, const Hash& hash,
                   const RecordPlace& place) const;
+  // Keeps the record without its payload bytes (same hash and signature).
+  void erase_payload(WriteBatch& batch, const Record& record, const Hash& hash) const;
   std::uint64_t record_count() const;
 
   // ---- verification index ----
@@ -69,6 +71,8 @@ class ChainStore {
 };
 
 Bytes record_key(const UserId& user, NetworkId network, std::uint64_t seq);
+// The start of every kRecords key of the user.
+Bytes record_key_prefix(const UserId& user);
 Bytes header_key(NetworkId network, std::uint64_t height);
 
 }  // namespace mhr

@@ -162,6 +162,12 @@ std::optional<std::string> statement_error(const PatientStatement& s, const Veri
   return std::nullopt;
 }
 
+bool carries_keys(const PatientStatement& s) {
+  if (std::holds_alternative<DataKeyShare>(s.act)) return true;
+  const auto* g = std::get_if<ConsentGrant>(&s.act);
+  return g && g->key.has_value();
+}
+
 std::optional<PatientStatement> statement_of(const Record& r) {
   if (!is_patient_act(r) || r.off_chain) return std::nullopt;
   auto s = decode<PatientStatement>(r.payload.view());

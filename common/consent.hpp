@@ -114,5 +114,7 @@ std::optional<PatientStatement> statement_of(const Record& r);
 inline bool is_patient_act(const Record& r) {
   return r.content_type == kPatientActType;
 }
+// Whether the statement carries sealed data keys (what an erasure destroys).
+bool carries_keys(const PatientStatement& s);
 
 }  // namespace mhr

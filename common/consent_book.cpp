@@ -108,6 +108,10 @@ std::vector<WrappedKey> ConsentBook::keys_for(const UserId& user, const PublicKe
   return out;
 }
 
+bool ConsentBook::erased(const UserId& user, const WriteBatch& pending) const {
+  return erased(user) || put_in(pending, user_key(kErasedTag, user));
+}
+
 bool ConsentBook::erased(const UserId& user) const {
   return has_key(store_, user_key(kErasedTag, user));
 }

@@ -29,6 +29,8 @@ class ConsentBook {
   // Keys sealed for `holder`; none once the user is erased.
   std::vector<WrappedKey> keys_for(const UserId& user, const PublicKey& holder) const;
   bool erased(const UserId& user) const;
+  // Erased in the store, or by an erasure earlier in this batch.
+  bool erased(const UserId& user, const WriteBatch& pending) const;
   // Stored grants of the user, revoked or not (reports, tests).
   std::size_t grant_count(const UserId& user) const;
 

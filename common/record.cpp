@@ -9,10 +9,14 @@ constexpr std::string_view kRecordSigningDomain = "mhr-record-v1";
 constexpr std::array<std::string_view, kCategoryCount> kCategoryNames = {
     "medical", "billing", "insurance", "administrative"};
 
-enum BodyKind : std::uint8_t { kInline = 0, kOffChain = 1 };
+enum BodyKind : std::uint8_t { kInline = 0, kOffChain = 1, kErased = 2 };
+
+// How the body is written: in full (storage, wire) or by its digest (what
+// is signed and hashed, the same before and after an erasure).
+enum class BodyForm : std::uint8_t { kFull, kDigest };
 
 // Every field but the signature, in encoding order.
-void write_unsigned_part(Writer& w, const Record& v) {
+void write_unsigned_part(Writer& w, const Record& v, BodyForm form) {
   w.fixed(v.user);
   w.varint(v.network.value);
   w.varint(v.author_node.value);
@@ -25,9 +29,16 @@ void write_unsigned_part(Writer& w, const Record& v) {
   w.str(v.content_type);
   w.u8(static_cast<std::uint8_t>(v.category));
   if (v.off_chain) {
-    MHR_ASSERT(v.payload.empty());
+    MHR_ASSERT(v.payload.empty() && !v.erased_payload);
     w.u8(kOffChain);
     Codec<OffChainRef>::write(w, *v.off_chain);
+  } else if (form == BodyForm::kDigest) {
+    w.u8(kInline);
+    w.fixed(payload_digest(v));
+  } else if (v.erased_payload) {
+    MHR_ASSERT(v.payload.empty());
+    w.u8(kErased);
+    w.fixed(*v.erased_payload);
   } else {
     MHR_ASSERT(v.payload.size() <= kMaxInlinePayloadBytes);
     w.u8(kInline);
@@ -63,7 +74,7 @@ OffChainRef Codec<OffChainRef>::read(Reader& r) {
 }
 
 void Codec<Record>::write(Writer& w, const Record& v) {
-  write_unsigned_part(w, v);
+  write_unsigned_part(w, v, BodyForm::kFull);
   w.fixed(v.signature);
 }
 
@@ -85,6 +96,8 @@ Record Codec<Record>::read(Reader& r) {
     v.payload = SharedBytes(r.bytes(kMaxInlinePayloadBytes));
   } else if (body == kOffChain) {
     v.off_chain = Codec<OffChainRef>::read(r);
+  } else if (body == kErased) {
+    v.erased_payload = r.fixed_as<Hash>();
   } else {
     r.fail(DecodeError::kUnknownType);
   }
@@ -94,14 +107,29 @@ Record Codec<Record>::read(Reader& r) {
 }
 
 Bytes record_signing_bytes(const Record& r) {
-  Writer w(256 + r.payload.size());
+  Writer w(256);
   w.str(kRecordSigningDomain);
-  write_unsigned_part(w, r);
+  write_unsigned_part(w, r, BodyForm::kDigest);
   return w.take();
 }
 
 Hash record_hash(const Record& r) {
-  return sha256(encode(r));
+  Writer w(320);
+  write_unsigned_part(w, r, BodyForm::kDigest);
+  w.fixed(r.signature);
+  return sha256(w.take());
+}
+
+Hash payload_digest(const Record& r) {
+  return r.erased_payload ? *r.erased_payload : sha256(r.payload.view());
+}
+
+Record with_payload_erased(const Record& r) {
+  MHR_ASSERT(!r.off_chain);
+  Record out = r;
+  out.erased_payload = payload_digest(r);
+  out.payload = {};
+  return out;
 }
 
 void sign_record(Record& r, const Signer& author) {

@@ -48,7 +48,11 @@ struct Record {
   TimeUs created_at_us = 0;
   std::string content_type;  // e.g. a FHIR resource type
   Category category = Category::kMedical;
-  SharedBytes payload;  // empty when off_chain is set
+  SharedBytes payload;  // empty when off_chain is set, or once erased
+  // Set once a holder erased the payload (patient-requested erasure of key
+  // material): its SHA-256, which is what the signature and the record's
+  // hash commit to, so everything still verifies without the bytes.
+  std::optional<Hash> erased_payload;
   std::optional<OffChainRef> off_chain;
   std::optional<Hash> supersedes;  // corrections add, never replace
   Signature signature;
@@ -71,8 +75,14 @@ struct Codec<Record> {
   static Record read(Reader& r);
 };
 
-// SHA-256 of the full encoding (signature included).
+// The record's identity (its Merkle leaf): SHA-256 over the signed fields,
+// with the payload by its SHA-256, and the signature. Erasing the payload
+// does not change it.
 Hash record_hash(const Record& r);
+// The SHA-256 of the inline payload (kept when it was erased).
+Hash payload_digest(const Record& r);
+// The record without its payload bytes: same hash, same signature.
+Record with_payload_erased(const Record& r);
 
 void sign_record(Record& r, const Signer& author);
 bool verify_record_signature(const Record& r, const Verifier& verifier = ed25519_verifier());

@@ -58,6 +58,7 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
       chain_(env.store()),
       network_(topology_->network_of(env.self())),
       members_(topology_->members_of(network_)),
+      erasure_(env.store(), network_),
       tick_(kTickTag, kRetryTickQuantumUs),
       block_timer_(kBlockTag) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kConsensus);
@@ -403,6 +404,7 @@ void ConsensusNode::build_block() {
     WriteBatch b;
     std::vector<Hash> leaves;
     const std::uint64_t height = this->height();
+    erasure_.on_block(b, out.entries, height);
     for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
       PlacedEntry& p = out.entries[i];
       queued_.erase(p.hash);
@@ -576,6 +578,7 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
   out.header = d.header;
   out.header_hash = header_hash(h);
   out.forwarded_by = from;
+  WriteBatch b;
   for (const ProvenEntry& pe : d.entries) {
     const Record* r = std::get_if<Record>(&pe.entry);
     const Hash rh = r ? record_hash(*r) : Hash{};
@@ -585,10 +588,10 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
     }
     std::vector<NodeId> holders =
         sparse() ? table_.holders(r->user) : topology_->network(network_).record_nodes;
+    erasure_.on_foreign_record(b, *r);
     out.entries.push_back({*r, rh, from, std::move(holders)});
     out.proofs.push_back(pe.proof);
   }
-  WriteBatch b;
   b.put(Table::kPending, tagged_key(kForeignTag, header_key(h.network, h.height)),
         encode(Message{d}));
   env_.store().write(b);

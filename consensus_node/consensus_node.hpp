@@ -17,6 +17,7 @@
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
 #include "consensus_node/block_body.hpp"
+#include "consensus_node/key_erasure.hpp"
 #include "consensus_node/sharing_table.hpp"
 
 namespace mhr {
@@ -116,6 +117,7 @@ class ConsensusNode final : public NodeLogic {
   NetworkId network_;
   std::vector<NodeId> members_;  // record nodes and the index node
   SharingTable table_;
+  KeyErasure erasure_;
   std::optional<SignedHeader> tip_;
   std::map<UserId, ChainTip> projected_;  // tips including queued records
   std::map<Hash, PresenceRound> rounds_;

@@ -95,7 +95,7 @@ class RecordNode::ChainWriter {
 
   void put(const Record& r, const Hash& h, const RecordPlace& place) {
     node_.chain_.put_record(batch, r, h, place);
-    if (is_patient_act(r)) node_.apply_patient_act(batch, r);
+    if (is_patient_act(r)) node_.apply_patient_act(batch, r, h);
     tips_[{r.user, r.network}] = ChainTip{r.sequence, h};
     added_.insert(h);
     ++stored;
@@ -423,7 +423,8 @@ void RecordNode::read_audit(ClientRequestId id, const AuditRequest& req) {
 }
 
 // A patient act becomes effective on this holder as its record is stored.
-void RecordNode::apply_patient_act(WriteBatch& batch, const Record& r) {
+void RecordNode::apply_patient_act(WriteBatch& batch, const Record& r, const Hash& h) {
+  if (r.erased_payload) return;  // erased where it came from: nothing left to apply
   auto s = statement_of(r);
   if (!s || s->user != r.user || statement_error(*s, env_.verifier())) {
     env_.count(Counter::kVerifyFailures);
@@ -431,15 +432,42 @@ void RecordNode::apply_patient_act(WriteBatch& batch, const Record& r) {
     return;
   }
   book_.apply(batch, *s);
-  if (std::holds_alternative<Erasure>(s->act))
+  if (carries_keys(*s) && book_.erased(s->user, batch)) chain_.erase_payload(batch, r, h);
+  if (std::holds_alternative<Erasure>(s->act)) {
+    const std::size_t erased = erase_sealed_keys(batch, s->user);
     audit_.append(batch, {0,
                           {},
                           env_.now_us(),
                           s->patient,
                           s->user,
                           AuditAction::kEraseApplied,
-                          0,
+                          static_cast<std::uint32_t>(erased),
                           "wrapped keys destroyed"});
+  }
+}
+
+// Erasure by key destruction: every stored patient act of the user that
+// carries sealed data keys loses its payload (its hash, signature and
+// proof stay valid), also those put earlier in this very batch.
+std::size_t RecordNode::erase_sealed_keys(WriteBatch& batch, const UserId& user) {
+  std::vector<std::pair<Record, Hash>> doomed;
+  auto consider = [&](const Hash& h, const Record& r) {
+    if (!is_patient_act(r) || r.erased_payload) return;
+    auto s = statement_of(r);
+    if (s && carries_keys(*s)) doomed.emplace_back(r, h);
+  };
+  chain_.for_each_record(user, consider);
+  const Bytes prefix = record_key_prefix(user);
+  for (const auto& op : batch.ops()) {
+    const auto* put = std::get_if<WriteBatch::Put>(&op);
+    if (!put || put->table != Table::kRecords || put->key.size() < prefix.size() ||
+        !std::equal(prefix.begin(), prefix.end(), put->key.begin()))
+      continue;
+    const ByteView v(put->value);
+    consider(Hash::from_view(v.first(Hash::kSize)), decode_stored<Record>(v.subspan(Hash::kSize)));
+  }
+  for (const auto& [r, h] : doomed) chain_.erase_payload(batch, r, h);
+  return doomed.size();
 }
 
 // ---- messages ------------------------------------------------------------------

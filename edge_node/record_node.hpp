@@ -89,7 +89,8 @@ class RecordNode final : public NodeLogic {
                     std::uint32_t records, std::string detail);
 
   // consent and audit as records are stored
-  void apply_patient_act(WriteBatch& batch, const Record& r);
+  void apply_patient_act(WriteBatch& batch, const Record& r, const Hash& h);
+  std::size_t erase_sealed_keys(WriteBatch& batch, const UserId& user);
   void store_own_anchor(WriteBatch& batch, const AuditAnchor& a, const BlockHeader& header,
                         const MerkleProof& proof);
   void anchor_audit(TimeUs now);

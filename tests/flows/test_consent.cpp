@@ -4,12 +4,15 @@
 // audit chain is anchored in blocks so tampering with it shows.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "common/audit_log.hpp"
 #include "common/client_codec.hpp"
 #include "common/read_proof.hpp"
 #include "edge_node/record_node.hpp"
 #include "tools/sim/run.hpp"
 #include "tools/sim/workload.hpp"
+#include "tools/verify/verify.hpp"
 
 using namespace mhr;
 
@@ -251,4 +254,72 @@ TEST_CASE("consent flow: an anchored audit entry that is edited or removed is de
   auto problem = audit_chain_error(store, &run.topology(), ed25519_verifier());
   REQUIRE(problem);
   CHECK(problem->find("anchors an entry that is missing") != std::string::npos);
+}
+
+namespace {
+// Whether any table of the store holds `needle` in a key or a value.
+bool store_holds(const Store& store, const Bytes& needle) {
+  bool found = false;
+  for (std::size_t t = 0; t < kTableCount && !found; ++t)
+    store.scan(static_cast<Table>(t), {}, {}, [&](ByteView k, ByteView v) {
+      for (ByteView b : {k, v})
+        found |= std::search(b.begin(), b.end(), needle.begin(), needle.end()) != b.end();
+      return !found;
+    });
+  return found;
+}
+
+WrappedKey sealed_pattern(std::uint8_t b) {
+  return WrappedKey{X25519Public{}, Bytes(92, b)};
+}
+}  // namespace
+
+TEST_CASE(
+    "erasure flow: every sealed key of the patient is destroyed on every node of both networks, "
+    "and every store still verifies") {
+  ConsentRun run;
+  const auto patient = patient_signer(0, CryptoMode::kReal);
+  const UserId user = user_id_of(patient->public_key());
+  const auto hospital_b = run.institution("net1.r0");
+  ClientReply shared_a, granted, shared_b, erased, late, read_b, read_patient;
+  run.act(2 * kUsPerSecond, "net0.r0", *patient,
+          DataKeyShare{{{patient->public_key(), sealed_pattern(0xAB)}}}, shared_a);
+  run.act(4 * kUsPerSecond, "net0.r0", *patient,
+          ConsentGrant{hospital_b->public_key(), medical(), "care", 0, 100 * kUsPerSecond,
+                       sealed_pattern(0xCD)},
+          granted);
+  run.act(9 * kUsPerSecond, "net1.r0", *patient,
+          DataKeyShare{{{hospital_b->public_key(), sealed_pattern(0xEF)}}}, shared_b);
+  run.act(10 * kUsPerSecond, "net1.r0", *patient, Erasure{}, erased);
+  run.act(12 * kUsPerSecond, "net0.r0", *patient,
+          DataKeyShare{{{patient->public_key(), sealed_pattern(0x77)}}}, late);
+  run.ask(14 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_b, read_b);
+  run.ask(14 * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}}, *patient, read_patient);
+  RunSummary summary = run.run();
+  INFO("seed " << kSeed);
+  CHECK(summary.violations == 0);
+  for (const ClientReply* r : {&shared_a, &granted, &shared_b, &erased, &late})
+    CHECK_MESSAGE(r->status == ReplyStatus::kOk, r->detail);
+
+  // Nothing sealed is served any more, while the records are all still there.
+  REQUIRE(read_b.status == ReplyStatus::kOk);
+  CHECK(read_b.keys.empty());
+  REQUIRE(read_patient.status == ReplyStatus::kOk);
+  CHECK(read_patient.keys.empty());
+  CHECK(read_patient.detail.find("erased") != std::string::npos);
+  int erased_acts = 0;
+  for (const Record& r : read_patient.records) erased_acts += r.erased_payload.has_value();
+  CHECK(erased_acts >= 3);  // both key shares at A (one arrived late) and the grant's key
+  for (const auto& problem : read_proof_errors(read_patient, run.topology(), ed25519_verifier()))
+    CHECK_FALSE(problem);
+
+  // No copy of any sealed key is left on any node, and every store verifies.
+  for (const NodeInfo& n : run.topology().nodes()) {
+    const Store& store = run.world().store_of(n.id);
+    for (std::uint8_t b : {0xAB, 0xCD, 0xEF, 0x77})
+      CHECK_MESSAGE(!store_holds(store, Bytes(40, b)),
+                    n.name << " still holds sealed key bytes " << int(b));
+    VerifyReport report = verify_store(store, &run.topology(), 1);
+    CHECK_MESSAGE(!report.problem, n.name << ": " << report.problem.value_or(""));
+  }
 }

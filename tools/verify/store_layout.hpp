@@ -15,6 +15,8 @@ inline constexpr std::uint8_t kRegisteredUser = 'r';  // record node: 'r' user -
 inline constexpr std::uint8_t kTip = 't';             // consensus: 't' user -> varint seq, hash
 inline constexpr std::uint8_t kSharingRow = 's';      // consensus: 's' user -> remote, holders
 inline constexpr std::uint8_t kNetworkRow = 'n';      // index: 'n' user -> networks
+inline constexpr std::uint8_t kKeyAct = 'k';          // consensus: 'k' user, be64 height -> ""
+inline constexpr std::uint8_t kErasedUser = 'x';      // consensus: 'x' user -> ""
 
 // kPending
 inline constexpr std::uint8_t kPendingRegistration = 'g';  // record: 'g' user -> Registration

@@ -131,12 +131,22 @@ class TableCheck {
     std::set<UserId> registered;
     std::size_t tips = 0;
     store_.scan(Table::kUsers, {}, {}, [&](ByteView key, ByteView value) {
-      if (is_consent_key(key)) return true;  // checked against the patient acts
+      if (is_consent_key(key)) return true;             // checked against the patient acts
+      if (!key.empty() && key[0] == layout::kKeyAct) {  // consensus: a body holding sealed keys
+        if (key.size() != kUserKeyBytes + 8 || !value.empty() ||
+            !store_.get(Table::kBlocks,
+                        header_key(derived_.block_network, read_be64(key.subspan(kUserKeyBytes)))))
+          return fail(Table::kUsers, key, "a key marker naming no stored block body"), false;
+        return true;
+      }
       if (key.size() != kUserKeyBytes) return fail(Table::kUsers, key, "malformed key"), false;
 
       const UserId user = UserId::from_view(key.subspan(1));
       Reader r(value);
       switch (key[0]) {
+        case layout::kErasedUser:
+          if (!value.empty()) fail(Table::kUsers, key, "an erasure mark with a value");
+          break;
         case layout::kRegisteredUser:
           if (!value.empty()) fail(Table::kUsers, key, "a registration mark with a value");
           registered.insert(user);
