@@ -323,3 +323,57 @@ TEST_CASE(
     CHECK_MESSAGE(!report.problem, n.name << ": " << report.problem.value_or(""));
   }
 }
+
+TEST_CASE(
+    "security flow: a record node cannot inject records for a user not registered with it, and "
+    "an old delivery replayed changes nothing") {
+  ConsentRun run;
+  const UserId user = user_id(0, CryptoMode::kReal);  // registered at net0.r0 only until 5s
+  const NodeId intruder = run.node("net0.r1"), consensus = run.node("net0.c0");
+  const auto intruder_key = run.institution("net0.r1");
+  Record forged;
+  forged.user = user;
+  forged.network = NetworkId{0};
+  forged.author_node = intruder;
+  forged.author_key = intruder_key->public_key();
+  forged.content_type = "Observation";
+  forged.payload = workload_payload(600, 1);
+  sign_record(forged, *intruder_key);
+  std::vector<RejectReason> refusals;
+  std::optional<Message> first_delivery;
+  run.world().on_send = [&](NodeId from, NodeId to, const Message& m) {
+    if (const auto* r = std::get_if<Rejected>(&m); r && from == consensus && to == intruder)
+      refusals.push_back(r->reason);
+    if (std::holds_alternative<BlockDelivery>(m) && from == consensus &&
+        to == run.node("net0.r0") && !first_delivery)
+      first_delivery = m;
+  };
+  // The intruder writes at the user's next position, as the origin would.
+  run.world().at(3 * kUsPerSecond, [&] {
+    auto tip = ChainStore(run.store("net0.r0")).tip(user, NetworkId{0});
+    forged.sequence = tip ? tip->sequence + 1 : 0;
+    forged.prev_hash = tip ? tip->hash : Hash{};
+    sign_record(forged, *intruder_key);
+    run.world().env_of(intruder).send(consensus, make_message(StoreRequest{forged}));
+  });
+  std::uint64_t held_before_replay = 0;
+  run.world().at(4 * kUsPerSecond, [&] {
+    REQUIRE(first_delivery);
+    held_before_replay = ChainStore(run.store("net0.r0")).record_count();
+    run.world().env_of(consensus).send(run.node("net0.r0"),
+                                       std::make_shared<const Message>(*first_delivery));
+  });
+  std::uint64_t held_after_replay = 0;
+  run.world().at(4 * kUsPerSecond + 500 * kUsPerMs,
+                 [&] { held_after_replay = ChainStore(run.store("net0.r0")).record_count(); });
+  RunSummary summary = run.run();
+  INFO("seed " << kSeed);
+  CHECK(summary.violations == 0);
+  REQUIRE_FALSE(refusals.empty());
+  CHECK(refusals.front() == RejectReason::kNotRegistered);
+  for (const NodeInfo& n : run.topology().nodes())
+    CHECK_FALSE(ChainStore(run.world().store_of(n.id)).has_record_hash(record_hash(forged)));
+  CHECK(held_before_replay > 0);
+  CHECK(held_after_replay >= held_before_replay);  // new records may land; none is lost
+  CHECK(summary.counters.at("records_rejected") >= 1);
+}
