@@ -181,7 +181,7 @@ std::optional<Bytes> aead_open(const AeadKey& key, const AeadNonce& nonce, ByteV
                                    nonce.bytes.data(), static_cast<int>(nonce.bytes.size()),
                                    ptr(aad), aad.size(), ptr(sealed), n);
     if (!ok) {
-      std::memset(out.data(), 0, out.size());  // never leak unauthenticated plaintext
+      if (!out.empty()) std::memset(out.data(), 0, out.size());  // never leak unverified plaintext
       return std::nullopt;
     }
     return out;
