@@ -170,9 +170,9 @@ TEST_CASE("search by patient, type and date ranges, paged by _count") {
   const std::string p = f.new_patient();
   const std::string other = f.new_patient();
   for (int m = 1; m <= 12; ++m) {
-    char date[16];
-    std::snprintf(date, sizeof date, "2020-%02d-15", m);
-    REQUIRE(f.send("POST", "Observation", observation(p, date, m)).status == 201);
+    const std::string date = std::string("2020-") + (m < 10 ? "0" : "") + std::to_string(m) + "-15";
+    REQUIRE(f.send("POST", "Observation", observation(p, date.c_str(), m)).status == 201);
+
   }
   REQUIRE(f.send("POST", "Observation", observation(other, "2020-06-15", 0)).status == 201);
   REQUIRE(f.send("POST", "Condition",

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/crypto.hpp"
+#include "common/key_wrap.hpp"
 #include "common/net/deployment.hpp"
 
 namespace mhr {
@@ -27,6 +28,9 @@ void add_keygen_command(CLI::App& app) {
       std::printf("send these public keys to the authority that writes the topology file:\n");
       std::printf("  sign_key: %s\n", sign_public.hex().c_str());
       std::printf("  curve_key: \"%s\"\n", keys.curve.public_z85.c_str());
+      std::printf("  box_key: %s   # record nodes: patients seal data keys to it\n",
+                  box_keys_of(keys.sign_seed).public_key.hex().c_str());
+
       std::fflush(stdout);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "mhr keygen: %s\n", e.what());
