@@ -13,6 +13,7 @@
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/identity.hpp"
+#include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
@@ -85,7 +86,20 @@ class WallDriver {
     return r;
   }
 
+  // Like a real client: plaintext (starting with kPlaintextMarker, so a
+  // scan of the stores can prove none lands on disk) sealed with the
+  // patient's data key.
+  SharedBytes sealed_payload(std::uint32_t index, const UserId& user, std::uint32_t bytes) {
+    const std::size_t plain_bytes =
+        bytes > kSealedPayloadOverheadBytes ? bytes - kSealedPayloadOverheadBytes : 0;
+    std::string plain(kPlaintextMarker);
+    plain.resize(std::max(plain_bytes, plain.size()), 'x');
+    const AeadKey key = data_key_of(patient_seed(std::to_string(index)));
+    return SharedBytes(seal_payload(key, user, as_bytes(plain)));
+  }
+
   void perform(const WorkloadAction& a) {
+
     const Signer& patient = this->patient(a.user);
     const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
@@ -106,8 +120,9 @@ class WallDriver {
     SubmitRecordRequest req{user,
                             s_.workload.content_types.at(a.content_type),
                             a.category,
-                            workload_payload(a.payload_bytes, ++salt_),
+                            sealed_payload(a.user, user, a.payload_bytes),
                             std::nullopt,
+
                             std::nullopt,
                             {}};
     ++summary_.records_submitted;

@@ -14,6 +14,11 @@
 
 namespace mhr {
 
+// Every payload `mhr launch` submits starts with this text before it is
+// sealed: tools/demo.sh searches the nodes' stores for it.
+inline constexpr std::string_view kPlaintextMarker = "MHR-DEMO-PLAINTEXT";
+
+
 struct LaunchOptions {
   std::string out_dir;
   std::string bin_dir;
