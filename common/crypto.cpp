@@ -236,6 +236,12 @@ Bytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, std::size_t length
 
 // ---- Randomness ------------------------------------------------------------
 
+std::uint64_t secure_random_u64() {
+  std::uint64_t v = 0;
+  secure_random({reinterpret_cast<std::uint8_t*>(&v), sizeof v});
+  return v;
+}
+
 void secure_random(std::span<std::uint8_t> out) {
   if (out.empty()) return;
   CryptoPP::OS_GenerateRandomBlock(false, out.data(), out.size());

@@ -111,5 +111,6 @@ Bytes hkdf_sha256(ByteView ikm, ByteView salt, ByteView info, std::size_t length
 // Operating-system randomness. Role logic never calls this: it draws from its
 // environment so that simulations replay exactly.
 void secure_random(std::span<std::uint8_t> out);
+std::uint64_t secure_random_u64();  // e.g. a client's request nonce
 
 }  // namespace mhr

@@ -22,14 +22,6 @@ std::string local_endpoint(const std::string& listen) {
   return listen;
 }
 
-std::uint64_t secure_u64() {
-  std::uint64_t v = 0;
-  std::array<std::uint8_t, 8> b{};
-  secure_random(b);
-  for (std::uint8_t x : b) v = (v << 8) | x;
-  return v;
-}
-
 }  // namespace
 
 FhirGateway::FhirGateway() = default;
@@ -67,7 +59,7 @@ void FhirGateway::start(const std::atomic<bool>& stopping) {
   backend_ = std::make_unique<NodeBackend>(node_endpoint_, node_curve_z85_, client_keys_, stopping,
                                            config_.node_timeout_us, institution_);
 
-  service_ = std::make_unique<FhirService>(*backend_, secure_u64,
+  service_ = std::make_unique<FhirService>(*backend_, secure_random_u64,
                                            ServiceLimits{config_.max_bundle_entries});
   server_ = std::make_unique<HttpServer>(*service_, config_);
   server_->start();

@@ -32,14 +32,8 @@ BackendReply reply_of(const ClientReply& r) {
   return {status_of(r.status), r.detail, r.entry_hash};
 }
 
-std::uint64_t random_u64() {
-  std::uint64_t v = 0;
-  secure_random({reinterpret_cast<std::uint8_t*>(&v), sizeof v});
-  return v;
-}
-
 ClientRequest signed_by(ClientRequest r, const Signer& by, NodeId node) {
-  sign_request(r, by, node, wall_clock_us(), random_u64());
+  sign_request(r, by, node, wall_clock_us(), secure_random_u64());
   return r;
 }
 
@@ -180,7 +174,7 @@ ClientReply NodeBackend::share_data_key(const Identity& who, const UserId& user,
   const AeadKey dk = data_key_of(seed);
   DataKeyShare share{{{patient.public_key(), seal_data_key(dk, box_keys_of(seed).public_key)},
                       {signer_->public_key(), seal_data_key(dk, box_key_)}}};
-  PatientStatement st{user, patient.public_key(), wall_clock_us(), random_u64(), share, {}};
+  PatientStatement st{user, patient.public_key(), wall_clock_us(), secure_random_u64(), share, {}};
   sign_statement(st, patient);
   return exchange(who, {PatientActRequest{st}})[0];
 }

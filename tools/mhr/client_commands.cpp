@@ -44,12 +44,6 @@ struct ClientArgs {
   std::string grant;
 };
 
-std::uint64_t secure_random_u64() {
-  std::uint64_t v = 0;
-  secure_random({reinterpret_cast<std::uint8_t*>(&v), sizeof v});
-  return v;
-}
-
 // Everything a command needs to talk to one record node as someone.
 struct Session {
   Deployment deployment;
