@@ -9,6 +9,7 @@
 
 #include "common/audit.hpp"
 #include "common/block.hpp"
+#include "common/chain_store.hpp"
 #include "common/consent.hpp"
 #include "common/identity.hpp"
 #include "common/merkle.hpp"
@@ -17,14 +18,6 @@
 namespace mhr {
 
 using ClientRequestId = std::uint64_t;
-
-// A record's Merkle proof into the header of (network, height).
-struct RecordProof {
-  NetworkId network;
-  std::uint64_t height = 0;
-  MerkleProof proof;
-  bool operator==(const RecordProof&) const = default;
-};
 
 // Every request but a patient statement carries the requester's Credential
 // (identity.hpp), made over the request's encoding without it.
@@ -95,7 +88,7 @@ struct ClientReply {
   std::vector<WrappedKey> keys;    // for reads: the data key sealed for the requester
   // For reads: where each record is committed (places[i] for records[i]) and
   // the signed headers those places name, so the client checks every proof.
-  std::vector<RecordProof> proofs;
+  std::vector<RecordPlace> proofs;
   std::vector<SignedHeader> headers;
 
   std::vector<AuditEntry> audit;  // for audit requests

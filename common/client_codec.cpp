@@ -159,11 +159,7 @@ void Codec<ClientReplyFrame>::write(Writer& w, const ClientReplyFrame& v) {
   for (const AuditEntry& e : reply.audit) Codec<AuditEntry>::write(w, e);
   MHR_ASSERT(reply.proofs.size() <= kMaxReplyRecords && reply.headers.size() <= kMaxReplyRecords);
   w.varint(reply.proofs.size());
-  for (const RecordProof& p : reply.proofs) {
-    w.varint(p.network.value);
-    w.varint(p.height);
-    Codec<MerkleProof>::write(w, p.proof);
-  }
+  for (const RecordPlace& p : reply.proofs) Codec<RecordPlace>::write(w, p);
   w.varint(reply.headers.size());
   for (const SignedHeader& h : reply.headers) Codec<SignedHeader>::write(w, h);
 }
@@ -191,13 +187,8 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
   for (std::size_t i = 0; i < audit && r.ok(); ++i)
     reply.audit.push_back(Codec<AuditEntry>::read(r));
   std::size_t proofs = r.count(kMaxReplyRecords, 4);
-  for (std::size_t i = 0; i < proofs && r.ok(); ++i) {
-    RecordProof p;
-    p.network = NetworkId{r.u32()};
-    p.height = r.varint();
-    p.proof = Codec<MerkleProof>::read(r);
-    reply.proofs.push_back(std::move(p));
-  }
+  for (std::size_t i = 0; i < proofs && r.ok(); ++i)
+    reply.proofs.push_back(Codec<RecordPlace>::read(r));
   std::size_t headers = r.count(kMaxReplyRecords, 64);
   for (std::size_t i = 0; i < headers && r.ok(); ++i)
     reply.headers.push_back(Codec<SignedHeader>::read(r));

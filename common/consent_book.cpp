@@ -24,9 +24,8 @@ bool has_key(const Store& store, ByteView key) {
 }
 
 bool put_in(const WriteBatch& batch, const Bytes& key) {
-  for (const auto& op : batch.ops())
-    if (const auto* put = std::get_if<WriteBatch::Put>(&op))
-      if (put->table == Table::kUsers && put->key == key) return true;
+  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kUsers, key))
+    if (put->key.size() == key.size()) return true;
   return false;
 }
 
@@ -37,11 +36,8 @@ void delete_prefix(const Store& store, WriteBatch& batch, const Bytes& prefix) {
     doomed.emplace_back(k.begin(), k.end());
     return true;
   });
-  for (const auto& op : batch.ops())
-    if (const auto* put = std::get_if<WriteBatch::Put>(&op))
-      if (put->table == Table::kUsers && put->key.size() >= prefix.size() &&
-          std::equal(prefix.begin(), prefix.end(), put->key.begin()))
-        doomed.push_back(put->key);
+  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kUsers, prefix))
+    doomed.push_back(put->key);
   for (const Bytes& k : doomed) batch.del(Table::kUsers, k);
 }
 }  // namespace

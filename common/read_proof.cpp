@@ -22,7 +22,7 @@ std::vector<std::optional<std::string>> read_proof_errors(const ClientReply& rep
     headers[{sh.header.network, sh.header.height}] = {&sh, header_error(sh, topology, verifier)};
   for (std::size_t i = 0; i < reply.records.size(); ++i) {
     const Record& r = reply.records[i];
-    const RecordProof& p = reply.proofs[i];
+    const RecordPlace& p = reply.proofs[i];
     auto h = headers.find({p.network, p.height});
     if (h == headers.end()) {
       out[i] = "the header of network " + std::to_string(p.network.value) + " at height " +

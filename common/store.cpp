@@ -1,6 +1,8 @@
 // Back-end independent parts of the storage interface.
 #include "common/store.hpp"
 
+#include <algorithm>
+
 #include "common/assert.hpp"
 
 namespace mhr {
@@ -31,6 +33,16 @@ std::string_view table_name(Table t) {
 
 void WriteBatch::put(Table t, ByteView key, ByteView value) {
   ops_.emplace_back(Put{t, Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end())});
+}
+
+std::vector<const WriteBatch::Put*> WriteBatch::puts_with_prefix(Table t, ByteView prefix) const {
+  std::vector<const Put*> out;
+  for (const Op& op : ops_)
+    if (const auto* put = std::get_if<Put>(&op))
+      if (put->table == t && put->key.size() >= prefix.size() &&
+          std::equal(prefix.begin(), prefix.end(), put->key.begin()))
+        out.push_back(put);
+  return out;
 }
 
 void WriteBatch::del(Table t, ByteView key) {

@@ -55,6 +55,9 @@ class WriteBatch {
   bool empty() const { return ops_.empty(); }
   std::size_t size() const { return ops_.size(); }
   void clear() { ops_.clear(); }
+  // The puts to table `t` in this batch whose keys start with `prefix`, in
+  // order (what the batch will write that the store cannot show yet).
+  std::vector<const Put*> puts_with_prefix(Table t, ByteView prefix) const;
 
  private:
   std::vector<Op> ops_;

@@ -371,8 +371,8 @@ void RecordNode::read_user(ClientRequestId id, const ReadUserRequest& req) {
     auto place = chain_.place_of(h);
     MHR_ASSERT_MSG(place.has_value(), "stored record without its place");
     reply.records.push_back(r);
-    reply.proofs.push_back({place->network, place->height, std::move(place->proof)});
     headers.emplace(place->network, place->height);
+    reply.proofs.push_back(std::move(*place));
   });
   for (const auto& [network, height] : headers) {
     auto sh = chain_.header(network, height);
@@ -458,11 +458,7 @@ std::size_t RecordNode::erase_sealed_keys(WriteBatch& batch, const UserId& user)
   };
   chain_.for_each_record(user, consider);
   const Bytes prefix = record_key_prefix(user);
-  for (const auto& op : batch.ops()) {
-    const auto* put = std::get_if<WriteBatch::Put>(&op);
-    if (!put || put->table != Table::kRecords || put->key.size() < prefix.size() ||
-        !std::equal(prefix.begin(), prefix.end(), put->key.begin()))
-      continue;
+  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kRecords, prefix)) {
     const ByteView v(put->value);
     consider(Hash::from_view(v.first(Hash::kSize)), decode_stored<Record>(v.subspan(Hash::kSize)));
   }

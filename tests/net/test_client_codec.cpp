@@ -130,7 +130,7 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   ClientReply proven = make_reply(ReplyStatus::kOk, "patient");
   proven.records = {r0};
   proven.proofs = {
-      RecordProof{NetworkId{2}, 9, MerkleProof{1, 4, {record_hash(r1), record_hash(off)}}}};
+      RecordPlace{NetworkId{2}, 9, MerkleProof{1, 4, {record_hash(r1), record_hash(off)}}}};
   SignedHeader sh;
   sh.header.network = NetworkId{2};
   sh.header.height = 9;

@@ -24,12 +24,21 @@ for role in r c i; do
   best=$(ls -S "$run"/nodes/*."$role"*/data/data.mdb | head -1)
   stores+=("$(dirname "$best")")
 done
+# Every table's keys and values. The map size in each table's header is the
+# size LMDB reserved when the file was made, a hint it recomputes on open,
+# not stored content, so it is left out.
+logical_dump() {
+  mdb_dump -a "$1" | grep -v '^mapsize='
+}
+
 for s in "${stores[@]}"; do
   "$mhr" verify --data "$s" --topology "$topology" >/dev/null || fail "$s is damaged before any flip"
-  mdb_dump -a "$s" >"$s.dump"
+  logical_dump "$s" >"$s.dump"
 done
 
+
 detected=0 refused=0 nodata=0
+
 for ((i = 0; i < flips; i++)); do
   src=${stores[$((i % ${#stores[@]}))]}
   work=$dir/work
@@ -50,7 +59,8 @@ for ((i = 0; i < flips; i++)); do
        detected=$((detected + 1)) ;;
     2) [ -n "$out" ] || fail "$what: refused without a message"
        refused=$((refused + 1)) ;;
-    0) mdb_dump -a "$work" >"$dir/after.dump" 2>&1 || fail "$what: intact for verify, but mdb_dump fails"
+    0) logical_dump "$work" >"$dir/after.dump" 2>&1 || fail "$what: intact for verify, but mdb_dump fails"
+
        cmp -s "$src.dump" "$dir/after.dump" ||
          fail "$what: changed the store's content unnoticed: $(diff "$src.dump" "$dir/after.dump" | head -8)"
        nodata=$((nodata + 1)) ;;

@@ -1,5 +1,6 @@
 #include "tools/mhr/client_commands.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -183,26 +184,39 @@ SharedBytes payload_of(const ClientArgs& a) {
 }
 
 // Each record with its payload opened when the data key is at hand.
-void print_records(const ClientReply& r, const std::optional<AeadKey>& key, bool json) {
-  for (const Record& rec : r.records) {
-    std::optional<Bytes> plain;
-    if (key && !is_patient_act(rec)) plain = open_payload(*key, rec.user, rec.payload.view());
-    if (json) {
-      nlohmann::json j = {
-          {"hash", record_hash(rec).hex()}, {"network", rec.network.value},
-          {"sequence", rec.sequence},       {"author", rec.author_node.value},
-          {"type", rec.content_type},       {"category", category_name(rec.category)},
-          {"bytes", rec.payload.size()}};
-      if (plain) j["payload"] = printable(*plain);
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      std::printf("%s  net%u #%llu  %-18s %-10s %zu bytes%s%s\n",
-                  record_hash(rec).short_hex().c_str(), rec.network.value,
-                  static_cast<unsigned long long>(rec.sequence), rec.content_type.c_str(),
-                  std::string(category_name(rec.category)).c_str(), rec.payload.size(),
-                  plain ? "  " : "", plain ? printable(*plain).substr(0, 60).c_str() : "");
-    }
+// Why each record is not proven (mhr get), or nothing to say (mhr read).
+using ProofProblems = std::vector<std::optional<std::string>>;
+
+void print_record(const ClientReply& r, std::size_t i, const std::optional<AeadKey>& key, bool json,
+                  const ProofProblems* problems) {
+  const Record& rec = r.records[i];
+  std::optional<Bytes> plain;
+  if (key && !is_patient_act(rec)) plain = open_payload(*key, rec.user, rec.payload.view());
+  const std::optional<std::string> problem = problems ? (*problems)[i] : std::nullopt;
+  if (json) {
+    nlohmann::json j = {{"hash", record_hash(rec).hex()}, {"network", rec.network.value},
+                        {"sequence", rec.sequence},       {"author", rec.author_node.value},
+                        {"type", rec.content_type},       {"category", category_name(rec.category)},
+                        {"bytes", rec.payload.size()}};
+    if (problems) j["proven"] = !problem.has_value();
+    if (problem) j["problem"] = *problem;
+    if (problems && i < r.proofs.size()) j["block"] = r.proofs[i].height;
+    if (plain) j["payload"] = printable(*plain);
+    std::printf("%s\n", j.dump().c_str());
+    return;
   }
+  std::string verdict;
+  if (problems) verdict = problem ? "  NOT PROVEN: " + *problem : "  proven";
+  std::printf("%s  net%u #%llu  %-18s %-10s %zu bytes%s%s%s\n",
+              record_hash(rec).short_hex().c_str(), rec.network.value,
+              static_cast<unsigned long long>(rec.sequence), rec.content_type.c_str(),
+              std::string(category_name(rec.category)).c_str(), rec.payload.size(), verdict.c_str(),
+              plain ? "  " : "", plain ? printable(*plain).substr(0, 60).c_str() : "");
+}
+
+void print_records(const ClientReply& r, const std::optional<AeadKey>& key, bool json,
+                   const ProofProblems* problems = nullptr) {
+  for (std::size_t i = 0; i < r.records.size(); ++i) print_record(r, i, key, json, problems);
 }
 
 void print_audit(const ClientReply& r, bool json) {
@@ -344,34 +358,13 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
 int print_proven(const ClientReply& r, const Session& s, const std::optional<AeadKey>& key,
                  bool json) {
   const Topology& t = *s.deployment.topology;
-  const auto problems = read_proof_errors(r, t, verifier_for(t.params().crypto));
-  int unproven = 0;
-  for (std::size_t i = 0; i < r.records.size(); ++i) {
-    const Record& rec = r.records[i];
-    std::optional<Bytes> plain;
-    if (key && !is_patient_act(rec)) plain = open_payload(*key, rec.user, rec.payload.view());
-    unproven += problems[i].has_value();
-    if (json) {
-      nlohmann::json j = {{"hash", record_hash(rec).hex()},
-                          {"network", rec.network.value},
-                          {"sequence", rec.sequence},
-                          {"type", rec.content_type},
-                          {"category", category_name(rec.category)},
-                          {"proven", !problems[i].has_value()}};
-      if (problems[i]) j["problem"] = *problems[i];
-      if (plain) j["payload"] = printable(*plain);
-      if (i < r.proofs.size()) j["block"] = r.proofs[i].height;
-      std::printf("%s\n", j.dump().c_str());
-    } else {
-      std::printf("%s  net%u #%llu  %-18s %s\n", record_hash(rec).short_hex().c_str(),
-                  rec.network.value, static_cast<unsigned long long>(rec.sequence),
-                  rec.content_type.c_str(),
-                  problems[i] ? ("NOT PROVEN: " + *problems[i]).c_str() : "proven");
-    }
-  }
+  const ProofProblems problems = read_proof_errors(r, t, verifier_for(t.params().crypto));
+  print_records(r, key, json, &problems);
+  const auto unproven = static_cast<std::size_t>(
+      std::count_if(problems.begin(), problems.end(), [](const auto& p) { return p.has_value(); }));
   if (!json)
     std::printf("%zu records, %zu proven against signed headers\n", r.records.size(),
-                r.records.size() - static_cast<std::size_t>(unproven));
+                r.records.size() - unproven);
   return unproven == 0 ? 0 : 1;
 }
 
