@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/audit.hpp"
+#include "common/blob.hpp"
 #include "common/block.hpp"
 #include "common/chain_store.hpp"
 #include "common/consent.hpp"
@@ -65,8 +66,31 @@ struct AuditRequest {
   bool operator==(const AuditRequest&) const = default;
 };
 
-using ClientRequest = std::variant<RegisterUserRequest, SubmitRecordRequest, ReadUserRequest,
-                                   PatientActRequest, AuditRequest>;
+// Upload part of an off-chain object before the record that names it is
+// submitted: first the manifest (part = kManifestPart), then each chunk.
+// Same standing as a submission.
+struct PutBlobRequest {
+  UserId user;
+  Hash blob;
+  std::uint32_t part = kManifestPart;
+  SharedBytes bytes;
+  Credential by;
+  bool operator==(const PutBlobRequest&) const = default;
+};
+
+// Fetch part of an off-chain object named by a record of the user that the
+// requester may read. The manifest's reply carries the requester's data keys.
+struct ReadBlobRequest {
+  UserId user;
+  Hash blob;
+  std::uint32_t part = kManifestPart;
+  Credential by;
+  bool operator==(const ReadBlobRequest&) const = default;
+};
+
+using ClientRequest =
+    std::variant<RegisterUserRequest, SubmitRecordRequest, ReadUserRequest, PatientActRequest,
+                 AuditRequest, PutBlobRequest, ReadBlobRequest>;
 
 // The user a request is about.
 const UserId& request_user(const ClientRequest& request);
@@ -92,6 +116,7 @@ struct ClientReply {
   std::vector<SignedHeader> headers;
 
   std::vector<AuditEntry> audit;  // for audit requests
+  SharedBytes blob_part;          // for blob reads
   bool operator==(const ClientReply&) const = default;
 };
 

@@ -56,6 +56,19 @@ void write_body(Writer& w, const SubmitRecordRequest& v) {
   if (v.supersedes) w.fixed(*v.supersedes);
 }
 
+void write_body(Writer& w, const PutBlobRequest& v) {
+  w.fixed(v.user);
+  w.fixed(v.blob);
+  w.varint(v.part);
+  MHR_ASSERT(v.bytes.size() <= kBlobChunkBytes);
+  w.bytes(v.bytes.view());
+}
+void write_body(Writer& w, const ReadBlobRequest& v) {
+  w.fixed(v.user);
+  w.fixed(v.blob);
+  w.varint(v.part);
+}
+
 template <class R>
 void write_request(Writer& w, const R& v) {
   write_body(w, v);
@@ -97,16 +110,31 @@ ClientRequest read_submit(Reader& r) {
   return v;
 }
 
+ClientRequest read_put_blob(Reader& r) {
+  PutBlobRequest v{r.fixed_as<UserId>(), r.fixed_as<Hash>(), r.u32(), {}, {}};
+  v.bytes = SharedBytes(r.bytes(kBlobChunkBytes));
+  v.by = Codec<Credential>::read(r);
+  return v;
+}
+ClientRequest read_read_blob(Reader& r) {
+  ReadBlobRequest v{r.fixed_as<UserId>(), r.fixed_as<Hash>(), r.u32(), {}};
+  v.by = Codec<Credential>::read(r);
+  return v;
+}
+
 // By variant index of ClientRequest.
 using RequestReader = ClientRequest (*)(Reader&);
-constexpr RequestReader kRequestReaders[] = {read_register, read_submit, read_read_user,
-                                             read_patient_act, read_audit};
+constexpr RequestReader kRequestReaders[] = {read_register,    read_submit, read_read_user,
+                                             read_patient_act, read_audit,  read_put_blob,
+                                             read_read_blob};
 static_assert(std::size(kRequestReaders) == std::variant_size_v<ClientRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<0, ClientRequest>, RegisterUserRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<1, ClientRequest>, SubmitRecordRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<2, ClientRequest>, ReadUserRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<3, ClientRequest>, PatientActRequest>);
 static_assert(std::is_same_v<std::variant_alternative_t<4, ClientRequest>, AuditRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<5, ClientRequest>, PutBlobRequest>);
+static_assert(std::is_same_v<std::variant_alternative_t<6, ClientRequest>, ReadBlobRequest>);
 
 std::size_t min_audit_entry_size() {
   static const std::size_t size = [] {
@@ -162,6 +190,8 @@ void Codec<ClientReplyFrame>::write(Writer& w, const ClientReplyFrame& v) {
   for (const RecordPlace& p : reply.proofs) Codec<RecordPlace>::write(w, p);
   w.varint(reply.headers.size());
   for (const SignedHeader& h : reply.headers) Codec<SignedHeader>::write(w, h);
+  MHR_ASSERT(reply.blob_part.size() <= kBlobChunkBytes);
+  w.bytes(reply.blob_part.view());
 }
 
 ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
@@ -192,6 +222,7 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
   std::size_t headers = r.count(kMaxReplyRecords, 64);
   for (std::size_t i = 0; i < headers && r.ok(); ++i)
     reply.headers.push_back(Codec<SignedHeader>::read(r));
+  reply.blob_part = SharedBytes(r.bytes(kBlobChunkBytes));
   return v;
 }
 

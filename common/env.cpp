@@ -38,6 +38,8 @@ std::string_view counter_name(Counter c) {
       return "records_migrated";
     case Counter::kAccessRefused:
       return "access_refused";
+    case Counter::kBlobsFetched:
+      return "blobs_fetched";
     case Counter::kCount_:
       break;
   }

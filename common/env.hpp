@@ -35,6 +35,7 @@ enum class Counter : std::uint8_t {
   kMigrationsCompleted,  // a record node finished a user's history sync
   kRecordsMigrated,      // records received through migration
   kAccessRefused,        // a client request refused: bad credential, replay, no consent
+  kBlobsFetched,         // a holder completed an off-chain object it fetched from another
   kCount_
 };
 inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount_);

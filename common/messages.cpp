@@ -342,6 +342,52 @@ struct Codec<Ack> {
   static Ack read(Reader& r) { return Ack{r.fixed_as<Hash>()}; }
 };
 
+template <>
+struct Codec<BlobRequest> {
+  static void write(Writer& w, const BlobRequest& v) {
+    w.varint(v.request_id);
+    w.fixed(v.user);
+    w.fixed(v.blob);
+    w.varint(v.part);
+    write_route(w, v.route);
+    w.boolean(v.remote);
+  }
+  static BlobRequest read(Reader& r) {
+    BlobRequest v;
+    v.request_id = r.varint();
+    v.user = r.fixed_as<UserId>();
+    v.blob = r.fixed_as<Hash>();
+    v.part = r.u32();
+    v.route = read_route(r);
+    v.remote = r.boolean();
+    return v;
+  }
+};
+
+template <>
+struct Codec<BlobPart> {
+  static void write(Writer& w, const BlobPart& v) {
+    w.varint(v.request_id);
+    w.fixed(v.blob);
+    w.varint(v.part);
+    w.boolean(v.found);
+    MHR_ASSERT(v.bytes.size() <= kBlobChunkBytes && (v.found || v.bytes.empty()));
+    w.bytes(v.bytes.view());
+    write_route(w, v.route);
+  }
+  static BlobPart read(Reader& r) {
+    BlobPart v;
+    v.request_id = r.varint();
+    v.blob = r.fixed_as<Hash>();
+    v.part = r.u32();
+    v.found = r.boolean();
+    v.bytes = SharedBytes(r.bytes(kBlobChunkBytes));
+    if (r.ok() && !v.found && !v.bytes.empty()) r.fail(DecodeError::kInvalidValue);
+    v.route = read_route(r);
+    return v;
+  }
+};
+
 namespace {
 
 constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
@@ -352,6 +398,7 @@ constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
     "catch_up_request", "membership_update",
     "remote_presence",  "history_request",
     "history_batch",    "ack",
+    "blob_request",     "blob_part",
 };
 
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {
@@ -370,6 +417,14 @@ constexpr auto kMessageReaders =
     make_message_readers(std::make_index_sequence<kMessageTypeCount>{});
 
 }  // namespace
+
+HistoryBatch empty_answer(const HistoryRequest& req) {
+  return HistoryBatch{req.request_id, req.user, {}, {}, true, req.route};
+}
+
+BlobPart empty_answer(const BlobRequest& req) {
+  return BlobPart{req.request_id, req.blob, req.part, false, {}, req.route};
+}
 
 std::string_view message_type_name(std::size_t type_index) {
   return type_index < kMessageTypeNames.size() ? kMessageTypeNames[type_index] : "unknown";

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/blob.hpp"
 #include "common/entry.hpp"
 
 namespace mhr {
@@ -156,6 +157,44 @@ struct HistoryBatch {
   bool operator==(const HistoryBatch&) const = default;
 };
 
+// A holder missing part of an off-chain object (kManifestPart: its
+// manifest) asks for it; routed like a HistoryRequest to a holder of `user`.
+struct BlobRequest {
+  std::uint64_t request_id = 0;
+  UserId user;
+  Hash blob;
+  std::uint32_t part = 0;
+  std::vector<NodeId> route;
+  bool remote = false;  // as in HistoryRequest
+  bool operator==(const BlobRequest&) const = default;
+};
+
+// The answer to a BlobRequest: the part's bytes, or found = false when the
+// holder asked has not got it. `route` as in HistoryBatch.
+struct BlobPart {
+  std::uint64_t request_id = 0;
+  Hash blob;
+  std::uint32_t part = 0;
+  bool found = false;
+  SharedBytes bytes;
+  std::vector<NodeId> route;
+  bool operator==(const BlobPart&) const = default;
+};
+
+// "Nothing here": the answer to a routed request, addressed back along its route.
+HistoryBatch empty_answer(const HistoryRequest& req);
+BlobPart empty_answer(const BlobRequest& req);
+
+// An answer (HistoryBatch, BlobPart) one hop further back: nullopt unless
+// this node is its next hop and a hop remains after it.
+template <class Answer>
+std::optional<Answer> step_back(const Answer& a, NodeId self) {
+  if (a.route.size() < 2 || a.route.back() != self) return std::nullopt;
+  Answer next = a;
+  next.route.pop_back();
+  return next;
+}
+
 // receiver -> sender of a MembershipUpdate or RemotePresence: it arrived
 // and is stored. Names the message by the hash of its encoding.
 struct Ack {
@@ -163,9 +202,10 @@ struct Ack {
   bool operator==(const Ack&) const = default;
 };
 
-using Message = std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed,
-                             Rejected, BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate,
-                             RemotePresence, HistoryRequest, HistoryBatch, Ack>;
+using Message =
+    std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed, Rejected,
+                 BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate, RemotePresence,
+                 HistoryRequest, HistoryBatch, Ack, BlobRequest, BlobPart>;
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 
 // Messages are immutable once sent: a broadcast shares one object.

@@ -44,6 +44,7 @@ struct ProtocolParams {
   std::uint32_t max_attempts = 60;                // then give up and report it
   TimeUs migration_settle_us = 1 * kUsPerSecond;  // between history sync rounds
   std::uint32_t migration_rounds = 3;             // history syncs after the first answer
+  std::uint64_t max_blob_bytes = 64ull << 20;     // largest off-chain object accepted
   std::string mode_name() const;                  // e.g. "broadcast", "table", "full"
 };
 

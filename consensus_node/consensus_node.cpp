@@ -110,8 +110,9 @@ void ConsensusNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, CatchUpRequest>) on_catch_up(from, m);
         if constexpr (std::is_same_v<T, BlockDelivery>) on_foreign_delivery(from, m);
         if constexpr (std::is_same_v<T, RemotePresence>) on_remote_presence(from, m);
-        if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(from, m);
-        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+        if constexpr (std::is_same_v<T, HistoryRequest> || std::is_same_v<T, BlobRequest>)
+          route_to_holder(from, m);
+        if constexpr (std::is_same_v<T, HistoryBatch> || std::is_same_v<T, BlobPart>) relay_back(m);
       },
       message);
 }
@@ -606,32 +607,33 @@ void ConsensusNode::on_remote_presence(NodeId from, const RemotePresence& p) {
   env_.send(from, make_message(Ack{sha256(encode(Message{p}))}));
 }
 
-// ---- migration: choose who answers, relay the answer back ----------------------------------
+// ---- migration and off-chain objects: choose who answers, relay the answer back -----------
 
-void ConsensusNode::on_history_request(NodeId from, const HistoryRequest& req) {
+template <class Request>
+void ConsensusNode::route_to_holder(NodeId from, const Request& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
   std::vector<NodeId> candidates;
   const bool ours = from != index_node();
   if (!(ours && req.remote))
     for (NodeId n : table_.holders(req.user))
       if (n != req.route.front()) candidates.push_back(n);
-  HistoryRequest next = req;
+  Request next = req;
   next.route.push_back(env_.self());
   if (!candidates.empty()) {
     env_.send(candidates[req.request_id % candidates.size()], make_message(std::move(next)));
   } else if (ours) {
     env_.send(index_node(), make_message(std::move(next)));  // look in other networks
   } else {
-    env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));
+    env_.send(from, make_message(empty_answer(req)));
   }
 }
 
-void ConsensusNode::on_history_batch(const HistoryBatch& batch) {
-  if (batch.route.size() < 2 || batch.route.back() != env_.self()) return;
-  HistoryBatch next = batch;
-  next.route.pop_back();
-  NodeId to = next.route.back();
-  env_.send(to, make_message(std::move(next)));
+template <class Answer>
+void ConsensusNode::relay_back(const Answer& answer) {
+  if (auto next = step_back(answer, env_.self())) {
+    const NodeId to = next->route.back();
+    env_.send(to, make_message(std::move(*next)));
+  }
 }
 
 // ---- retries -------------------------------------------------------------------------------

@@ -80,8 +80,10 @@ class ConsensusNode final : public NodeLogic {
   void on_catch_up(NodeId from, const CatchUpRequest& req);
   void on_foreign_delivery(NodeId from, const BlockDelivery& d);
   void on_remote_presence(NodeId from, const RemotePresence& p);
-  void on_history_request(NodeId from, const HistoryRequest& req);
-  void on_history_batch(const HistoryBatch& batch);
+  template <class Request>  // HistoryRequest, BlobRequest
+  void route_to_holder(NodeId from, const Request& req);
+  template <class Answer>  // HistoryBatch, BlobPart
+  void relay_back(const Answer& answer);
 
   // ordering
   std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);

@@ -62,6 +62,15 @@ class RecordNode::ChainWriter {
  public:
   explicit ChainWriter(RecordNode& node) : node_(node) {}
 
+  // Writes the batch (one transaction) and starts fetching the off-chain
+  // objects its records name.
+  void write() {
+    node_.env_.store().write(batch);
+    node_.env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(stored));
+    node_.blobs_.start_staged();
+    node_.want_tick(node_.env_.now_us());
+  }
+
   // False when the record conflicts with a different record at its position.
   bool add(const Record& r, const Hash& h, const RecordPlace& place) {
     if (added_.contains(h) || node_.chain_.has_record_hash(h)) return true;
@@ -96,6 +105,7 @@ class RecordNode::ChainWriter {
   void put(const Record& r, const Hash& h, const RecordPlace& place) {
     node_.chain_.put_record(batch, r, h, place);
     if (is_patient_act(r)) node_.apply_patient_act(batch, r, h);
+    if (r.off_chain) node_.blobs_.want_in(batch, r.user, *r.off_chain);
     tips_[{r.user, r.network}] = ChainTip{r.sequence, h};
     added_.insert(h);
     ++stored;
@@ -145,6 +155,7 @@ RecordNode::RecordNode(Env& env, TopologyPtr topology)
       follower_(env, *topology_, network_),
       book_(env.store()),
       audit_(env.store()),
+      blobs_(env, topology_->params(), consensus_),
       tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kRecord);
 }
@@ -156,6 +167,7 @@ void RecordNode::start() {
                  "node key differs from the topology's");
   follower_.load(chain_);
   audit_.load();
+  blobs_.load();
   anchor_.reset();
   env_.store().scan_prefix(Table::kUsers, Bytes{kRegisteredUser}, [&](ByteView k, ByteView) {
     registered_.insert(UserId::from_view(k.subspan(1)));
@@ -203,6 +215,8 @@ void RecordNode::on_client(ClientRequestId id, const ClientRequest& request) {
         if constexpr (std::is_same_v<T, ReadUserRequest>) read_user(id, req);
         if constexpr (std::is_same_v<T, PatientActRequest>) patient_act(id, req);
         if constexpr (std::is_same_v<T, AuditRequest>) read_audit(id, req);
+        if constexpr (std::is_same_v<T, PutBlobRequest>) put_blob(id, req);
+        if constexpr (std::is_same_v<T, ReadBlobRequest>) read_blob(id, req);
       },
       request);
 }
@@ -277,6 +291,12 @@ void RecordNode::submit_record(ClientRequestId id, const SubmitRecordRequest& re
   if (req.content_type == kPatientActType) {
     env_.reply(id,
                make_reply(ReplyStatus::kRejected, "patient acts are sent as signed statements"));
+    return;
+  }
+  if (req.off_chain && !blobs_.holds(*req.off_chain)) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected,
+                              "the off-chain object is not here: upload it first "
+                              "(mhr submit --blob)"));
     return;
   }
   if (!req.off_chain && !looks_sealed(req.payload.view())) {
@@ -380,13 +400,82 @@ void RecordNode::read_user(ClientRequestId id, const ReadUserRequest& req) {
     reply.headers.push_back(std::move(*sh));
   }
 
-  reply.keys = book_.keys_for(req.user, req.by.key);
-  if (access.key_holder != req.by.key)
-    for (WrappedKey& k : book_.keys_for(req.user, access.key_holder)) reply.keys.push_back(k);
-  if (reply.keys.size() > kMaxKeyShares) reply.keys.resize(kMaxKeyShares);
+  reply.keys = keys_for_reader(req.user, req.by.key, access.key_holder);
   if (book_.erased(req.user)) reply.detail += "; the patient's data keys were erased";
   append_audit(req.by.key, req.user, AuditAction::kRead,
                static_cast<std::uint32_t>(reply.records.size()), reply.detail);
+  env_.reply(id, std::move(reply));
+}
+
+// The data keys sealed for the reader, and for the key holder it reads as
+// (the institution, for its staff).
+std::vector<WrappedKey> RecordNode::keys_for_reader(const UserId& user, const PublicKey& reader,
+                                                    const PublicKey& key_holder) const {
+  std::vector<WrappedKey> keys = book_.keys_for(user, reader);
+  if (key_holder != reader)
+    for (WrappedKey& k : book_.keys_for(user, key_holder)) keys.push_back(k);
+  if (keys.size() > kMaxKeyShares) keys.resize(kMaxKeyShares);
+  return keys;
+}
+
+// ---- off-chain objects --------------------------------------------------------
+
+void RecordNode::put_blob(ClientRequestId id, const PutBlobRequest& req) {
+  if (!is_staff(topology_->node(env_.self()), req.by.key) && user_id_of(req.by.key) != req.user) {
+    deny(id, req.by.key, req.user, "only this institution's staff or the patient may write");
+    return;
+  }
+  if (!registered_.contains(req.user)) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "user is not registered at this node"));
+    return;
+  }
+  if (auto why = blobs_.upload(req)) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected, std::move(*why)));
+    return;
+  }
+  env_.reply(id, make_reply(ReplyStatus::kOk, "stored", req.blob));
+}
+
+// A part of an object is served to whoever may read a record of the user
+// that names it; the manifest read is audited and carries the data keys.
+void RecordNode::read_blob(ClientRequestId id, const ReadBlobRequest& req) {
+  if (!registered_.contains(req.user)) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "user is not registered at this node"));
+    return;
+  }
+  std::optional<Record> naming;
+  chain_.for_each_record(req.user, [&](const Hash&, const Record& r) {
+    if (!naming && r.off_chain && r.off_chain->hash == req.blob) naming = r;
+  });
+  if (!naming) {
+    env_.reply(id, make_reply(ReplyStatus::kRejected, "no record of this user names that object"));
+    return;
+  }
+  const ReadAccess access = read_access(req.user, req.by.key, topology_->node(env_.self()),
+                                        book_.grants_in_force(req.user, env_.now_us()));
+  if (!access.may_read(*naming)) {
+    deny(id, req.by.key, req.user, "no consent for the record that names this object");
+    return;
+  }
+  std::optional<Bytes> bytes;
+  if (req.part == kManifestPart) {
+    if (auto m = blobs_.manifest(req.blob); m && blobs_.holds(*naming->off_chain))
+      bytes = encode(*m);
+  } else {
+    bytes = blobs_.chunk(req.blob, req.part);
+  }
+  if (!bytes) {
+    env_.reply(id, make_reply(ReplyStatus::kUnavailable,
+                              "this node is still fetching the object; try again shortly"));
+    return;
+  }
+  ClientReply reply = make_reply(ReplyStatus::kOk, std::string(standing_name(access.standing)));
+  reply.blob_part = SharedBytes(std::move(*bytes));
+  if (req.part == kManifestPart) {
+    reply.keys = keys_for_reader(req.user, req.by.key, access.key_holder);
+    append_audit(req.by.key, req.user, AuditAction::kRead, 1,
+                 "off-chain object " + req.blob.short_hex());
+  }
   env_.reply(id, std::move(reply));
 }
 
@@ -478,6 +567,11 @@ void RecordNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, Rejected>) on_rejected(m);
         if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(m);
         if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+        if constexpr (std::is_same_v<T, BlobRequest>) blobs_.on_request(m);
+        if constexpr (std::is_same_v<T, BlobPart>) {
+          blobs_.on_part(m);
+          want_tick(env_.now_us());
+        }
       },
       message);
 }
@@ -534,8 +628,7 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
       env_.log(LogLevel::kError, "record conflicts with the user's chain");
     }
   }
-  env_.store().write(writer.batch);
-  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  writer.write();
   for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   return ChainFollower::Applied::kStored;
 }
@@ -559,8 +652,7 @@ void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
     if (!writer.add(*r, h, {header.network, header.height, pe.proof}))
       env_.count(Counter::kVerifyFailures);
   }
-  env_.store().write(writer.batch);
-  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  writer.write();
   for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   follower_.ack(from, d.header);
 }
@@ -746,8 +838,7 @@ void RecordNode::on_history_batch(const HistoryBatch& batch) {
       chain_.put_header(writer.batch, sh);
     if (!writer.add(r, rh, {h.network, h.height, item.proof})) env_.count(Counter::kVerifyFailures);
   }
-  env_.store().write(writer.batch);
-  env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(writer.stored));
+  writer.write();
   env_.count(Counter::kRecordsMigrated, static_cast<std::int64_t>(writer.stored));
   HistorySync& s = sync->second;
   s.records_received += writer.stored;
@@ -893,6 +984,7 @@ void RecordNode::on_tick() {
     next = std::min(next, s.next_at_us);
     ++it;
   }
+  next = std::min(next, blobs_.on_tick(now));
   anchor_audit(now);
   if (anchor_) {
     next = std::min(next, anchor_->next_at_us);

@@ -19,6 +19,7 @@
 #include "common/replay_guard.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
+#include "edge_node/blob_custody.hpp"
 
 namespace mhr {
 
@@ -42,6 +43,7 @@ class RecordNode final : public NodeLogic {
   std::size_t syncs_in_progress() const { return syncs_.size(); }
   const ConsentBook& consent() const { return book_; }
   const AuditLog& audit() const { return audit_; }
+  const BlobCustody& blobs() const { return blobs_; }
 
  private:
   struct PendingRecord {
@@ -84,6 +86,10 @@ class RecordNode final : public NodeLogic {
   void read_user(ClientRequestId id, const ReadUserRequest& req);
   void patient_act(ClientRequestId id, const PatientActRequest& req);
   void read_audit(ClientRequestId id, const AuditRequest& req);
+  void put_blob(ClientRequestId id, const PutBlobRequest& req);
+  void read_blob(ClientRequestId id, const ReadBlobRequest& req);
+  std::vector<WrappedKey> keys_for_reader(const UserId& user, const PublicKey& reader,
+                                          const PublicKey& key_holder) const;
   void queue_record(ClientRequestId id, const SubmitRecordRequest& req);
   void append_audit(const PublicKey& actor, const UserId& user, AuditAction action,
                     std::uint32_t records, std::string detail);
@@ -142,6 +148,7 @@ class RecordNode final : public NodeLogic {
   std::map<UserId, HistorySync> syncs_;
   ConsentBook book_;
   AuditLog audit_;
+  BlobCustody blobs_;
   ReplayGuard replay_;
   std::optional<PendingAnchor> anchor_;
   TimeUs next_anchor_at_us_ = 0;

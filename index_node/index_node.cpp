@@ -72,8 +72,9 @@ void IndexNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, DeliveryAck>) on_delivery_ack(from, m);
         if constexpr (std::is_same_v<T, MembershipUpdate>) on_membership(from, m);
         if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
-        if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(from, m);
-        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);
+        if constexpr (std::is_same_v<T, HistoryRequest> || std::is_same_v<T, BlobRequest>)
+          route_across(from, m);
+        if constexpr (std::is_same_v<T, HistoryBatch> || std::is_same_v<T, BlobPart>) relay_back(m);
         if constexpr (std::is_same_v<T, Ack>) on_ack(from, m);
       },
       message);
@@ -249,9 +250,10 @@ void IndexNode::on_delivery_ack(NodeId from, const DeliveryAck& ack) {
 
 // ---- migration across networks ------------------------------------------------------------
 
-void IndexNode::on_history_request(NodeId from, const HistoryRequest& req) {
+template <class Request>
+void IndexNode::route_across(NodeId from, const Request& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
-  HistoryRequest next = req;
+  Request next = req;
   next.route.push_back(env_.self());
   if (from != consensus_) {  // from another network's index node: ask our holders
     env_.send(consensus_, make_message(std::move(next)));
@@ -259,7 +261,7 @@ void IndexNode::on_history_request(NodeId from, const HistoryRequest& req) {
   }
   std::vector<NetworkId> elsewhere = table_.others(req.user, network_);
   if (elsewhere.empty()) {
-    env_.send(from, make_message(HistoryBatch{req.request_id, req.user, {}, {}, true, req.route}));
+    env_.send(from, make_message(empty_answer(req)));
     return;
   }
   // A remote round asks where the user's history began; other rounds (and
@@ -268,12 +270,12 @@ void IndexNode::on_history_request(NodeId from, const HistoryRequest& req) {
   env_.send(topology_->index_of(target), make_message(std::move(next)));
 }
 
-void IndexNode::on_history_batch(const HistoryBatch& batch) {
-  if (batch.route.size() < 2 || batch.route.back() != env_.self()) return;
-  HistoryBatch next = batch;
-  next.route.pop_back();
-  NodeId to = next.route.back();
-  env_.send(to, make_message(std::move(next)));
+template <class Answer>
+void IndexNode::relay_back(const Answer& answer) {
+  if (auto next = step_back(answer, env_.self())) {
+    const NodeId to = next->route.back();
+    env_.send(to, make_message(std::move(*next)));
+  }
 }
 
 // ---- retries ------------------------------------------------------------------------------

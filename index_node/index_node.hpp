@@ -51,8 +51,10 @@ class IndexNode final : public NodeLogic {
   void on_delivery_ack(NodeId from, const DeliveryAck& ack);
   void on_membership(NodeId from, const MembershipUpdate& m);
   void on_presence_query(const PresenceQuery& q);
-  void on_history_request(NodeId from, const HistoryRequest& req);
-  void on_history_batch(const HistoryBatch& batch);
+  template <class Request>  // HistoryRequest, BlobRequest
+  void route_across(NodeId from, const Request& req);
+  template <class Answer>  // HistoryBatch, BlobPart
+  void relay_back(const Answer& answer);
 
   bool learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
   // Tells every other index node; returns the (peer, message) pairs to await.

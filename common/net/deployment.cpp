@@ -22,6 +22,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/blob.hpp"
 #include "common/config.hpp"
 #include "common/crypto.hpp"
 
@@ -288,7 +289,7 @@ Deployment load_deployment(const std::string& path) {
   if (auto p = root.optional("protocol")) {
     p->allow_only({"presence", "replication", "crypto", "block_max_entries", "block_timeout",
                    "presence_timeout", "retry_timeout", "retry_max_backoff", "max_attempts",
-                   "migration_settle", "migration_rounds"});
+                   "migration_settle", "migration_rounds", "max_blob_mb"});
     if (auto v = p->optional("presence"))
       params.presence = v->as_enum({"broadcast", "table"}) == "table" ? PresenceMode::kTable
                                                                       : PresenceMode::kBroadcast;
@@ -315,6 +316,11 @@ Deployment load_deployment(const std::string& path) {
         static_cast<std::uint32_t>(p->get_int("max_attempts", params.max_attempts, 1, 1'000'000));
     params.migration_rounds = static_cast<std::uint32_t>(
         p->get_int("migration_rounds", params.migration_rounds, 0, 1'000'000));
+    params.max_blob_bytes =
+        static_cast<std::uint64_t>(
+            p->get_int("max_blob_mb", static_cast<std::int64_t>(params.max_blob_bytes >> 20), 1,
+                       kMaxBlobBytesCeiling >> 20))
+        << 20;
     if (params.retry_max_backoff_us < params.retry_timeout_us)
       present(*p, "retry_max_backoff", "retry_timeout")
           .fail("retry_max_backoff must not be shorter than retry_timeout");
@@ -493,6 +499,7 @@ void write_deployment(const std::string& path, const Topology& topology,
   out << YAML::Key << "max_attempts" << YAML::Value << p.max_attempts;
   out << YAML::Key << "migration_settle" << YAML::Value << format_duration(p.migration_settle_us);
   out << YAML::Key << "migration_rounds" << YAML::Value << p.migration_rounds;
+  out << YAML::Key << "max_blob_mb" << YAML::Value << (p.max_blob_bytes >> 20);
   out << YAML::EndMap;
 
   out << YAML::Key << "networks" << YAML::Value << YAML::BeginSeq;

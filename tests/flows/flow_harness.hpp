@@ -8,6 +8,8 @@
 #include <string>
 
 #include "common/chain_store.hpp"
+#include "common/client_codec.hpp"
+#include "edge_node/record_node.hpp"
 #include "tools/sim/run.hpp"
 #include "tools/sim/workload.hpp"
 
@@ -47,6 +49,56 @@ struct FlowRun {
     for (const auto& v : summary.violation_list) out += v + "\n";
     return out;
   }
+};
+
+// A simulated run with client requests of the test's own at chosen times.
+class ClientRun {
+ public:
+  ClientRun(const char* yaml, std::uint64_t seed)
+      : scenario_(load_scenario_string(yaml, "client-run.yaml")) {
+    SimOptions options;
+    options.seed = seed;
+    sim_ = std::make_unique<SimRun>(scenario_, ScenarioMode::kBroadcast, options);
+  }
+
+  NodeId node(const char* name) const { return *scenario_.layout.find_node(name); }
+  std::unique_ptr<Signer> institution(const char* name) const {
+    return make_signer(CryptoMode::kReal, node_seed(node(name).value));
+  }
+  SimWorld& world() { return sim_->world(); }
+  RecordNode& record_node(const char* name) {
+    auto* r = dynamic_cast<RecordNode*>(world().logic_of(node(name)));
+    REQUIRE(r);
+    return *r;
+  }
+  const Store& store(const char* name) { return world().store_of(node(name)); }
+
+  // Sends `request` signed by `by` to `name` at time t; the reply lands in `out`.
+  void ask(TimeUs t, const char* name, ClientRequest request, const Signer& by, ClientReply& out) {
+    world().at(t, [this, name, request, &by, &out]() mutable {
+      sign_request(request, by, node(name), world().now(), ++nonce_);
+      world().submit(node(name), std::move(request), [&out](const ClientReply& r) { out = r; });
+    });
+  }
+  void act(TimeUs t, const char* name, const Signer& patient, PatientAct a, ClientReply& out) {
+    world().at(t, [this, name, &patient, a, &out] {
+      PatientStatement s{
+          user_id_of(patient.public_key()), patient.public_key(), world().now(), ++nonce_, a, {}};
+      sign_statement(s, patient);
+      last_statement = s;
+      world().submit(node(name), PatientActRequest{s}, [&out](const ClientReply& r) { out = r; });
+    });
+  }
+
+  RunSummary run() { return sim_->run(); }
+  const Topology& topology() const { return sim_->topology(); }
+
+  std::optional<PatientStatement> last_statement;
+
+ private:
+  Scenario scenario_;
+  std::unique_ptr<SimRun> sim_;
+  std::uint64_t nonce_ = 1u << 30;  // apart from the workload driver's nonces
 };
 
 }  // namespace mhr::test

@@ -10,6 +10,7 @@
 #include "common/client_codec.hpp"
 #include "common/read_proof.hpp"
 #include "edge_node/record_node.hpp"
+#include "flow_harness.hpp"
 #include "tools/sim/run.hpp"
 #include "tools/sim/workload.hpp"
 #include "tools/verify/verify.hpp"
@@ -38,53 +39,10 @@ workload:
 
 constexpr std::uint64_t kSeed = 5;
 
-// A simulated run with client requests of the test's own at chosen times.
-class ConsentRun {
+// The consent flows' run: the scenario above, requests of the test's own.
+class ConsentRun : public test::ClientRun {
  public:
-  ConsentRun() : scenario_(load_scenario_string(kScenario, "consent.yaml")) {
-    SimOptions options;
-    options.seed = kSeed;
-    sim_ = std::make_unique<SimRun>(scenario_, ScenarioMode::kBroadcast, options);
-  }
-
-  NodeId node(const char* name) const { return *scenario_.layout.find_node(name); }
-  std::unique_ptr<Signer> institution(const char* name) const {
-    return make_signer(CryptoMode::kReal, node_seed(node(name).value));
-  }
-  SimWorld& world() { return sim_->world(); }
-  RecordNode& record_node(const char* name) {
-    auto* r = dynamic_cast<RecordNode*>(world().logic_of(node(name)));
-    REQUIRE(r);
-    return *r;
-  }
-  const Store& store(const char* name) { return world().store_of(node(name)); }
-
-  // Sends `request` signed by `by` to `name` at time t; the reply lands in `out`.
-  void ask(TimeUs t, const char* name, ClientRequest request, const Signer& by, ClientReply& out) {
-    world().at(t, [this, name, request, &by, &out]() mutable {
-      sign_request(request, by, node(name), world().now(), ++nonce_);
-      world().submit(node(name), std::move(request), [&out](const ClientReply& r) { out = r; });
-    });
-  }
-  void act(TimeUs t, const char* name, const Signer& patient, PatientAct a, ClientReply& out) {
-    world().at(t, [this, name, &patient, a, &out] {
-      PatientStatement s{
-          user_id_of(patient.public_key()), patient.public_key(), world().now(), ++nonce_, a, {}};
-      sign_statement(s, patient);
-      last_statement = s;
-      world().submit(node(name), PatientActRequest{s}, [&out](const ClientReply& r) { out = r; });
-    });
-  }
-
-  RunSummary run() { return sim_->run(); }
-  const Topology& topology() const { return sim_->topology(); }
-
-  std::optional<PatientStatement> last_statement;
-
- private:
-  Scenario scenario_;
-  std::unique_ptr<SimRun> sim_;
-  std::uint64_t nonce_ = 1u << 30;  // apart from the workload driver's nonces
+  ConsentRun() : ClientRun(kScenario, kSeed) {}
 };
 
 ConsentScope medical() {

@@ -155,6 +155,8 @@ void messages_corpus(const fs::path& dir) {
                    false,
                    {NodeId{2}}},
       Ack{h},
+      BlobRequest{3, rec.user, h, kManifestPart, {NodeId{2}, NodeId{5}}, true},
+      BlobPart{3, h, 1, true, SharedBytes(Bytes(300, 9)), {NodeId{2}}},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
     write_case(dir,
@@ -176,6 +178,12 @@ void messages_corpus(const fs::path& dir) {
              encode(ClientRequestFrame{4, ReadUserRequest{rec.user, by}}));
   write_case(dir, "request-audit", kRequestFrame,
              encode(ClientRequestFrame{6, AuditRequest{rec.user, by}}));
+  const BlobManifest manifest{kBlobChunkBytes + 10, {h, h}};
+  write_case(dir, "request-put-blob", kRequestFrame,
+             encode(ClientRequestFrame{8, PutBlobRequest{rec.user, blob_id(manifest), kManifestPart,
+                                                         SharedBytes(encode(manifest)), by}}));
+  write_case(dir, "request-read-blob", kRequestFrame,
+             encode(ClientRequestFrame{9, ReadBlobRequest{rec.user, h, 1, by}}));
   PatientStatement grant{rec.user,
                          rec.author_key,
                          5,
@@ -189,6 +197,9 @@ void messages_corpus(const fs::path& dir) {
   read_reply.records = {rec, off};
   read_reply.keys = {WrappedKey{X25519Public{}, Bytes(92, 1)}};
   write_case(dir, "reply-read", kReplyFrame, encode(ClientReplyFrame{4, read_reply}));
+  ClientReply blob_reply = make_reply(ReplyStatus::kOk, "patient");
+  blob_reply.blob_part = SharedBytes(encode(manifest));
+  write_case(dir, "reply-blob", kReplyFrame, encode(ClientReplyFrame{9, blob_reply}));
   ClientReply audit_reply = make_reply(ReplyStatus::kOk, "");
   audit_reply.audit = {
       AuditEntry{3, h, 9, rec.author_key, rec.user, AuditAction::kRefused, 0, "no consent"}};

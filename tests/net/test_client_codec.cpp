@@ -109,14 +109,28 @@ TEST_CASE("client codec: every request kind round-trips") {
   s.content_type = std::string(kMaxContentTypeBytes, 'x');
   s.payload = SharedBytes(Bytes(kMaxInlinePayloadBytes, 0x5A));
   check_round_trip(ClientRequestFrame{UINT64_MAX, s});
+  const Hash blob = sha256(as_bytes("blob"));
+  check_round_trip(ClientRequestFrame{
+      10, PutBlobRequest{user(4), blob, kManifestPart, SharedBytes(as_bytes("m")), {}}});
+  check_round_trip(ClientRequestFrame{
+      11, PutBlobRequest{user(4), blob, 3, SharedBytes(Bytes(kBlobChunkBytes, 1)), {}}});
+  check_round_trip(ClientRequestFrame{12, ReadBlobRequest{user(4), blob, 0, {}}});
+  ClientReply part = make_reply(ReplyStatus::kOk, "patient");
+  part.blob_part = SharedBytes(Bytes(kBlobChunkBytes, 2));
+  check_round_trip(ClientReplyFrame{13, part});
 }
 
 TEST_CASE("client codec: replies round-trip with every status, hash and records") {
   check_round_trip(ClientReplyFrame{1, ClientReply{}});
-  check_round_trip(ClientReplyFrame{
-      2,
-      ClientReply{
-          ReplyStatus::kRejected, "user not registered here", std::nullopt, {}, {}, {}, {}, {}}});
+  check_round_trip(ClientReplyFrame{2, ClientReply{ReplyStatus::kRejected,
+                                                   "user not registered here",
+                                                   std::nullopt,
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {}}});
   Record r0 = sample_record(0, "{\"a\":1}");
   Record r1 = sample_record(1, "{\"b\":2}");
   r1.prev_hash = record_hash(r0);
@@ -125,8 +139,8 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   off.off_chain = OffChainRef{sha256(as_bytes("x-ray")), 3'000'000};
   off.supersedes = record_hash(r0);
   check_round_trip(ClientReplyFrame{
-      3,
-      ClientReply{ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}, {}, {}, {}, {}}});
+      3, ClientReply{
+             ReplyStatus::kOk, "3 records", record_hash(r1), {r0, r1, off}, {}, {}, {}, {}, {}}});
   ClientReply proven = make_reply(ReplyStatus::kOk, "patient");
   proven.records = {r0};
   proven.proofs = {
@@ -136,17 +150,22 @@ TEST_CASE("client codec: replies round-trip with every status, hash and records"
   sh.header.height = 9;
   proven.headers = {sh};
   check_round_trip(ClientReplyFrame{6, proven});
-  check_round_trip(ClientReplyFrame{
-      4,
-      ClientReply{
-          ReplyStatus::kUnavailable, std::string(kMaxDetailBytes, 'd'), {}, {}, {}, {}, {}, {}}});
+  check_round_trip(ClientReplyFrame{4, ClientReply{ReplyStatus::kUnavailable,
+                                                   std::string(kMaxDetailBytes, 'd'),
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {},
+                                                   {}}});
 }
 
 TEST_CASE("client codec: unknown tags, statuses, categories and limits are refused") {
   Bytes reg = encode(ClientRequestFrame{5, RegisterUserRequest{user(1), {}}});
   // [version][id=5][tag]...
   Bytes bad_tag = reg;
-  bad_tag[2] = 5;
+  bad_tag[2] = static_cast<std::uint8_t>(std::variant_size_v<ClientRequest>);
   CHECK(decode_error<ClientRequestFrame>(bad_tag) == DecodeError::kUnknownType);
 
   Bytes submit = encode(ClientRequestFrame{5, sample_submit()});
@@ -224,9 +243,10 @@ TEST_CASE("client codec: random and mutated input gives an error or a canonical 
                                              {},
                                              {},
                                              {},
+                                             {},
                                              {}}}),
-      encode(
-          ClientReplyFrame{5, ClientReply{ReplyStatus::kRejected, "no", {}, {}, {}, {}, {}, {}}}),
+      encode(ClientReplyFrame{
+          5, ClientReply{ReplyStatus::kRejected, "no", {}, {}, {}, {}, {}, {}, {}}}),
   };
   std::size_t ok = 0;
   for (int i = 0; i < 20'000; ++i) {

@@ -305,6 +305,20 @@ TEST_CASE("process: mhr register, submit and read against running nodes") {
 }
 
 namespace {
+// The node stores (data.mdb files) under `dir`, and those that hold `marker`.
+std::pair<int, std::vector<std::string>> stores_holding(const std::string& dir,
+                                                        const std::string& marker) {
+  std::pair<int, std::vector<std::string>> out;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().filename() != "data.mdb") continue;
+    ++out.first;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    if (bytes.find(marker) != std::string::npos) out.second.push_back(entry.path());
+  }
+  return out;
+}
+
 // Records listed, leaving out the patient's own acts (key shares, grants).
 int lines(const std::string& text) {
   int n = 0;
@@ -370,13 +384,64 @@ TEST_CASE("process: mhr grant, read, revoke and audit: consent honoured in anoth
 
   // Nothing readable lies on any node's disk.
   c.cluster().stop_all();
-  int stores = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(c.dir() + "/nodes")) {
-    if (entry.path().filename() != "data.mdb") continue;
-    ++stores;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    CHECK_MESSAGE(bytes.find("secret-glucose") == std::string::npos, entry.path());
+  const auto [stores, holding] = stores_holding(c.dir() + "/nodes", "secret-glucose");
+  CHECK(holding.empty());
+  CHECK(stores == static_cast<int>(c.cluster().size()));
+}
+
+TEST_CASE("process: mhr submit --blob and get --blob: an image follows its patient") {
+  LiveCluster c("blob");
+  auto run = [&](const std::string& args) {
+    auto [rc, out] = mhr_cli(c, args);
+    INFO("mhr " << args << "\n" << out);
+    REQUIRE(rc == 0);
+    return out;
+  };
+  const std::string image = c.dir() + "/scan.img";
+  std::string content;
+  for (int i = 0; content.size() < 700'000; ++i)
+    content += "MHR-SECRET-IMAGE " + std::to_string(i * 7919) + "\n";
+  std::ofstream(image, std::ios::binary) << content;
+
+  run("register --node net0.r0 --user bob");
+  const std::string submitted =
+      run("submit --node net0.r0 --user bob --type image/png --blob " + image);
+  const auto at = submitted.find("object ");
+  REQUIRE(at != std::string::npos);
+  const std::string id = submitted.substr(at + 7, 64);
+  CHECK(run("read --node net0.r0 --user bob --json").find("\"object\":{\"bytes\"") !=
+        std::string::npos);
+
+  run("register --node net1.r0 --user bob");  // the object moves with the history
+  const std::string copy = c.dir() + "/scan.copy";
+  int rc = 1;
+  std::string out;
+  for (int i = 0; i < 100 && rc != 0; ++i) {
+    std::tie(rc, out) =
+        mhr_cli(c, "get --node net1.r0 --user bob --as-patient --blob " + id + " --out " + copy);
+    if (rc != 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  REQUIRE_MESSAGE(rc == 0, out);
+  CHECK(out.find("chunks checked") != std::string::npos);
+  std::ifstream in(copy, std::ios::binary);
+  CHECK(std::string((std::istreambuf_iterator<char>(in)), {}) == content);
+
+  // Bad input gets a clear refusal and a non-zero exit.
+  auto [rc_id, bad_id] =
+      mhr_cli(c, "get --node net1.r0 --user bob --as-patient --blob xyz --out " + copy);
+  CHECK(rc_id == 1);
+  CHECK(bad_id.find("64 hex digits") != std::string::npos);
+  const std::string huge = c.dir() + "/huge.img";
+  { std::ofstream(huge).close(); }
+  std::filesystem::resize_file(huge, 65ull << 20);
+  auto [rc_big, big] =
+      mhr_cli(c, "submit --node net0.r0 --user bob --type image/png --blob " + huge);
+  CHECK(rc_big == 1);
+  CHECK(big.find("max_blob_mb") != std::string::npos);
+
+  // Only ciphertext on disk.
+  c.cluster().stop_all();
+  const auto [stores, holding] = stores_holding(c.dir() + "/nodes", "MHR-SECRET-IMAGE");
+  CHECK(holding.empty());
   CHECK(stores == static_cast<int>(c.cluster().size()));
 }

@@ -208,6 +208,39 @@ TEST_CASE("messages: HistoryRequest round-trips") {
   check_round_trip(HistoryRequest{});
 }
 
+TEST_CASE("messages: BlobRequest and BlobPart round-trip; a part past its limit is refused") {
+  const Hash id = sha256(as_bytes("scan"));
+  check_round_trip(BlobRequest{7, test::user_from_byte(3), id, kManifestPart, {NodeId{1}}, true});
+  check_round_trip(BlobRequest{7, test::user_from_byte(3), id, 12, {}, false});
+  check_round_trip(BlobPart{7, id, 0, true, SharedBytes(Bytes(kBlobChunkBytes, 1)), {NodeId{4}}});
+  check_round_trip(BlobPart{7, id, 0, false, {}, {NodeId{4}}});
+  Bytes b = encode(Message{BlobPart{7, id, 0, true, SharedBytes(Bytes(kBlobChunkBytes, 1)), {}}});
+  // Grow the length prefix's payload by one byte: the varint length and the
+  // bytes after it no longer fit the limit.
+  Writer w;
+  w.u8(kCodecVersion);
+  w.u8(static_cast<std::uint8_t>(Message(BlobPart{}).index()));
+  w.varint(7);
+  w.fixed(id);
+  w.varint(0);
+  w.boolean(true);
+  w.bytes(Bytes(kBlobChunkBytes + 1, 1));
+  w.varint(0);
+  CHECK(decode<Message>(w.data()).error() == DecodeError::kOversize);
+  CHECK(decode<Message>(b).ok());
+  // "Not found" never carries bytes.
+  Writer nf;
+  nf.u8(kCodecVersion);
+  nf.u8(static_cast<std::uint8_t>(Message(BlobPart{}).index()));
+  nf.varint(7);
+  nf.fixed(id);
+  nf.varint(0);
+  nf.boolean(false);
+  nf.bytes(Bytes(3, 1));
+  nf.varint(0);
+  CHECK(decode<Message>(nf.data()).error() == DecodeError::kInvalidValue);
+}
+
 TEST_CASE("messages: HistoryBatch round-trips") {
   HistoryBatch batch = sample_history_batch();
   check_round_trip(batch);

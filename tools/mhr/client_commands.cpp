@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "common/blob.hpp"
 #include "common/client_codec.hpp"
 #include "common/crypto.hpp"
 #include "common/key_wrap.hpp"
@@ -34,6 +35,8 @@ struct ClientArgs {
   std::string category = "medical";
   std::string data_file;
   std::string text;
+  std::string blob;  // submit: a file to store off-chain; get: an object's id
+  std::string out;
   bool json = false;
   // grants
   std::string grantee;
@@ -183,6 +186,77 @@ SharedBytes payload_of(const ClientArgs& a) {
   return SharedBytes(as_bytes(a.text));
 }
 
+Bytes read_whole_file(const std::string& path, std::uint64_t max_bytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw std::runtime_error("cannot read " + path + ": " + ec.message());
+  if (size > max_bytes)
+    throw std::runtime_error(path + " has " + std::to_string(size) +
+                             " bytes; this deployment takes objects up to " +
+                             std::to_string(max_bytes) + " bytes (protocol.max_blob_mb)");
+  std::ifstream in(path, std::ios::binary);
+  Bytes bytes(std::istreambuf_iterator<char>(in), {});
+  if (!in.good() && !in.eof()) throw std::runtime_error("cannot read " + path);
+  return bytes;
+}
+
+// Seals the file, uploads its manifest and chunks, and returns the
+// reference the record carries.
+OffChainRef upload_blob(const Session& s, const ClientArgs& a, const AeadKey& key) {
+  const std::uint64_t max_bytes =
+      s.deployment.topology->params().max_blob_bytes - kSealedPayloadOverheadBytes;
+  const Bytes sealed = seal_payload(key, s.user, read_whole_file(a.blob, max_bytes));
+  const BlobManifest m = manifest_of(sealed);
+  const Hash id = blob_id(m);
+  auto put = [&](std::uint32_t part, SharedBytes bytes) {
+    ClientReply r = call_as(s, a, PutBlobRequest{s.user, id, part, std::move(bytes), {}});
+    if (r.status != ReplyStatus::kOk) throw std::runtime_error("upload refused: " + r.detail);
+  };
+  put(kManifestPart, SharedBytes(encode(m)));
+  for (std::uint32_t part = 0; part < m.chunks.size(); ++part)
+    put(part, SharedBytes(chunk_of(sealed, part)));
+  std::printf("object %s: %llu bytes sealed, %zu chunks uploaded\n", id.hex().c_str(),
+              static_cast<unsigned long long>(m.size_bytes), m.chunks.size());
+  return {id, m.size_bytes};
+}
+
+// Fetches an object part by part, checking each against the manifest and
+// the manifest against the id, opens it and writes it (whole or not at all).
+int download_blob(const Session& s, const ClientArgs& a) {
+  auto id = Hash::parse_hex(a.blob);
+  if (!id) throw std::runtime_error("--blob must be the object's id (64 hex digits)");
+  if (a.out.empty()) throw std::runtime_error("--blob needs --out FILE");
+  ClientReply head = call_as(s, a, ReadBlobRequest{s.user, *id, kManifestPart, {}});
+  if (head.status != ReplyStatus::kOk) return report(head);
+  auto m = decode<BlobManifest>(head.blob_part.view());
+  if (!m.ok() || blob_id(*m) != *id)
+    throw std::runtime_error("the node's manifest does not match the object id");
+  Bytes sealed;
+  sealed.reserve(m->size_bytes);
+  for (std::uint32_t part = 0; part < m->chunks.size(); ++part) {
+    ClientReply r = call_as(s, a, ReadBlobRequest{s.user, *id, part, {}});
+    if (r.status != ReplyStatus::kOk) return report(r);
+    if (auto e = chunk_error(*m, part, r.blob_part.view()))
+      throw std::runtime_error("chunk " + std::to_string(part) + ": " + *e);
+    sealed.insert(sealed.end(), r.blob_part.view().begin(), r.blob_part.view().end());
+  }
+  auto key = data_key(s, a, head.keys);
+  if (!key) throw std::runtime_error("no data key this client can open for this patient");
+  auto plain = open_payload(*key, s.user, sealed);
+  if (!plain) throw std::runtime_error("the object does not open with the patient's data key");
+  const std::string tmp = a.out + ".part";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(plain->data()),
+              static_cast<std::streamsize>(plain->size()));
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  std::filesystem::rename(tmp, a.out);
+  std::printf("object %s: %zu chunks checked, %zu bytes written to %s\n", id->hex().c_str(),
+              m->chunks.size(), plain->size(), a.out.c_str());
+  return 0;
+}
+
 // Each record with its payload opened when the data key is at hand.
 // Why each record is not proven (mhr get), or nothing to say (mhr read).
 using ProofProblems = std::vector<std::optional<std::string>>;
@@ -202,11 +276,16 @@ void print_record(const ClientReply& r, std::size_t i, const std::optional<AeadK
     if (problem) j["problem"] = *problem;
     if (problems && i < r.proofs.size()) j["block"] = r.proofs[i].height;
     if (plain) j["payload"] = printable(*plain);
+    if (rec.off_chain)
+      j["object"] = {{"id", rec.off_chain->hash.hex()}, {"bytes", rec.off_chain->size_bytes}};
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::string verdict;
   if (problems) verdict = problem ? "  NOT PROVEN: " + *problem : "  proven";
+  if (rec.off_chain)
+    verdict += "  object " + rec.off_chain->hash.hex() + " (" +
+               std::to_string(rec.off_chain->size_bytes) + " bytes; mhr get --blob)";
   std::printf("%s  net%u #%llu  %-18s %-10s %zu bytes%s%s%s\n",
               record_hash(rec).short_hex().c_str(), rec.network.value,
               static_cast<unsigned long long>(rec.sequence), rec.content_type.c_str(),
@@ -324,6 +403,7 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
   sub->add_option("--category", a->category, "medical, billing, insurance or administrative");
   sub->add_option("--data", a->data_file, "file with the payload");
   sub->add_option("--text", a->text, "the payload as text");
+  sub->add_option("--blob", a->blob, "a file (an image, a PDF) to store off-chain");
   sub->add_flag("--as-patient", a->as_patient, "write as the patient, not as staff");
   sub->callback([a] {
     guarded("submit", [&] {
@@ -331,6 +411,11 @@ void add_register_submit_read(CLI::App& app, const std::shared_ptr<ClientArgs>& 
       if (!category) throw std::runtime_error("unknown category '" + a->category + "'");
       Session s = open_session(*a);
       const AeadKey key = require_data_key(s, *a);
+      if (!a->blob.empty()) {
+        const OffChainRef ref = upload_blob(s, *a, key);
+        return report(call_as(
+            s, *a, SubmitRecordRequest{s.user, a->type, *category, {}, ref, std::nullopt, {}}));
+      }
       SharedBytes sealed(seal_payload(key, s.user, payload_of(*a).view()));
       return report(call_as(
           s, *a,
@@ -374,9 +459,12 @@ void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
       "read the patient's records and check each one's proof (patient-side verification)", *a);
   get->add_flag("--json", a->json, "one JSON object per record");
   get->add_flag("--as-patient", a->as_patient, "read as the patient");
+  get->add_option("--blob", a->blob, "fetch this off-chain object (its id) instead");
+  get->add_option("--out", a->out, "where --blob writes the object");
   get->callback([a] {
     guarded("get", [&] {
       Session s = open_session(*a);
+      if (!a->blob.empty()) return download_blob(s, *a);
       ClientReply r = call_as(s, *a, ReadUserRequest{s.user, {}});
       if (r.status != ReplyStatus::kOk) return report(r);
       return print_proven(r, s, data_key(s, *a, r.keys), a->json);

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/assert.hpp"
+#include "common/blob.hpp"
 #include "common/config.hpp"
 #include "common/entry.hpp"
 
@@ -434,7 +435,8 @@ void parse_network(const ConfigNode& n, Scenario& s) {
 
 void parse_protocol(const ConfigNode& n, Scenario& s) {
   n.allow_only({"block_max_entries", "block_timeout", "presence_timeout", "retry_timeout",
-                "retry_max_backoff", "max_attempts", "migration_settle", "migration_rounds"});
+                "retry_max_backoff", "max_attempts", "migration_settle", "migration_rounds",
+                "max_blob_mb"});
   ProtocolParams& p = s.protocol;
   p.block_max_entries = static_cast<std::size_t>(
       n.get_int("block_max_entries", static_cast<std::int64_t>(p.block_max_entries), 1,
@@ -458,6 +460,10 @@ void parse_protocol(const ConfigNode& n, Scenario& s) {
     p.migration_settle_us = duration_in(*c, 0, hour, "a duration in [0, 1h]");
   p.migration_rounds =
       static_cast<std::uint32_t>(n.get_int("migration_rounds", p.migration_rounds, 0, 1000));
+  p.max_blob_bytes = static_cast<std::uint64_t>(
+                         n.get_int("max_blob_mb", static_cast<std::int64_t>(p.max_blob_bytes >> 20),
+                                   1, kMaxBlobBytesCeiling >> 20))
+                     << 20;
 }
 
 void parse_cpu(const ConfigNode& n, Scenario& s) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/audit_log.hpp"
+#include "common/blob.hpp"
 #include "common/chain_store.hpp"
 #include "common/consent_book.hpp"
 #include "common/messages.hpp"
@@ -71,7 +72,8 @@ class TableCheck {
         derived_(derive(store)) {}
 
   std::optional<std::string> run() {
-    for (Table t : {Table::kMeta, Table::kBlobs}) unused(t);
+    unused(Table::kMeta);
+    blobs();
     record_index();
     users();
     pending();
@@ -94,6 +96,50 @@ class TableCheck {
     store_.scan(t, {}, {}, [&](ByteView key, ByteView) {
       fail(t, key, "an entry in a table nothing writes");
       return false;
+    });
+  }
+
+  // The stored manifest, unless missing or undecodable (reported with its key).
+  std::optional<BlobManifest> manifest_of_blob(const Hash& id) const {
+    auto raw = store_.get(Table::kBlobs, tagged_key(kBlobManifestTag, id.view()));
+    if (!raw) return std::nullopt;
+    auto m = decode<BlobManifest>(*raw);
+    return m.ok() ? std::optional<BlobManifest>(std::move(m).value()) : std::nullopt;
+  }
+
+  // Off-chain objects: every manifest hashes to its id, every chunk matches
+  // its manifest, every owed object is named as its key says.
+  void blobs() {
+    std::optional<std::pair<Hash, std::optional<BlobManifest>>> last;  // chunks come in id order
+    store_.scan(Table::kBlobs, {}, {}, [&](ByteView key, ByteView value) {
+      const std::uint8_t tag = key.empty() ? 0 : key[0];
+      const std::size_t want_size = tag == kBlobChunkTag ? 1 + Hash::kSize + 4 : 1 + Hash::kSize;
+      if (key.size() != want_size) return fail(Table::kBlobs, key, "malformed key"), false;
+      const Hash id = Hash::from_view(key.subspan(1, Hash::kSize));
+      switch (tag) {
+        case kBlobManifestTag: {
+          auto m = decode<BlobManifest>(value);
+          if (!m.ok() || blob_id(*m) != id)
+            fail(Table::kBlobs, key, "manifest does not decode or hash to its id");
+          break;
+        }
+        case kBlobChunkTag: {
+          if (!last || last->first != id) last.emplace(id, manifest_of_blob(id));
+          if (!last->second) return fail(Table::kBlobs, key, "a chunk without its manifest"), false;
+          if (auto e = chunk_error(*last->second, read_be32(key.subspan(1 + Hash::kSize)), value))
+            fail(Table::kBlobs, key, "chunk: " + *e);
+          break;
+        }
+        case kBlobWantTag: {
+          auto w = decode<BlobWant>(value);
+          if (!w.ok() || w->ref.hash != id)
+            fail(Table::kBlobs, key, "owed object does not decode or names another");
+          break;
+        }
+        default:
+          fail(Table::kBlobs, key, "unknown kind of entry");
+      }
+      return !problem_;
     });
   }
 
