@@ -87,14 +87,20 @@ TEST_CASE(
   run.ask(14 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *hospital_b, read_after_revoke);
   run.ask(14 * kUsPerSecond, "net0.r0", ReadUserRequest{user, {}}, *hospital_b, grantee_at_a_after);
   run.ask(15 * kUsPerSecond, "net1.r0", AuditRequest{user, {}}, *patient, audit_b);
-  // A grant to a visiting clinician that expires at 15.4 s: honoured
-  // before, refused after (after the audit above was read).
+  // A billing-only grant to a visiting clinician that expires at 15.4 s:
+  // honoured before (billing records only), refused after (after the audit
+  // above was read).
   const auto visitor = make_signer(CryptoMode::kReal, SecretSeed{sha256(as_bytes("visitor"))});
   ClientReply granted_c, c_before_expiry, c_after_expiry;
-  run.act(14.5 * kUsPerSecond, "net1.r0", *patient,
-          ConsentGrant{visitor->public_key(), ConsentScope::all(), "second opinion", 0,
-                       15'400 * kUsPerMs, std::nullopt},
-          granted_c);
+  run.act(
+      14.5 * kUsPerSecond, "net1.r0", *patient,
+      ConsentGrant{visitor->public_key(),
+                   {static_cast<std::uint8_t>(1u << static_cast<unsigned>(Category::kBilling)), {}},
+                   "claims review",
+                   0,
+                   15'400 * kUsPerMs,
+                   std::nullopt},
+      granted_c);
   run.ask(15.2 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *visitor, c_before_expiry);
   run.ask(15.6 * kUsPerSecond, "net1.r0", ReadUserRequest{user, {}}, *visitor, c_after_expiry);
 
@@ -169,6 +175,7 @@ TEST_CASE(
   CHECK(c_before_expiry.status == ReplyStatus::kOk);
   CHECK(c_before_expiry.detail == "grantee");
   CHECK_FALSE(c_before_expiry.records.empty());
+  for (const Record& r : c_before_expiry.records) CHECK(r.category == Category::kBilling);
   CHECK(c_after_expiry.status == ReplyStatus::kDenied);
 
   // Nobody else reads, and every refusal is audited.

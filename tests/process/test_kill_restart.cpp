@@ -15,6 +15,7 @@
 
 #include <zmq.hpp>
 
+#include "common/blob.hpp"
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/identity.hpp"
@@ -444,4 +445,23 @@ TEST_CASE("process: mhr submit --blob and get --blob: an image follows its patie
   const auto [stores, holding] = stores_holding(c.dir() + "/nodes", "MHR-SECRET-IMAGE");
   CHECK(holding.empty());
   CHECK(stores == static_cast<int>(c.cluster().size()));
+
+  // A chunk changed on a stopped node's disk is found by mhr verify.
+  const std::string data = c.cluster().data_dir(c.node("net1.r0"));
+  const std::string verify_cmd = std::string(MHR_BIN_DIR) + "/mhr verify --data " + data +
+                                 " --topology " + c.dir() + "/topology.yaml >" + c.dir() +
+                                 "/verify.out 2>&1";
+  REQUIRE(WEXITSTATUS(std::system(verify_cmd.c_str())) == 0);
+  {
+    auto store = open_lmdb_store(data).value();
+    const Hash blob = *Hash::parse_hex(id);
+    REQUIRE(store->get(Table::kBlobs, blob_chunk_key(blob, 1)));
+    WriteBatch b;
+    b.put(Table::kBlobs, blob_chunk_key(blob, 1), Bytes(kBlobChunkBytes, 0x42));
+    store->write(b);
+  }
+  CHECK(WEXITSTATUS(std::system(verify_cmd.c_str())) == 1);
+  std::ifstream report(c.dir() + "/verify.out");
+  CHECK(std::string((std::istreambuf_iterator<char>(report)), {}).find("chunk") !=
+        std::string::npos);
 }
