@@ -86,6 +86,15 @@ class Store {
   // Bytes of keys and values held (for reports), approximately for LMDB.
   virtual std::uint64_t size_bytes() const = 0;
 
+  // Group commit: the writes this thread makes from begin_group() to
+  // end_group() go into one transaction, which this thread's reads see at
+  // once and which is durable (one fsync) when end_group() returns. Whoever
+  // groups must hold back everything that depends on those writes (the
+  // runtime holds back every message and reply) until then. A no-op where
+  // writes cost nothing (the memory store).
+  virtual void begin_group() {}
+  virtual void end_group() {}
+
   void scan_prefix(Table t, ByteView prefix, const Visitor& visit) const;
 };
 

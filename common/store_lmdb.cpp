@@ -20,8 +20,10 @@
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/assert.hpp"
 #include "common/store.hpp"
 
 namespace mhr {
@@ -157,6 +159,7 @@ class LmdbStore final : public Store {
   LmdbStore& operator=(const LmdbStore&) = delete;
 
   ~LmdbStore() override {
+    if (group_txn_) mdb_txn_abort(group_txn_);  // a group never ended: its writes are lost
     for (MDB_txn* txn : pool_) mdb_txn_abort(txn);
     pool_.clear();
     for (MDB_dbi dbi : dbis_) mdb_dbi_close(env_, dbi);
@@ -182,14 +185,40 @@ class LmdbStore final : public Store {
       std::visit([this](const auto& o) { check_key(o.table, o.key); }, op);
     }
     if (batch.empty()) return;
-
+    if (grouping_here()) {
+      apply(group_txn_, batch);
+      return;
+    }
     WriteTxn txn(env_);
+    apply(txn.get(), batch);
+    if (int rc = txn.commit(); rc != 0)
+      fail("commit of a batch of " + std::to_string(batch.size()) + " ops in " + dir_, rc);
+  }
+
+  void begin_group() override {
+    MHR_ASSERT_MSG(group_txn_ == nullptr, "a write group is already open");
+    if (int rc = mdb_txn_begin(env_, nullptr, 0, &group_txn_); rc != 0) {
+      group_txn_ = nullptr;
+      fail("cannot begin write transaction in " + dir_, rc);
+    }
+    group_thread_ = std::this_thread::get_id();
+  }
+
+  void end_group() override {
+    MHR_ASSERT_MSG(grouping_here(), "end_group without begin_group on this thread");
+    MDB_txn* txn = group_txn_;
+    group_txn_ = nullptr;
+    if (int rc = mdb_txn_commit(txn); rc != 0) fail("commit of a write group in " + dir_, rc);
+  }
+
+ private:
+  void apply(MDB_txn* txn, const WriteBatch& batch) {
     std::size_t n = 0;
     for (const auto& op : batch.ops()) {
       if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
         MDB_val k = to_val(p->key);
         MDB_val v{p->value.size() + kChecksumBytes, nullptr};
-        if (int rc = mdb_put(txn.get(), dbi_of(p->table), &k, &v, MDB_RESERVE); rc != 0)
+        if (int rc = mdb_put(txn, dbi_of(p->table), &k, &v, MDB_RESERVE); rc != 0)
           fail(op_context("put", p->table, n, batch.size()), rc);
         auto* out = static_cast<std::uint8_t*>(v.mv_data);
         if (!p->value.empty()) std::memcpy(out, p->value.data(), p->value.size());
@@ -199,15 +228,14 @@ class LmdbStore final : public Store {
       } else {
         const auto& d = std::get<WriteBatch::Delete>(op);
         MDB_val k = to_val(d.key);
-        const int rc = mdb_del(txn.get(), dbi_of(d.table), &k, nullptr);
+        const int rc = mdb_del(txn, dbi_of(d.table), &k, nullptr);
         if (rc != 0 && rc != MDB_NOTFOUND) fail(op_context("delete", d.table, n, batch.size()), rc);
       }
       ++n;
     }
-    if (int rc = txn.commit(); rc != 0)
-      fail("commit of a batch of " + std::to_string(batch.size()) + " ops in " + dir_, rc);
   }
 
+ public:
   void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const override {
     const MDB_dbi dbi = dbi_of(t);
     ReadLease r(*this);
@@ -275,19 +303,29 @@ class LmdbStore final : public Store {
   }
 
  private:
-  // A read-only transaction borrowed from the pool for one call.
+  // A transaction to read in for one call: the open group's, on the thread
+  // that groups (so it reads its own writes), else a read-only one
+  // borrowed from the pool.
   class ReadLease {
    public:
-    explicit ReadLease(const LmdbStore& s) : store_(s), txn_(s.acquire_read()) {}
+    explicit ReadLease(const LmdbStore& s)
+        : store_(s), group_(s.grouping_here()), txn_(group_ ? s.group_txn_ : s.acquire_read()) {}
     ReadLease(const ReadLease&) = delete;
     ReadLease& operator=(const ReadLease&) = delete;
-    ~ReadLease() { store_.release_read(txn_); }
+    ~ReadLease() {
+      if (!group_) store_.release_read(txn_);
+    }
     MDB_txn* txn() const { return txn_; }
 
    private:
     const LmdbStore& store_;
+    bool group_;
     MDB_txn* txn_;
   };
+
+  bool grouping_here() const {
+    return group_txn_ != nullptr && std::this_thread::get_id() == group_thread_;
+  }
 
   MDB_dbi dbi_of(Table t) const { return dbis_[table_index(t)]; }
 
@@ -358,6 +396,8 @@ class LmdbStore final : public Store {
   std::size_t max_key_ = 0;
   mutable std::mutex pool_mu_;
   mutable std::vector<MDB_txn*> pool_;
+  MDB_txn* group_txn_ = nullptr;  // the open write group, if any
+  std::thread::id group_thread_;
 };
 
 }  // namespace

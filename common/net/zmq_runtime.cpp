@@ -144,6 +144,21 @@ bool rate_limit_ok(SteadyClock::time_point& last) {
   return true;
 }
 
+// Counts the signature checks the node makes (from any thread), so mhr bench can relate throughput
+// to what the cores could verify.
+class CountingVerifier final : public Verifier {
+ public:
+  CountingVerifier(const Verifier& inner, std::uint64_t& count) : inner_(inner), count_(count) {}
+  bool verify(const PublicKey& key, ByteView message, const Signature& sig) const override {
+    std::atomic_ref<std::uint64_t>(count_).fetch_add(1, std::memory_order_relaxed);
+    return inner_.verify(key, message, sig);
+  }
+
+ private:
+  const Verifier& inner_;
+  std::uint64_t& count_;
+};
+
 }  // namespace
 
 struct ZmqRuntime::Impl final : Env {
@@ -172,6 +187,10 @@ struct ZmqRuntime::Impl final : Env {
   void log(LogLevel level, std::string_view text) override;
 
   void loop(const std::atomic<bool>& stop);
+  void begin_group();
+  void end_group();
+  void transmit(NodeId to, MessagePtr message);
+  void transmit_reply(ClientRequestId id, ClientReply reply);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
   void handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
@@ -208,7 +227,11 @@ struct ZmqRuntime::Impl final : Env {
 
   std::unique_ptr<Store> store_;
   std::unique_ptr<Signer> signer_;
-  const Verifier* verifier_ = nullptr;
+  std::unique_ptr<Verifier> verifier_;
+  // While a turn's writes are not durable yet: what it sends and replies.
+  bool grouping = false;
+  std::vector<std::pair<NodeId, MessagePtr>> held_messages;
+  std::vector<std::pair<ClientRequestId, ClientReply>> held_replies;
   std::mt19937_64 rng;
 
   // Declared before the sockets: destroyed after them.
@@ -268,7 +291,8 @@ ZmqRuntime::Impl::Impl(const NodeConfig& cfg, const Deployment& dep, const NodeK
 
   // Signing key: must be the one the topology gives this node.
   signer_ = make_signer(topo.params().crypto, keys.sign_seed);
-  verifier_ = &verifier_for(topo.params().crypto);
+  verifier_ = std::make_unique<CountingVerifier>(verifier_for(topo.params().crypto),
+                                                 stats.signature_checks);
   if (signer_->public_key() != topo.node(config.id).key)
     throw std::runtime_error(me + ": its signing key is not the one in the topology");
 
@@ -347,6 +371,14 @@ void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
     local.push_back(std::move(message));
     return;
   }
+  if (grouping) {  // leaves once what led to it is durable
+    held_messages.emplace_back(to, std::move(message));
+    return;
+  }
+  transmit(to, std::move(message));
+}
+
+void ZmqRuntime::Impl::transmit(NodeId to, MessagePtr message) {
   if (!deployment.topology->has_node(to)) {
     log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
     return;
@@ -395,6 +427,14 @@ TimerId ZmqRuntime::Impl::set_timer(TimeUs delay_us, std::uint64_t tag) {
 }
 
 void ZmqRuntime::Impl::reply(ClientRequestId id, ClientReply reply) {
+  if (grouping) {
+    held_replies.emplace_back(id, std::move(reply));
+    return;
+  }
+  transmit_reply(id, std::move(reply));
+}
+
+void ZmqRuntime::Impl::transmit_reply(ClientRequestId id, ClientReply reply) {
   auto it = clients.find(id);
   if (it == clients.end()) {
     log(LogLevel::kWarn, "reply to unknown client request " + std::to_string(id) + " ignored");
@@ -612,10 +652,30 @@ void ZmqRuntime::Impl::loop(const std::atomic<bool>& stop) {
     }
     // ZAP first: handshakes in progress wait for it.
     if (items[0].revents & ZMQ_POLLIN) handle_zap();
+    // Group commit: everything one turn writes is one fsynced transaction,
+    // and nothing it sends or replies leaves before that.
+    begin_group();
     if (items[1].revents & ZMQ_POLLIN) handle_router(stop);
     fire_due_timers(stop);
     deliver_local(stop);
+    end_group();
   }
+}
+
+void ZmqRuntime::Impl::begin_group() {
+  MHR_ASSERT(!grouping && held_messages.empty() && held_replies.empty());
+  store().begin_group();
+  grouping = true;
+}
+
+void ZmqRuntime::Impl::end_group() {
+  MHR_ASSERT(grouping);
+  store().end_group();
+  grouping = false;
+  for (auto& [to, m] : held_messages) transmit(to, std::move(m));
+  held_messages.clear();
+  for (auto& [id, r] : held_replies) transmit_reply(id, std::move(r));
+  held_replies.clear();
 }
 
 void ZmqRuntime::Impl::close() {
@@ -783,6 +843,7 @@ std::string runtime_stats_json(const RuntimeStats& s) {
   field("dropped_queue_full", s.dropped_queue_full);
   field("client_requests", s.client_requests);
   field("auth_refused", s.auth_refused);
+  field("signature_checks", s.signature_checks);
   for (std::size_t i = 0; i < kMessageTypeCount; ++i)
     field("out." + std::string(message_type_name(i)), s.out_by_type[i]);
   for (std::size_t i = 0; i < kCounterCount; ++i)

@@ -34,6 +34,7 @@ struct RuntimeStats {
   std::uint64_t dropped_queue_full = 0;
   std::uint64_t client_requests = 0;
   std::uint64_t auth_refused = 0;
+  std::uint64_t signature_checks = 0;  // Ed25519 verifications (mhr bench's crypto efficiency)
   std::array<std::int64_t, kCounterCount> counters{};
   std::array<std::uint64_t, kMessageTypeCount> out_by_type{};
   std::uint64_t out_intra = 0;  // to nodes of the same edge network

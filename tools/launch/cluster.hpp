@@ -54,6 +54,8 @@ class Cluster {
   std::string log_file(NodeId node) const;
   std::string name(NodeId node) const;
   std::size_t size() const { return procs_.size(); }
+  // The node's process id while it runs (-1 otherwise).
+  pid_t pid(NodeId node) const { return procs_.at(node.value).pid; }
 
  private:
   struct Proc {

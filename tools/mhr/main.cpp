@@ -1,5 +1,5 @@
-// mhr: the one command line of MHR chain. Subcommands: sim (now), and with
-// the runtime issues launch, bench, verify and the client commands.
+// mhr: the one command line of MHR chain: sim, launch, bench, verify, keygen
+// and the client commands.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -13,6 +13,7 @@
 #include "common/config.hpp"
 #include "common/net/deployment.hpp"
 #include "tools/launch/launch.hpp"
+#include "tools/mhr/bench_command.hpp"
 #include "tools/mhr/client_commands.hpp"
 #include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
@@ -268,6 +269,7 @@ int main(int argc, char** argv) {
   mhr::add_keygen_command(app);
   mhr::add_fhir_key_command(app);
   mhr::add_client_commands(app);
+  mhr::add_bench_command(app);
 
   CLI11_PARSE(app, argc, argv);
   try {
