@@ -182,3 +182,58 @@ TEST_CASE("a transaction that fails while writing says what is already on the ch
   CHECK(r.body["issue"].back()["diagnostics"].get<std::string>().find("stay on the chain") !=
         std::string::npos);
 }
+
+// Shapes real bundles have (tests/fhir/bundles): a document's Composition
+// before its Patient, absolute fullUrls with relative references, a
+// conditional create, a Binary.
+TEST_CASE("a Bundle whose Patient comes after its records, with absolute fullUrls") {
+  ServiceFixture f;
+  const std::string base = "http://ehr.example/fhir/";
+  auto entry = [&](Json resource, Json request) {
+    const std::string url = base + resource["resourceType"].get<std::string>() + "/" +
+                            resource["id"].get<std::string>();
+    return Json{{"fullUrl", url}, {"resource", std::move(resource)}, {"request", request}};
+  };
+  const Json post_composition = {{"method", "POST"}, {"url", "Composition"}};
+  Json sent = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       Json::array({entry({{"resourceType", "Composition"},
+                           {"id", "c1"},
+                           {"status", "final"},
+                           {"subject", {{"reference", base + "Patient/d1"}}},
+                           {"author", Json::array({{{"reference", "Practitioner/a3"}}})}},
+                          post_composition),
+                    entry({{"resourceType", "Binary"},
+                           {"id", "b1"},
+                           {"contentType", "text/plain"},
+                           {"data", "aGVsbG8="}},
+                          {{"method", "POST"}, {"url", "Binary"}}),
+                    entry({{"resourceType", "Patient"}, {"id", "d1"}, {"gender", "female"}},
+                          {{"method", "POST"},
+                           {"url", "Patient"},
+                           {"ifNoneExist", "Patient?identifier=http://acme.org/mrn|1"}}),
+                    entry({{"resourceType", "Practitioner"}, {"id", "a3"}},
+                          {{"method", "POST"}, {"url", "Practitioner"}})})}};
+  FhirResponse r = f.send("POST", "", sent);
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  for (const Json& e : r.body["entry"]) CHECK(e["response"]["status"] == "201 Created");
+  // The conditional create was not evaluated, and the entry says so.
+  const Json& note = r.body["entry"][2]["response"]["outcome"]["issue"][0];
+  CHECK(note["diagnostics"].get<std::string>().find("not evaluated") != std::string::npos);
+  const std::string patient =
+      r.body["entry"][2]["response"]["location"].get<std::string>().substr(8, 64);
+  auto got = everything(f, patient);
+  auto expected = expected_resources(sent, r.body);
+  CHECK(got.size() == expected.size());
+  for (const auto& [name, want] : expected) {
+    REQUIRE_MESSAGE(got.contains(name), name);
+    CHECK_MESSAGE(same_json(without_server_fields(got[name]), want), name);
+  }
+  // Both reference styles now name the new ids.
+  const std::string composition = r.body["entry"][0]["response"]["location"];
+  const Json& c = got[composition.substr(0, composition.find("/_history"))];
+  CHECK(c["subject"]["reference"] == "Patient/" + patient);
+  CHECK(got.contains(c["author"][0]["reference"].get<std::string>()));
+}

@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "common/crypto.hpp"
+#include "edge_node/fhir/consent_mapping.hpp"
 #include "tests/fhir/sample_bundle.hpp"
 #include "tools/launch/cluster.hpp"
 
@@ -29,6 +31,7 @@ protocol: {retry_timeout: 200ms, retry_max_backoff: 1s}
 workload: {users: 1, record_rate: 1}
 )";
 const char* kApiKey = "test-key-0123456789abcdef";
+const char* kOutsideKey = "outside-key-0123456789abcdef";  // an external identity
 const char* kFhirNode = "net0.r0";
 
 std::string quote(const std::string& s) {
@@ -85,7 +88,8 @@ class FhirCluster {
         "fhir:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n" + tls_yaml +
         "  max_body: 2MiB\n  api_keys:\n    - name: dr-test\n      kind: clinician\n"
         "      sha256: " +
-        sha256(as_bytes(kApiKey)).hex() + "\n" + entry;
+        sha256(as_bytes(kApiKey)).hex() + "\n    - name: dr-outside\n      kind: clinician\n" +
+        "      external: true\n      sha256: " + sha256(as_bytes(kOutsideKey)).hex() + "\n" + entry;
     Scenario s = load_scenario_string(kScenario, name + ".yaml");
     cluster_ = std::make_unique<Cluster>(s, protocol_params(s, ScenarioMode::kBroadcast), o);
     cluster_->start_all();
@@ -203,11 +207,12 @@ std::string diagnostics(const HttpResult& r) {
 
 // Imports a transaction Bundle and checks that $everything gives back every
 // entry equal to what was sent (references rewritten to the new ids).
-void import_and_compare(FhirCluster& c, const Json& bundle) {
+// `patient`: the patient of a Bundle that has no Patient entry.
+void import_and_compare(FhirCluster& c, const Json& bundle, std::string patient = "") {
   HttpResult r = c.request("POST", "", bundle);
   REQUIRE_MESSAGE(r.status == 200, r.body.dump().substr(0, 2000));
   REQUIRE(r.body["entry"].size() == bundle["entry"].size());
-  std::string patient;
+  const std::string made_before = patient;
   for (const Json& e : r.body["entry"]) {
     CHECK_MESSAGE(e["response"]["status"] == "201 Created", e.dump());
     const std::string loc = e["response"].value("location", "");
@@ -216,6 +221,7 @@ void import_and_compare(FhirCluster& c, const Json& bundle) {
   REQUIRE(!patient.empty());
   auto expected = expected_resources(bundle, r.body);
   auto got = c.everything(patient);
+  if (!made_before.empty()) got.erase("Patient/" + made_before);
   CHECK(got.size() == expected.size());
   for (const auto& [name, want] : expected) {
     REQUIRE_MESSAGE(got.contains(name), name);
@@ -375,9 +381,194 @@ TEST_CASE("process: the gateway serves HTTPS when given a certificate") {
   CHECK(r.body["id"] == p);
 }
 
-// Real patient bundles written by other tools (e.g. Synthea's output):
-// MHR_FHIR_BUNDLES=DIR imports every *.json transaction Bundle in DIR and
-// checks it reads back equal. Without it there is nothing to run.
+namespace {
+
+Json consent_for(const std::string& patient, std::string_view system, const std::string& actor,
+                 Json klass = Json::array()) {
+  Json provision = {
+      {"type", "permit"},
+      {"actor",
+       Json::array({{{"reference", {{"identifier", {{"system", system}, {"value", actor}}}}}}})}};
+  if (!klass.empty()) provision["class"] = std::move(klass);
+  return {{"resourceType", "Consent"},
+          {"status", "active"},
+          {"scope", coding("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy",
+                           "Privacy Consent")},
+          {"category", Json::array({coding("http://loinc.org", "59284-0", "Patient Consent")})},
+          {"patient", {{"reference", "Patient/" + patient}}},
+          {"provision", std::move(provision)}};
+}
+
+// A medical and a billing record of the patient, as written.
+std::pair<Json, Json> observation_and_claim(FhirCluster& c, const std::string& patient) {
+  Json obs = {{"resourceType", "Observation"},
+              {"status", "final"},
+              {"code", coding("http://loinc.org", "8867-4", "Heart rate")},
+              {"subject", {{"reference", "Patient/" + patient}}},
+              {"valueQuantity", {{"value", 61}, {"unit", "/min"}}}};
+  Json claim = {{"resourceType", "Claim"},
+                {"status", "active"},
+                {"use", "claim"},
+                {"patient", {{"reference", "Patient/" + patient}}},
+                {"created", "2021-05-06"}};
+  for (Json* r : {&obs, &claim}) {
+    HttpResult w = c.request("POST", (*r)["resourceType"].get<std::string>(), *r);
+    REQUIRE_MESSAGE(w.status == 201, w.body.dump());
+    (*r)["id"] = w.body["id"];
+  }
+  return {obs, claim};
+}
+
+std::string path_of(const Json& r) {
+  return r["resourceType"].get<std::string>() + "/" + r["id"].get<std::string>();
+}
+
+Json without_id(Json r) {
+  r.erase("id");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("process: a Consent opens a patient's records to an external identity, and closes them") {
+  FhirCluster c("consent");
+  const std::string p = c.new_patient();
+  auto [obs, claim] = observation_and_claim(c, p);
+  auto as_outsider = [&](const std::string& path) {
+    return c.request("GET", path, "", kOutsideKey);
+  };
+  HttpResult r = as_outsider(path_of(obs));
+  CHECK(r.status == 403);
+  CHECK(r.body.value("resourceType", "") == "OperationOutcome");
+  CHECK(as_outsider("Patient/" + p + "/$everything").status == 403);
+  // It cannot grant itself access either.
+  CHECK(c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "dr-outside").dump(),
+                  kOutsideKey)
+            .status == 403);
+
+  HttpResult granted =
+      c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "dr-outside"));
+  REQUIRE_MESSAGE(granted.status == 201, granted.body.dump());
+  CHECK(consent_grants(granted.body).size() == 1);
+  r = as_outsider(path_of(obs));
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  CHECK(same_json(without_server_fields(r.body), without_id(obs)));
+  r = as_outsider(path_of(claim));
+  CHECK(r.status == 200);
+  CHECK(same_json(without_server_fields(r.body), without_id(claim)));
+  r = as_outsider("Patient/" + p + "/$everything");
+  REQUIRE(r.status == 200);
+  CHECK(r.body["total"] == 4);  // Patient, Observation, Claim, Consent
+
+  Json inactive = granted.body;
+  inactive["status"] = "inactive";
+  HttpResult put = c.request("PUT", path_of(granted.body), inactive);
+  REQUIRE_MESSAGE(put.status == 200, put.body.dump());
+  CHECK(consent_grants(put.body).empty());
+  CHECK(as_outsider(path_of(obs)).status == 403);
+  CHECK(as_outsider("Patient/" + p + "/$everything").status == 403);
+  // The institution still reads everything, the Consent's history included.
+  CHECK(c.request("GET", path_of(granted.body) + "/_history").body["total"] == 2);
+
+  {  // a Consent scoped to a category opens only those records
+    const std::string q = c.new_patient();
+    auto [obs2, claim2] = observation_and_claim(c, q);
+    HttpResult scoped =
+        c.request("POST", "Consent",
+                  consent_for(q, kApiKeyActorSystem, "dr-outside",
+                              Json::array({{{"system", kCategorySystem}, {"code", "medical"}}})));
+    REQUIRE_MESSAGE(scoped.status == 201, scoped.body.dump());
+    CHECK(as_outsider(path_of(obs2)).status == 200);
+    CHECK(as_outsider(path_of(claim2)).status == 404);
+    r = as_outsider("Patient/" + q + "/$everything");
+    REQUIRE(r.status == 200);
+    REQUIRE(r.body["total"] == 1);
+    CHECK(r.body["entry"][0]["resource"]["id"] == obs2["id"]);
+    // The first patient's records stay closed.
+    CHECK(as_outsider(path_of(obs)).status == 403);
+    // A record node of the deployment can be the grantee too.
+    CHECK(c.request("POST", "Consent", consent_for(q, kNodeActorSystem, "net0.r1")).status == 201);
+  }
+
+  {  // errors
+    // A patient whose key is not in this gateway's custody must sign.
+    r = c.request("POST", "Consent",
+                  consent_for(std::string(64, 'c'), kApiKeyActorSystem, "dr-outside"));
+    CHECK(r.status == 403);
+    CHECK(diagnostics(r).find("mhr grant") != std::string::npos);
+    r = c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "nobody"));
+    CHECK(r.status == 422);
+    CHECK(r.body.value("resourceType", "") == "OperationOutcome");
+    r = c.request("POST", "Consent", consent_for(p, kNodeActorSystem, "net9.r9"));
+    CHECK(r.status == 422);
+    Json orphan = consent_for(p, kApiKeyActorSystem, "dr-outside");
+    orphan.erase("patient");
+    CHECK(c.request("POST", "Consent", orphan).status == 422);
+    CHECK(as_outsider(path_of(obs)).status == 403);
+  }
+}
+
+namespace {
+
+// A third-party Bundle as a transaction for this gateway (bundles/README.md):
+// a document's or collection's entries are POSTed; a Bundle without a
+// Patient entry gets one made first, and `patient` names it.
+Json as_transaction(FhirCluster& c, Json bundle, std::string& patient) {
+  bool has_patient = false;
+  std::set<std::string> patient_refs;
+  for (Json& e : bundle["entry"]) {
+    const std::string type = e["resource"]["resourceType"];
+    has_patient = has_patient || type == "Patient";
+    if (bundle["type"] != "transaction") e["request"] = {{"method", "POST"}, {"url", type}};
+    for (const char* element : {"subject", "patient"})
+      if (e["resource"].contains(element))
+        patient_refs.insert(e["resource"][element].value("reference", ""));
+  }
+  bundle["type"] = "transaction";
+  if (!has_patient) {
+    REQUIRE_MESSAGE(patient_refs.size() == 1, "a Bundle of one patient");
+    patient = c.new_patient();
+    std::map<std::string, std::string, std::less<>> refs{
+        {*patient_refs.begin(), "Patient/" + patient}};
+    for (Json& e : bundle["entry"]) rewrite_references(e["resource"], refs);
+  }
+  return bundle;
+}
+
+// Imports every patient Bundle (transaction, document, collection) of the
+// *.json files in `dir`, each read back equal; returns how many. Batch
+// Bundles (Synthea's hospital and practitioner files) are skipped.
+int import_directory(FhirCluster& c, const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    if (f.path().extension() == ".json") files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  int n = 0;
+  for (const auto& path : files) {
+    INFO(path.string());
+    std::ifstream in(path);
+    Json bundle = Json::parse(in);
+    const std::string type = bundle.value("type", "");
+    if (type != "transaction" && type != "document" && type != "collection") continue;
+    std::string patient;
+    const Json transaction = as_transaction(c, std::move(bundle), patient);
+    import_and_compare(c, transaction, patient);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// The bundles in tests/fhir/bundles (HL7's R4 examples: an XDS submission, a
+// discharge summary document, an HLA genotyping report).
+TEST_CASE("process: vendored third-party bundles import completely and read back equal") {
+  FhirCluster c("vendored");
+  CHECK(import_directory(c, MHR_FHIR_BUNDLE_DIR) >= 3);
+}
+
+// More real patient bundles written by other tools (e.g. Synthea's output):
+// MHR_FHIR_BUNDLES=DIR imports every patient Bundle in DIR the same way.
 TEST_CASE("process: external patient bundles import completely and read back equal") {
   const char* dir = std::getenv("MHR_FHIR_BUNDLES");
   if (!dir || !*dir) {
@@ -385,16 +576,7 @@ TEST_CASE("process: external patient bundles import completely and read back equ
     return;
   }
   FhirCluster c("external");
-  int n = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir)) {
-    if (f.path().extension() != ".json") continue;
-    std::ifstream in(f.path());
-    Json bundle = Json::parse(in);
-    if (bundle.value("type", "") != "transaction") continue;
-    INFO(f.path().string());
-    import_and_compare(c, bundle);
-    ++n;
-  }
+  const int n = import_directory(c, dir);
   MESSAGE(n << " external bundles imported");
   CHECK(n > 0);
 }
