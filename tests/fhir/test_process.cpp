@@ -31,8 +31,20 @@ protocol: {retry_timeout: 200ms, retry_max_backoff: 1s}
 workload: {users: 1, record_rate: 1}
 )";
 const char* kApiKey = "test-key-0123456789abcdef";
-const char* kOutsideKey = "outside-key-0123456789abcdef";  // an external identity
 const char* kFhirNode = "net0.r0";
+
+// An API key and its fhir.api_keys entry, as `mhr fhir-key ARGS` prints them.
+std::pair<std::string, std::string> fhir_key(const std::string& args) {
+  std::string out;
+  std::FILE* p = ::popen((std::string(MHR_BIN_DIR) + "/mhr fhir-key " + args).c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  std::size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  REQUIRE(::pclose(p) == 0);
+  const auto key_at = out.find('\n') + 3;  // the key is on line 2, indented by 2
+  return {out.substr(key_at, 64), out.substr(out.find("    - name:"))};
+}
 
 std::string quote(const std::string& s) {
   std::string out = "'";
@@ -64,22 +76,11 @@ class FhirCluster {
       REQUIRE(std::system(cmd.c_str()) == 0);
       tls_yaml = "  tls: {cert: " + dir_ + "/tls.crt, key: " + dir_ + "/tls.key}\n";
     }
-    // A second caller, keyed the way an operator does it: mhr fhir-key.
-    std::string keygen;
-    {
-      std::FILE* p = ::popen(
-          (std::string(MHR_BIN_DIR) + "/mhr fhir-key --name hospital-ehr --kind institution")
-              .c_str(),
-          "r");
-      REQUIRE(p != nullptr);
-      char buf[512];
-      std::size_t got;
-      while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) keygen.append(buf, got);
-      REQUIRE(::pclose(p) == 0);
-    }
-    const auto key_at = keygen.find('\n') + 3;  // the key is on line 2, indented by 2
-    institution_key_ = keygen.substr(key_at, 64);
-    const std::string entry = keygen.substr(keygen.find("    - name:"));
+    // Two more callers, keyed the way an operator does it: mhr fhir-key.
+    auto [institution_key, institution_entry] = fhir_key("--name hospital-ehr --kind institution");
+    auto [outside_key, outside_entry] = fhir_key("--name dr-outside --external");
+    institution_key_ = institution_key;
+    outside_key_ = outside_key;
     ClusterOptions o;
     o.dir = dir_ + "/run";
     o.bin_dir = MHR_BIN_DIR;
@@ -88,8 +89,7 @@ class FhirCluster {
         "fhir:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n" + tls_yaml +
         "  max_body: 2MiB\n  api_keys:\n    - name: dr-test\n      kind: clinician\n"
         "      sha256: " +
-        sha256(as_bytes(kApiKey)).hex() + "\n    - name: dr-outside\n      kind: clinician\n" +
-        "      external: true\n      sha256: " + sha256(as_bytes(kOutsideKey)).hex() + "\n" + entry;
+        sha256(as_bytes(kApiKey)).hex() + "\n" + institution_entry + outside_entry;
     Scenario s = load_scenario_string(kScenario, name + ".yaml");
     cluster_ = std::make_unique<Cluster>(s, protocol_params(s, ScenarioMode::kBroadcast), o);
     cluster_->start_all();
@@ -198,6 +198,7 @@ class FhirCluster {
 
  public:
   std::string institution_key_;  // made by mhr fhir-key
+  std::string outside_key_;      // an external identity's, made by mhr fhir-key --external
 };
 
 std::string diagnostics(const HttpResult& r) {
@@ -435,7 +436,7 @@ TEST_CASE("process: a Consent opens a patient's records to an external identity,
   const std::string p = c.new_patient();
   auto [obs, claim] = observation_and_claim(c, p);
   auto as_outsider = [&](const std::string& path) {
-    return c.request("GET", path, "", kOutsideKey);
+    return c.request("GET", path, "", c.outside_key_);
   };
   HttpResult r = as_outsider(path_of(obs));
   CHECK(r.status == 403);
@@ -443,7 +444,7 @@ TEST_CASE("process: a Consent opens a patient's records to an external identity,
   CHECK(as_outsider("Patient/" + p + "/$everything").status == 403);
   // It cannot grant itself access either.
   CHECK(c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "dr-outside").dump(),
-                  kOutsideKey)
+                  c.outside_key_)
             .status == 403);
 
   HttpResult granted =
