@@ -29,6 +29,7 @@ struct Entry {
   bool write = false;
   bool post = false;
   bool existed = false;  // a PUT of a resource that was there: 200, not 201
+  bool unowned = false;  // names no patient: stored with the Bundle's patient
   std::optional<Hash> supersedes;
   std::optional<FhirError> error;
   std::string note;  // told in the entry's response.outcome
@@ -195,12 +196,14 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
   for (Entry& e : es) {
     if (e.error || !e.write || e.type->name == "Patient") continue;
     rewrite_references(e.resource, refs);
-    if (e.post && e.type->shared) continue;  // placed below
+    // Lab bundles leave the patient out of a report's member results.
+    e.unowned = e.type->shared || !patient_reference(e.resource, *e.type);
+    if (e.post && e.unowned) continue;  // placed below
     if (!e.post && !(e.user = user_of_resource_id(e.id))) {
       e.error = bad_request("'" + e.id + "' is not an id of this server: create with POST");
       continue;
     }
-    if (!e.type->shared) {
+    if (!e.unowned) {
       auto owner = patient_of(e.resource, *e.type);
       if (!owner) {
         e.error = owner.error();
@@ -219,12 +222,13 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
     if (!e.error && e.user) bundle_users.insert(*e.user);
   for (Entry& e : es) {
     if (e.error || !e.post || e.type->name == "Patient") continue;
-    if (e.type->shared) {
+    if (e.unowned) {
       if (bundle_users.size() != 1) {
-        e.error = unprocessable(std::string(e.type->name) +
-                                " belongs to no patient: it is stored with the patient of its "
-                                "Bundle, and this Bundle has " +
-                                std::to_string(bundle_users.size()) + " patients");
+        e.error = unprocessable(
+            (e.type->shared ? std::string(e.type->name) + " belongs to no patient"
+                            : patient_of(e.resource, *e.type).error().diagnostics) +
+            ": without one it is stored with the patient of its Bundle, and this Bundle has " +
+            std::to_string(bundle_users.size()) + " patients");
         continue;
       }
       e.user = *bundle_users.begin();

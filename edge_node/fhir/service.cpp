@@ -265,7 +265,10 @@ FhirResponse FhirService::update(const Update& u, const FhirRequest& req, const 
             ? "Patient ids are chain UserIds (64 lowercase hex digits)"
             : "'" + u.id + "' is not an id of this server: create new resources with POST"));
   if (u.type != "Patient") {
-    auto owner = type->shared ? Result<UserId, FhirError>(*user) : patient_of(res, *type);
+    // A resource without a patient element stays on the timeline its id
+    // names (shared types, a Bundle's member results).
+    auto owner = type->shared || !patient_reference(res, *type) ? Result<UserId, FhirError>(*user)
+                                                                : patient_of(res, *type);
     if (!owner) return error_response(owner.error());
     if (*owner != *user)
       return error_response(

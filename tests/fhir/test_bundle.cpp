@@ -72,7 +72,7 @@ TEST_CASE("a transaction of a few hundred mixed resources imports and reads back
 TEST_CASE("a transaction with one bad entry writes nothing") {
   ServiceFixture f;
   Json sent = patient_bundle(8, 3);
-  sent["entry"][5]["resource"].erase("subject");
+  sent["entry"][5]["resource"]["subject"]["reference"] = "Patient/123";
   FhirResponse r = f.send("POST", "", sent);
   CHECK(r.status == 422);
   CHECK(r.body["resourceType"] == "OperationOutcome");
@@ -236,4 +236,42 @@ TEST_CASE("a Bundle whose Patient comes after its records, with absolute fullUrl
   const Json& c = got[composition.substr(0, composition.find("/_history"))];
   CHECK(c["subject"]["reference"] == "Patient/" + patient);
   CHECK(got.contains(c["author"][0]["reference"].get<std::string>()));
+}
+
+// HL7's lab report examples name the patient on the DiagnosticReport only.
+TEST_CASE("a report's member results without a subject go with the Bundle's patient") {
+  ServiceFixture f;
+  const std::string p = f.new_patient();
+  auto bundle_for = [](const std::vector<std::string>& patients) {
+    Json entries = Json::array();
+    for (std::size_t i = 0; i < patients.size(); ++i) {
+      const std::string member = "urn:uuid:member-" + std::to_string(i);
+      entries.push_back({{"fullUrl", member},
+                         {"resource", {{"resourceType", "Observation"}, {"status", "final"}}},
+                         {"request", {{"method", "POST"}, {"url", "Observation"}}}});
+      entries.push_back({{"fullUrl", "urn:uuid:report-" + std::to_string(i)},
+                         {"resource",
+                          {{"resourceType", "DiagnosticReport"},
+                           {"status", "final"},
+                           {"subject", {{"reference", "Patient/" + patients[i]}}},
+                           {"result", Json::array({{{"reference", member}}})}}},
+                         {"request", {{"method", "POST"}, {"url", "DiagnosticReport"}}}});
+    }
+    return Json{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}};
+  };
+  FhirResponse r = f.send("POST", "", bundle_for({p}));
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  const std::string member = r.body["entry"][0]["response"]["location"];
+  CHECK(*user_of_resource_id(member.substr(12, 64)) == *user_of_patient_id(p));
+  CHECK(f.send("GET", "Observation?patient=" + p).body["total"] == 1);
+  // It can be corrected later, still without a subject.
+  Json v2 = f.send("GET", member.substr(0, member.find("/_history"))).body;
+  v2["status"] = "amended";
+  CHECK(f.send("PUT", member.substr(0, member.find("/_history")), v2).status == 200);
+  // With two patients in the Bundle it has nowhere to go.
+  const std::string q = f.new_patient();
+  r = f.send("POST", "", bundle_for({p, q}));
+  CHECK(r.status == 422);
+  CHECK(r.body["issue"][0]["diagnostics"].get<std::string>().find("has no subject") !=
+        std::string::npos);
 }
