@@ -489,6 +489,12 @@ TEST_CASE("process: a Consent opens a patient's records to an external identity,
     CHECK(as_outsider(path_of(obs)).status == 403);
     // A record node of the deployment can be the grantee too.
     CHECK(c.request("POST", "Consent", consent_for(q, kNodeActorSystem, "net0.r1")).status == 201);
+    // A deny for dr-outside revokes its grant from the scoped Consent.
+    Json deny = consent_for(q, kApiKeyActorSystem, "dr-outside");
+    deny["provision"]["type"] = "deny";
+    HttpResult denied = c.request("POST", "Consent", deny);
+    REQUIRE_MESSAGE(denied.status == 201, denied.body.dump());
+    CHECK(as_outsider(path_of(obs2)).status == 403);
   }
 
   {  // errors
