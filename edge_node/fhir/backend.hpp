@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/consent.hpp"
 #include "common/record.hpp"
 #include "common/types.hpp"
 
@@ -21,6 +22,16 @@ namespace mhr::fhir {
 struct Identity {
   std::string name;  // e.g. "dr-smith"
   std::string kind;  // "clinician" or "institution"
+  // Not the institution's: reads with a key of its own and sees only what
+  // patients' consents grant it; writes nothing.
+  bool external = false;
+};
+
+// A party a Consent can name (consent_mapping.hpp): the key a grant names
+// and, when known, the X25519 key to seal the patient's data key for.
+struct Grantee {
+  PublicKey key;
+  std::optional<X25519Public> box_key;
 };
 
 // One record of a patient's timeline as the gateway sees it: the payload in
@@ -49,6 +60,7 @@ enum class BackendStatus {
   kOk,
   kRejected,     // the node refused (e.g. the patient is not registered here)
   kUnavailable,  // could not be done now (time-out, node overloaded)
+  kDenied,       // the requester may not read this patient's records
 };
 
 struct BackendReply {
@@ -83,6 +95,18 @@ class FhirBackend {
   // Every record of `user` held by this node; kRejected when the user is
   // not registered here.
   virtual BackendRead read(const Identity& who, const UserId& user) = 0;
+
+  // The party a Consent's actor names (an API-key identity or a node), or
+  // nullopt when there is no such party.
+  virtual std::optional<Grantee> grantee(std::string_view system, std::string_view value) = 0;
+  // `act` signed as the patient, when the patient's key is in this
+  // gateway's custody (nullopt otherwise); a grant gets the data key sealed
+  // for `seal_for` when given.
+  virtual std::optional<PatientStatement> sign_as_patient(const UserId& user, PatientAct act,
+                                                          std::optional<X25519Public> seal_for) = 0;
+  // Sends patient acts (pipelined); one reply per act, in order.
+  virtual std::vector<BackendReply> send_acts(const Identity& who,
+                                              std::span<const PatientStatement> acts) = 0;
 };
 
 }  // namespace mhr::fhir

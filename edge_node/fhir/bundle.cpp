@@ -4,6 +4,7 @@
 // pipelined, and one response Bundle tells each entry's status.
 #include <set>
 
+#include "edge_node/fhir/consent_mapping.hpp"
 #include "edge_node/fhir/dates.hpp"
 #include "edge_node/fhir/ids.hpp"
 #include "edge_node/fhir/resource_record.hpp"
@@ -28,8 +29,10 @@ struct Entry {
   bool write = false;
   bool post = false;
   bool existed = false;  // a PUT of a resource that was there: 200, not 201
+  bool unowned = false;  // names no patient: stored with the Bundle's patient
   std::optional<Hash> supersedes;
   std::optional<FhirError> error;
+  std::string note;  // told in the entry's response.outcome
   std::optional<Hash> committed;
   std::string payload;
 };
@@ -55,10 +58,18 @@ void parse_entry(const Json& in, const std::string& base_url, Entry& e) {
     e.full_url = f->get<std::string>();
   if (auto m = request->find("ifMatch"); m != request->end() && m->is_string())
     e.if_match = m->get<std::string>();
-  if (request->contains("ifNoneExist") || request->contains("ifNoneMatch") ||
-      request->contains("ifModifiedSince"))
-    return void(e.error = bad_request("conditional requests (ifNoneExist, ifNoneMatch, "
+  if (request->contains("ifNoneMatch") || request->contains("ifModifiedSince"))
+    return void(e.error = bad_request("conditional reads and updates (ifNoneMatch, "
                                       "ifModifiedSince) are not supported"));
+  // Patient bundles carry it on their Patient and shared entries; with no
+  // index across patients nothing can match, so the entry is created and
+  // its response says so.
+  if (auto c = request->find("ifNoneExist");
+      c != request->end() && c->is_string() && e.method == "POST")
+    e.note = "ifNoneExist '" + c->get<std::string>() +
+             "' was not evaluated (this server keeps no index across patients): created";
+  else if (request->contains("ifNoneExist"))
+    return void(e.error = bad_request("ifNoneExist belongs to a POST"));
   if (e.method != "GET" && e.method != "POST" && e.method != "PUT" && e.method != "DELETE")
     return void(e.error = method_not_allowed("request.method " + e.method + " is not supported"));
   auto [path, params] = split_url(url);
@@ -84,6 +95,16 @@ void parse_entry(const Json& in, const std::string& base_url, Entry& e) {
   if (!checked) return void(e.error = checked.error());
   e.resource = std::move(*checked);
   e.type = find_resource_type(type);
+  if (e.type->name == "Consent") {
+    // Grants and revocations are signed one Consent at a time.
+    set_consent_grants(e.resource, {});
+    auto plan = consent_plan(e.resource);
+    if (!plan) return void(e.error = plan.error());
+    if (plan->effect != ConsentEffect::kNone || !e.post)
+      return void(e.error = unprocessable(
+                      "a Consent that grants or revokes access, or changes, is sent on its own "
+                      "(POST or PUT /fhir/Consent), not in a Bundle"));
+  }
   if (!e.post) {
     e.id = std::get<Update>(*r).id;
     if (e.resource.value("id", "") != e.id)
@@ -147,6 +168,9 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
 
   std::vector<Entry> es(in.size());
   for (std::size_t i = 0; i < in.size(); ++i) parse_entry(in[i], req.base_url, es[i]);
+  if (who.external)
+    for (Entry& e : es)
+      if (!e.error && e.write) e.error = external_writes(who);
 
   // Ids: new patients first, since every other id names its patient.
   std::map<std::string, std::string, std::less<>> refs;
@@ -172,12 +196,14 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
   for (Entry& e : es) {
     if (e.error || !e.write || e.type->name == "Patient") continue;
     rewrite_references(e.resource, refs);
-    if (e.post && e.type->shared) continue;  // placed below
+    // Lab bundles leave the patient out of a report's member results.
+    e.unowned = e.type->shared || !patient_reference(e.resource, *e.type);
+    if (e.post && e.unowned) continue;  // placed below
     if (!e.post && !(e.user = user_of_resource_id(e.id))) {
       e.error = bad_request("'" + e.id + "' is not an id of this server: create with POST");
       continue;
     }
-    if (!e.type->shared) {
+    if (!e.unowned) {
       auto owner = patient_of(e.resource, *e.type);
       if (!owner) {
         e.error = owner.error();
@@ -196,12 +222,13 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
     if (!e.error && e.user) bundle_users.insert(*e.user);
   for (Entry& e : es) {
     if (e.error || !e.post || e.type->name == "Patient") continue;
-    if (e.type->shared) {
+    if (e.unowned) {
       if (bundle_users.size() != 1) {
-        e.error = unprocessable(std::string(e.type->name) +
-                                " belongs to no patient: it is stored with the patient of its "
-                                "Bundle, and this Bundle has " +
-                                std::to_string(bundle_users.size()) + " patients");
+        e.error = unprocessable(
+            (e.type->shared ? std::string(e.type->name) + " belongs to no patient"
+                            : patient_of(e.resource, *e.type).error().diagnostics) +
+            ": without one it is stored with the patient of its Bundle, and this Bundle has " +
+            std::to_string(bundle_users.size()) + " patients");
         continue;
       }
       e.user = *bundle_users.begin();
@@ -228,18 +255,14 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
   if (atomic && first_error_status(es) != 200)
     return {first_error_status(es), failed_transaction(es, ""), "", "", ""};
 
-  // Existing patients: registered here? current versions for PUTs.
+  // Existing patients: registered here? current versions for PUTs. New
+  // patients first: a document Bundle lists its Composition before them.
   std::set<UserId> to_register;
   std::set<UserId> loaded;
-  for (Entry& e : es) {
-    if (e.error || !e.write) continue;
-    if (e.post && e.type->name == "Patient") {
-      to_register.insert(*e.user);
-      continue;
-    }
-    if (loaded.contains(*e.user) || to_register.contains(*e.user)) continue;
-    loaded.insert(*e.user);
-  }
+  for (const Entry& e : es)
+    if (!e.error && e.write && e.post && e.type->name == "Patient") to_register.insert(*e.user);
+  for (const Entry& e : es)
+    if (!e.error && e.write && !to_register.contains(*e.user)) loaded.insert(*e.user);
   std::map<UserId, Timeline> timelines;
   for (const UserId& u : loaded) {
     auto t = load(who, u);
@@ -351,6 +374,7 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
       } else {
         response["location"] = type_and_id(e);
       }
+      if (!e.note.empty()) response["outcome"] = operation_outcome_info(e.note);
       out.push_back({{"fullUrl", req.base_url + "/" + type_and_id(e)}, {"response", response}});
     } else {
       FhirRequest sub{"GET", e.path, e.params, "", "", req.base_url};

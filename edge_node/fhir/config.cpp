@@ -65,7 +65,7 @@ FhirConfig load_fhir_config(const std::string& path) {
   std::set<Hash> hashes;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     const ConfigNode k = keys.at(i);
-    k.allow_only({"name", "kind", "sha256"});
+    k.allow_only({"name", "kind", "sha256", "external"});
     ApiKey key;
     key.name = k.required("name").as_string();
     if (key.name.empty()) k.required("name").fail("must not be empty");
@@ -76,6 +76,7 @@ FhirConfig load_fhir_config(const std::string& path) {
     if (!hash)
       h.fail("expected the SHA-256 of the key in 64 hex digits (printf %s KEY | sha256sum)");
     key.sha256 = *hash;
+    if (auto ext = k.optional("external")) key.external = ext->as_bool();
     if (!names.insert(key.name).second) k.required("name").fail("this name is listed twice");
     if (!hashes.insert(key.sha256).second) h.fail("this key hash is listed twice");
     c.api_keys.push_back(std::move(key));

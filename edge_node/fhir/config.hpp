@@ -14,6 +14,9 @@ struct ApiKey {
   std::string name;  // the identity: a clinician or institution name
   std::string kind;  // "clinician" or "institution"
   Hash sha256;       // of the key as the client sends it
+  // Not the institution's (another practice, a researcher): reads only
+  // what patients' consents grant it, writes nothing.
+  bool external = false;
 };
 
 struct FhirConfig {

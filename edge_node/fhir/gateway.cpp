@@ -39,9 +39,19 @@ void FhirGateway::configure(NodeConfig& config, const Deployment& deployment) {
   config.client_keys.push_back(client_keys_.public_z85);
   // The gateway is the institution's system: it acts with the node's key.
   const NodeInfo& self = deployment.topology->node(config.id);
-  institution_ = Institution{config.id, deployment.topology->params().crypto,
-                             load_key_file(config.key_file).sign_seed, self.box_key,
-                             config.data_dir + "/fhir-custody.keys"};
+  institution_ = Institution{config.id,
+                             deployment.topology->params().crypto,
+                             load_key_file(config.key_file).sign_seed,
+                             self.box_key,
+                             config.data_dir + "/fhir-custody.keys",
+                             {},
+                             {}};
+  for (const ApiKey& k : config_.api_keys) institution_.identities[k.name] = k.external;
+  // Consents may name any record node of the deployment as grantee.
+  for (const NodeInfo& n : deployment.topology->nodes())
+    if (n.role == NodeRole::kRecord)
+      institution_.nodes[n.name] =
+          Grantee{n.key, n.box_key.is_zero() ? std::nullopt : std::optional(n.box_key)};
 }
 
 std::string FhirGateway::describe() const {

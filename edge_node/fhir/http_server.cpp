@@ -31,7 +31,7 @@ std::optional<Identity> authenticate(const std::vector<ApiKey>& keys, std::strin
   for (const ApiKey& k : keys) {
     std::uint8_t diff = 0;  // no early exit: timing tells nothing of the hashes
     for (std::size_t i = 0; i < Hash::kSize; ++i) diff |= h.bytes[i] ^ k.sha256.bytes[i];
-    if (diff == 0) found = Identity{k.name, k.kind};
+    if (diff == 0) found = Identity{k.name, k.kind, k.external};
   }
   return found;
 }

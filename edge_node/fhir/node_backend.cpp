@@ -7,6 +7,7 @@
 #include "common/client_codec.hpp"
 #include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
+#include "edge_node/fhir/consent_mapping.hpp"
 
 namespace mhr::fhir {
 
@@ -23,7 +24,7 @@ BackendStatus status_of(ReplyStatus s) {
     case ReplyStatus::kUnavailable:
       return BackendStatus::kUnavailable;
     case ReplyStatus::kDenied:
-      return BackendStatus::kRejected;
+      return BackendStatus::kDenied;
   }
   return BackendStatus::kUnavailable;
 }
@@ -55,6 +56,14 @@ std::optional<ChainRecord> open(const AeadKey& key, const Record& r) {
 
 }  // namespace
 
+SecretSeed identity_seed(const SecretSeed& node_seed, std::string_view name) {
+  constexpr std::string_view kSalt = "mhr-fhir-identity-v1";
+  Bytes okm = hkdf_sha256(node_seed.view(), as_bytes(kSalt), as_bytes(name), 32);
+  SecretSeed seed;
+  std::copy(okm.begin(), okm.end(), seed.bytes.begin());
+  return seed;
+}
+
 NodeBackend::NodeBackend(std::string endpoint, std::string node_curve_z85, CurveKeyPair client_keys,
                          const std::atomic<bool>& stopping, TimeUs timeout_us,
                          Institution institution)
@@ -68,7 +77,10 @@ NodeBackend::NodeBackend(std::string endpoint, std::string node_curve_z85, Curve
       signer_(make_signer(institution.mode, institution.seed)),
       box_keys_(box_keys_of(institution.seed)),
       box_key_(institution.box_key),
-      custody_(institution.custody_file, institution.mode) {
+      custody_(institution.custody_file, institution.mode),
+      seed_(institution.seed),
+      identities_(std::move(institution.identities)),
+      nodes_(std::move(institution.nodes)) {
   MHR_ASSERT(timeout_us_ > 0);
 }
 
@@ -174,9 +186,9 @@ ClientReply NodeBackend::share_data_key(const Identity& who, const UserId& user,
   const AeadKey dk = data_key_of(seed);
   DataKeyShare share{{{patient.public_key(), seal_data_key(dk, box_keys_of(seed).public_key)},
                       {signer_->public_key(), seal_data_key(dk, box_key_)}}};
-  PatientStatement st{user, patient.public_key(), wall_clock_us(), secure_random_u64(), share, {}};
-  sign_statement(st, patient);
-  return exchange(who, {PatientActRequest{st}})[0];
+  const std::optional<PatientStatement> st = sign_as_patient(user, share, std::nullopt);
+  MHR_ASSERT(st.has_value());  // the caller holds the patient's seed in custody
+  return exchange(who, {PatientActRequest{*st}})[0];
 }
 
 // The patient's data key: derived for a patient in custody, otherwise opened
@@ -226,11 +238,25 @@ std::optional<AeadKey> NodeBackend::key_for_writing(const Identity& who, const U
   return data_key(user, r.keys);
 }
 
+std::optional<AeadKey> NodeBackend::external_data_key(const SecretSeed& own,
+                                                      const std::vector<WrappedKey>& shared) {
+  const X25519KeyPair box = box_keys_of(own);
+  for (const WrappedKey& w : shared)
+    if (auto key = open_data_key(w, box)) return key;
+  return std::nullopt;
+}
+
+// The institution reads with the node's key; an external identity with its
+// own, and sees what its grants cover (the node decides).
 BackendRead NodeBackend::read(const Identity& who, const UserId& user) {
-  ClientReply r = exchange(who, {signed_by(ReadUserRequest{user, {}}, *signer_, node_)})[0];
+  const std::optional<SecretSeed> own =
+      who.external ? std::optional(identity_seed(seed_, who.name)) : std::nullopt;
+  const auto reader = own ? make_signer(mode_, *own) : nullptr;
+  ClientReply r =
+      exchange(who, {signed_by(ReadUserRequest{user, {}}, reader ? *reader : *signer_, node_)})[0];
   BackendRead out{status_of(r.status), r.detail, {}};
   if (r.status != ReplyStatus::kOk) return out;
-  const std::optional<AeadKey> key = data_key(user, r.keys);
+  const std::optional<AeadKey> key = own ? external_data_key(*own, r.keys) : data_key(user, r.keys);
   for (const Record& rec : r.records) {
     auto opened = key ? open(*key, rec) : std::nullopt;
     if (!opened) {
@@ -243,6 +269,44 @@ BackendRead NodeBackend::read(const Identity& who, const UserId& user) {
     }
     out.records.push_back(std::move(*opened));
   }
+  return out;
+}
+
+std::optional<Grantee> NodeBackend::grantee(std::string_view system, std::string_view value) {
+  if (system == kNodeActorSystem) {
+    auto it = nodes_.find(value);
+    if (it == nodes_.end()) return std::nullopt;
+    return it->second;
+  }
+  if (system != kApiKeyActorSystem) return std::nullopt;
+  auto it = identities_.find(value);
+  if (it == identities_.end()) return std::nullopt;
+  // The institution's own identities read as the institution.
+  if (!it->second) return Grantee{signer_->public_key(), box_key_};
+  const SecretSeed own = identity_seed(seed_, value);
+  return Grantee{make_signer(mode_, own)->public_key(), box_keys_of(own).public_key};
+}
+
+std::optional<PatientStatement> NodeBackend::sign_as_patient(const UserId& user, PatientAct act,
+                                                             std::optional<X25519Public> seal_for) {
+  const std::optional<SecretSeed> seed = custody_.seed_of(user);
+  if (!seed) return std::nullopt;
+  if (auto* g = std::get_if<ConsentGrant>(&act); g && seal_for)
+    g->key = seal_data_key(data_key_of(*seed), *seal_for);
+  const auto patient = make_signer(mode_, *seed);
+  PatientStatement st{
+      user, patient->public_key(), wall_clock_us(), secure_random_u64(), std::move(act), {}};
+  sign_statement(st, *patient);
+  return st;
+}
+
+std::vector<BackendReply> NodeBackend::send_acts(const Identity& who,
+                                                 std::span<const PatientStatement> acts) {
+  std::vector<ClientRequest> requests;
+  for (const PatientStatement& st : acts) requests.push_back(PatientActRequest{st});
+  std::vector<ClientReply> replies = exchange(who, std::move(requests));
+  std::vector<BackendReply> out;
+  for (const ClientReply& r : replies) out.push_back(reply_of(r));
   return out;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -35,7 +36,15 @@ struct Institution {
   SecretSeed seed;       // the node's signing seed
   X25519Public box_key;  // the institution's, as the topology lists it
   std::string custody_file;
+  // The API-key identities by name: whether each is external.
+  std::map<std::string, bool, std::less<>> identities;
+  // The deployment's record nodes by name, as grantees.
+  std::map<std::string, Grantee, std::less<>> nodes;
 };
+
+// An external identity's own key: derived from the node's seed and the
+// identity's name, so it is stable across restarts and never stored.
+SecretSeed identity_seed(const SecretSeed& node_seed, std::string_view name);
 
 class NodeBackend final : public FhirBackend {
  public:
@@ -52,6 +61,11 @@ class NodeBackend final : public FhirBackend {
   std::vector<BackendReply> submit(const Identity& who,
                                    std::span<const NewRecord> records) override;
   BackendRead read(const Identity& who, const UserId& user) override;
+  std::optional<Grantee> grantee(std::string_view system, std::string_view value) override;
+  std::optional<PatientStatement> sign_as_patient(const UserId& user, PatientAct act,
+                                                  std::optional<X25519Public> seal_for) override;
+  std::vector<BackendReply> send_acts(const Identity& who,
+                                      std::span<const PatientStatement> acts) override;
 
  private:
   // Sends every request (at most kWindow in flight) and returns the replies
@@ -60,6 +74,8 @@ class NodeBackend final : public FhirBackend {
   ClientReply share_data_key(const Identity& who, const UserId& user, const SecretSeed& seed,
                              const Signer& patient);
   std::optional<AeadKey> data_key(const UserId& user, const std::vector<WrappedKey>& shared);
+  std::optional<AeadKey> external_data_key(const SecretSeed& own,
+                                           const std::vector<WrappedKey>& shared);
   std::optional<AeadKey> key_for_writing(const Identity& who, const UserId& user);
   std::unique_ptr<ZmqClient> lease();
   void give_back(std::unique_ptr<ZmqClient> client);
@@ -78,6 +94,9 @@ class NodeBackend final : public FhirBackend {
   X25519KeyPair box_keys_;
   X25519Public box_key_;
   CustodialKeys custody_;
+  SecretSeed seed_;
+  std::map<std::string, bool, std::less<>> identities_;
+  std::map<std::string, Grantee, std::less<>> nodes_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<ZmqClient>> idle_;
 };

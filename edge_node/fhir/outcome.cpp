@@ -9,6 +9,10 @@ FhirError bad_request(std::string d) {
 FhirError not_found(std::string d) {
   return {404, "not-found", std::move(d)};
 }
+FhirError forbidden(std::string d) {
+  return {403, "forbidden", std::move(d)};
+}
+
 FhirError unprocessable(std::string d) {
   return {422, "business-rule", std::move(d)};
 }
@@ -52,6 +56,9 @@ std::string status_line(int status) {
       break;
     case 404:
       reason = "Not Found";
+      break;
+    case 403:
+      reason = "Forbidden";
       break;
     case 405:
       reason = "Method Not Allowed";

@@ -17,6 +17,7 @@ struct FhirError {
 
 FhirError bad_request(std::string diagnostics);         // 400 invalid
 FhirError not_found(std::string diagnostics);           // 404 not-found
+FhirError forbidden(std::string diagnostics);           // 403 forbidden
 FhirError unprocessable(std::string diagnostics);       // 422 business-rule
 FhirError unavailable(std::string diagnostics);         // 503 transient
 FhirError too_large(std::string diagnostics);           // 413 too-costly

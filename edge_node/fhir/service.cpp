@@ -45,6 +45,11 @@ FhirResponse resource_response(int status, const ChainRecord& record, const Json
   return r;
 }
 
+FhirError external_writes(const Identity& who) {
+  return forbidden("API key '" + who.name +
+                   "' is external: it reads what patients' consents grant it, and writes nothing");
+}
+
 FhirError backend_error(BackendStatus status, const std::string& detail, const std::string& what) {
   if (status == BackendStatus::kUnavailable)
     return unavailable(what + ": the record node could not do it now (" + detail + "); try again");
@@ -69,6 +74,8 @@ FhirResponse FhirService::handle(const FhirRequest& req, const Identity& who) {
 }
 
 FhirResponse FhirService::dispatch(const Route& r, const FhirRequest& req, const Identity& who) {
+  const bool writes = std::holds_alternative<Create>(r) || std::holds_alternative<Update>(r);
+  if (writes && who.external) return error_response(external_writes(who));
   return std::visit(
       [&](const auto& op) -> FhirResponse {
         using T = std::decay_t<decltype(op)>;
@@ -114,6 +121,10 @@ Result<Timeline, FhirError> FhirService::load(const Identity& who, const UserId&
   BackendRead r = backend_.read(who, user);
   if (r.status == BackendStatus::kRejected)
     return err(not_found("Patient/" + patient_id(user) + " is not registered at this node"));
+  if (r.status == BackendStatus::kDenied)
+    return err(forbidden("reading Patient/" + patient_id(user) + "'s records: " + r.detail +
+                         " (a Consent of the patient naming this API key's identity grants "
+                         "access)"));
   if (r.status != BackendStatus::kOk)
     return err(backend_error(r.status, r.detail, "reading Patient/" + patient_id(user)));
   return Timeline(std::move(r.records));
@@ -175,16 +186,38 @@ FhirResponse FhirService::create(const Create& c, const FhirRequest& req, const 
     user = *owner;
     res["id"] = new_resource_id(user, random());
   }
-  auto written = write_one(who, {user, c.type, type->category, stored_payload(res), std::nullopt});
+  return write_resource(who, {user, c.type, type->category, "", std::nullopt}, res, nullptr, 201,
+                        req.base_url);
+}
+
+FhirResponse FhirService::write_resource(const Identity& who, NewRecord record, Json& resource,
+                                         const Json* superseded, int status,
+                                         const std::string& base_url) {
+  const std::string name = record.content_type + "/" + resource.value("id", "");
+  const UserId user = record.user;
+  std::vector<PatientStatement> acts;
+  if (record.content_type == "Consent") {
+    auto a = consent_acts(who, user, resource, superseded);
+    if (!a) return error_response(a.error());
+    acts = std::move(*a);
+    if (auto e = send_consent_acts(who, acts, false, "; nothing was stored"))
+      return error_response(*e);
+  }
+  record.payload = stored_payload(resource);
+  auto written = write_one(who, std::move(record));
   if (!written) {
     FhirError e = written.error();
     if (e.diagnostics.find("not registered") != std::string::npos)
-      e = unprocessable(c.type + " refers to Patient/" + patient_id(user) +
+      e = unprocessable(name.substr(0, name.find('/')) + " refers to Patient/" + patient_id(user) +
                         ", who is not registered at this node");
     return error_response(e);
   }
+  if (auto e = send_consent_acts(
+          who, acts, true,
+          "; " + name + " was stored but not all of its grants were committed: PUT it again"))
+    return error_response(*e);
   Json stored = Json::parse(written->payload);
-  return resource_response(201, *written, stored, req.base_url);
+  return resource_response(status, *written, stored, base_url);
 }
 
 FhirResponse FhirService::read(const Read& r, const FhirRequest& req, const Identity& who) {
@@ -232,7 +265,10 @@ FhirResponse FhirService::update(const Update& u, const FhirRequest& req, const 
             ? "Patient ids are chain UserIds (64 lowercase hex digits)"
             : "'" + u.id + "' is not an id of this server: create new resources with POST"));
   if (u.type != "Patient") {
-    auto owner = type->shared ? Result<UserId, FhirError>(*user) : patient_of(res, *type);
+    // A resource without a patient element stays on the timeline its id
+    // names (shared types, a Bundle's member results).
+    auto owner = type->shared || !patient_reference(res, *type) ? Result<UserId, FhirError>(*user)
+                                                                : patient_of(res, *type);
     if (!owner) return error_response(owner.error());
     if (*owner != *user)
       return error_response(
@@ -264,10 +300,9 @@ FhirResponse FhirService::update(const Update& u, const FhirRequest& req, const 
          "If-Match " + req.if_match + " is not the current version of " + u.type + "/" + u.id});
   std::optional<Hash> supersedes;
   if (existing) supersedes = existing->current().record.hash;
-  auto written = write_one(who, {*user, u.type, type->category, stored_payload(res), supersedes});
-  if (!written) return error_response(written.error());
-  Json stored = Json::parse(written->payload);
-  return resource_response(existing ? 200 : 201, *written, stored, req.base_url);
+  return write_resource(who, {*user, u.type, type->category, "", supersedes}, res,
+                        existing ? &existing->current().resource : nullptr, existing ? 200 : 201,
+                        req.base_url);
 }
 
 FhirResponse FhirService::history(const History& h, const FhirRequest& req, const Identity& who) {

@@ -56,6 +56,22 @@ class FhirService {
   FhirResponse everything(const Everything& e, const FhirRequest& req, const Identity& who);
   FhirResponse bundle(const FhirRequest& req, const Identity& who);  // bundle.cpp
 
+  // Consent resources (consent_service.cpp): the patient's acts a Consent
+  // asks for, signed; sets the grant notes in its meta. `superseded` is the
+  // version a PUT replaces.
+  Result<std::vector<PatientStatement>, FhirError> consent_acts(const Identity& who,
+                                                                const UserId& user, Json& consent,
+                                                                const Json* superseded);
+  // Sends the revocations (grants = false) or the grants among `acts`;
+  // an error's diagnostics end with `note`.
+  std::optional<FhirError> send_consent_acts(const Identity& who,
+                                             std::span<const PatientStatement> acts, bool grants,
+                                             const std::string& note);
+  // Writes a resource (a Consent with its acts: revocations before, grants
+  // after the record) and answers it.
+  FhirResponse write_resource(const Identity& who, NewRecord record, Json& resource,
+                              const Json* superseded, int status, const std::string& base_url);
+
   // The patient's timeline; 404 when the patient is not registered here.
   Result<Timeline, FhirError> load(const Identity& who, const UserId& user);
   // The resource's history: found by type and id (404 otherwise).
@@ -78,6 +94,8 @@ FhirResponse resource_response(int status, const ChainRecord& record, const Json
                                const std::string& base_url);
 // Whether an If-Match value (W/"0.5" or "0.5") names `current`'s version.
 bool etag_matches(std::string_view if_match, const ChainRecord& current);
+// The refusal of a write by an external identity.
+FhirError external_writes(const Identity& who);
 // A backend refusal as a FHIR error.
 FhirError backend_error(BackendStatus status, const std::string& detail, const std::string& what);
 

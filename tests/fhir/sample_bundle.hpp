@@ -214,6 +214,10 @@ inline std::map<std::string, Json> expected_resources(const Json& sent, const Js
     std::string name = location.substr(0, location.find("/_history"));
     names.push_back(name);
     refs[sent["entry"][i]["fullUrl"].get<std::string>()] = name;
+    // The gateway maps Type/oldid of a posted resource too.
+    const Json& res = sent["entry"][i]["resource"];
+    if (res.contains("id") && sent["entry"][i]["request"]["method"] == "POST")
+      refs[res["resourceType"].get<std::string>() + "/" + res["id"].get<std::string>()] = name;
   }
   std::map<std::string, Json> out;
   for (std::size_t i = 0; i < sent["entry"].size(); ++i) {

@@ -72,7 +72,7 @@ TEST_CASE("a transaction of a few hundred mixed resources imports and reads back
 TEST_CASE("a transaction with one bad entry writes nothing") {
   ServiceFixture f;
   Json sent = patient_bundle(8, 3);
-  sent["entry"][5]["resource"].erase("subject");
+  sent["entry"][5]["resource"]["subject"]["reference"] = "Patient/123";
   FhirResponse r = f.send("POST", "", sent);
   CHECK(r.status == 422);
   CHECK(r.body["resourceType"] == "OperationOutcome");
@@ -180,5 +180,98 @@ TEST_CASE("a transaction that fails while writing says what is already on the ch
   CHECK(r.status == 503);
   CHECK(r.body["issue"].back()["severity"] == "information");
   CHECK(r.body["issue"].back()["diagnostics"].get<std::string>().find("stay on the chain") !=
+        std::string::npos);
+}
+
+// Shapes real bundles have (tests/fhir/bundles): a document's Composition
+// before its Patient, absolute fullUrls with relative references, a
+// conditional create, a Binary.
+TEST_CASE("a Bundle whose Patient comes after its records, with absolute fullUrls") {
+  ServiceFixture f;
+  const std::string base = "http://ehr.example/fhir/";
+  auto entry = [&](Json resource, Json request) {
+    const std::string url = base + resource["resourceType"].get<std::string>() + "/" +
+                            resource["id"].get<std::string>();
+    return Json{{"fullUrl", url}, {"resource", std::move(resource)}, {"request", request}};
+  };
+  const Json post_composition = {{"method", "POST"}, {"url", "Composition"}};
+  Json sent = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       Json::array({entry({{"resourceType", "Composition"},
+                           {"id", "c1"},
+                           {"status", "final"},
+                           {"subject", {{"reference", base + "Patient/d1"}}},
+                           {"author", Json::array({{{"reference", "Practitioner/a3"}}})}},
+                          post_composition),
+                    entry({{"resourceType", "Binary"},
+                           {"id", "b1"},
+                           {"contentType", "text/plain"},
+                           {"data", "aGVsbG8="}},
+                          {{"method", "POST"}, {"url", "Binary"}}),
+                    entry({{"resourceType", "Patient"}, {"id", "d1"}, {"gender", "female"}},
+                          {{"method", "POST"},
+                           {"url", "Patient"},
+                           {"ifNoneExist", "Patient?identifier=http://acme.org/mrn|1"}}),
+                    entry({{"resourceType", "Practitioner"}, {"id", "a3"}},
+                          {{"method", "POST"}, {"url", "Practitioner"}})})}};
+  FhirResponse r = f.send("POST", "", sent);
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  for (const Json& e : r.body["entry"]) CHECK(e["response"]["status"] == "201 Created");
+  // The conditional create was not evaluated, and the entry says so.
+  const Json& note = r.body["entry"][2]["response"]["outcome"]["issue"][0];
+  CHECK(note["diagnostics"].get<std::string>().find("not evaluated") != std::string::npos);
+  const std::string patient =
+      r.body["entry"][2]["response"]["location"].get<std::string>().substr(8, 64);
+  auto got = everything(f, patient);
+  auto expected = expected_resources(sent, r.body);
+  CHECK(got.size() == expected.size());
+  for (const auto& [name, want] : expected) {
+    REQUIRE_MESSAGE(got.contains(name), name);
+    CHECK_MESSAGE(same_json(without_server_fields(got[name]), want), name);
+  }
+  // Both reference styles now name the new ids.
+  const std::string composition = r.body["entry"][0]["response"]["location"];
+  const Json& c = got[composition.substr(0, composition.find("/_history"))];
+  CHECK(c["subject"]["reference"] == "Patient/" + patient);
+  CHECK(got.contains(c["author"][0]["reference"].get<std::string>()));
+}
+
+// HL7's lab report examples name the patient on the DiagnosticReport only.
+TEST_CASE("a report's member results without a subject go with the Bundle's patient") {
+  ServiceFixture f;
+  const std::string p = f.new_patient();
+  auto bundle_for = [](const std::vector<std::string>& patients) {
+    Json entries = Json::array();
+    for (std::size_t i = 0; i < patients.size(); ++i) {
+      const std::string member = "urn:uuid:member-" + std::to_string(i);
+      entries.push_back({{"fullUrl", member},
+                         {"resource", {{"resourceType", "Observation"}, {"status", "final"}}},
+                         {"request", {{"method", "POST"}, {"url", "Observation"}}}});
+      entries.push_back({{"fullUrl", "urn:uuid:report-" + std::to_string(i)},
+                         {"resource",
+                          {{"resourceType", "DiagnosticReport"},
+                           {"status", "final"},
+                           {"subject", {{"reference", "Patient/" + patients[i]}}},
+                           {"result", Json::array({{{"reference", member}}})}}},
+                         {"request", {{"method", "POST"}, {"url", "DiagnosticReport"}}}});
+    }
+    return Json{{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", entries}};
+  };
+  FhirResponse r = f.send("POST", "", bundle_for({p}));
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  const std::string member = r.body["entry"][0]["response"]["location"];
+  CHECK(*user_of_resource_id(member.substr(12, 64)) == *user_of_patient_id(p));
+  CHECK(f.send("GET", "Observation?patient=" + p).body["total"] == 1);
+  // It can be corrected later, still without a subject.
+  Json v2 = f.send("GET", member.substr(0, member.find("/_history"))).body;
+  v2["status"] = "amended";
+  CHECK(f.send("PUT", member.substr(0, member.find("/_history")), v2).status == 200);
+  // With two patients in the Bundle it has nowhere to go.
+  const std::string q = f.new_patient();
+  r = f.send("POST", "", bundle_for({p, q}));
+  CHECK(r.status == 422);
+  CHECK(r.body["issue"][0]["diagnostics"].get<std::string>().find("has no subject") !=
         std::string::npos);
 }

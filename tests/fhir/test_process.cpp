@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include "common/crypto.hpp"
+#include "edge_node/fhir/consent_mapping.hpp"
 #include "tests/fhir/sample_bundle.hpp"
 #include "tools/launch/cluster.hpp"
 
@@ -30,6 +32,19 @@ workload: {users: 1, record_rate: 1}
 )";
 const char* kApiKey = "test-key-0123456789abcdef";
 const char* kFhirNode = "net0.r0";
+
+// An API key and its fhir.api_keys entry, as `mhr fhir-key ARGS` prints them.
+std::pair<std::string, std::string> fhir_key(const std::string& args) {
+  std::string out;
+  std::FILE* p = ::popen((std::string(MHR_BIN_DIR) + "/mhr fhir-key " + args).c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  std::size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, got);
+  REQUIRE(::pclose(p) == 0);
+  const auto key_at = out.find('\n') + 3;  // the key is on line 2, indented by 2
+  return {out.substr(key_at, 64), out.substr(out.find("    - name:"))};
+}
 
 std::string quote(const std::string& s) {
   std::string out = "'";
@@ -61,22 +76,11 @@ class FhirCluster {
       REQUIRE(std::system(cmd.c_str()) == 0);
       tls_yaml = "  tls: {cert: " + dir_ + "/tls.crt, key: " + dir_ + "/tls.key}\n";
     }
-    // A second caller, keyed the way an operator does it: mhr fhir-key.
-    std::string keygen;
-    {
-      std::FILE* p = ::popen(
-          (std::string(MHR_BIN_DIR) + "/mhr fhir-key --name hospital-ehr --kind institution")
-              .c_str(),
-          "r");
-      REQUIRE(p != nullptr);
-      char buf[512];
-      std::size_t got;
-      while ((got = std::fread(buf, 1, sizeof buf, p)) > 0) keygen.append(buf, got);
-      REQUIRE(::pclose(p) == 0);
-    }
-    const auto key_at = keygen.find('\n') + 3;  // the key is on line 2, indented by 2
-    institution_key_ = keygen.substr(key_at, 64);
-    const std::string entry = keygen.substr(keygen.find("    - name:"));
+    // Two more callers, keyed the way an operator does it: mhr fhir-key.
+    auto [institution_key, institution_entry] = fhir_key("--name hospital-ehr --kind institution");
+    auto [outside_key, outside_entry] = fhir_key("--name dr-outside --external");
+    institution_key_ = institution_key;
+    outside_key_ = outside_key;
     ClusterOptions o;
     o.dir = dir_ + "/run";
     o.bin_dir = MHR_BIN_DIR;
@@ -85,7 +89,7 @@ class FhirCluster {
         "fhir:\n  listen: 127.0.0.1:" + std::to_string(port_) + "\n" + tls_yaml +
         "  max_body: 2MiB\n  api_keys:\n    - name: dr-test\n      kind: clinician\n"
         "      sha256: " +
-        sha256(as_bytes(kApiKey)).hex() + "\n" + entry;
+        sha256(as_bytes(kApiKey)).hex() + "\n" + institution_entry + outside_entry;
     Scenario s = load_scenario_string(kScenario, name + ".yaml");
     cluster_ = std::make_unique<Cluster>(s, protocol_params(s, ScenarioMode::kBroadcast), o);
     cluster_->start_all();
@@ -194,6 +198,7 @@ class FhirCluster {
 
  public:
   std::string institution_key_;  // made by mhr fhir-key
+  std::string outside_key_;      // an external identity's, made by mhr fhir-key --external
 };
 
 std::string diagnostics(const HttpResult& r) {
@@ -203,11 +208,12 @@ std::string diagnostics(const HttpResult& r) {
 
 // Imports a transaction Bundle and checks that $everything gives back every
 // entry equal to what was sent (references rewritten to the new ids).
-void import_and_compare(FhirCluster& c, const Json& bundle) {
+// `patient`: the patient of a Bundle that has no Patient entry.
+void import_and_compare(FhirCluster& c, const Json& bundle, std::string patient = "") {
   HttpResult r = c.request("POST", "", bundle);
   REQUIRE_MESSAGE(r.status == 200, r.body.dump().substr(0, 2000));
   REQUIRE(r.body["entry"].size() == bundle["entry"].size());
-  std::string patient;
+  const std::string made_before = patient;
   for (const Json& e : r.body["entry"]) {
     CHECK_MESSAGE(e["response"]["status"] == "201 Created", e.dump());
     const std::string loc = e["response"].value("location", "");
@@ -216,6 +222,7 @@ void import_and_compare(FhirCluster& c, const Json& bundle) {
   REQUIRE(!patient.empty());
   auto expected = expected_resources(bundle, r.body);
   auto got = c.everything(patient);
+  if (!made_before.empty()) got.erase("Patient/" + made_before);
   CHECK(got.size() == expected.size());
   for (const auto& [name, want] : expected) {
     REQUIRE_MESSAGE(got.contains(name), name);
@@ -325,7 +332,7 @@ TEST_CASE("process: a Bundle of a few hundred mixed resources reads back via $ev
   import_and_compare(c, patient_bundle(21, 30));  // 303 entries
   // A batch of another patient next to it, with one bad entry.
   Json batch = patient_bundle(22, 2, "batch");
-  batch["entry"][3]["resource"].erase("subject");
+  batch["entry"][3]["resource"]["subject"]["reference"] = "Patient/123";
   HttpResult r = c.request("POST", "", batch);
   REQUIRE(r.status == 200);
   CHECK(r.body["type"] == "batch-response");
@@ -375,9 +382,204 @@ TEST_CASE("process: the gateway serves HTTPS when given a certificate") {
   CHECK(r.body["id"] == p);
 }
 
-// Real patient bundles written by other tools (e.g. Synthea's output):
-// MHR_FHIR_BUNDLES=DIR imports every *.json transaction Bundle in DIR and
-// checks it reads back equal. Without it there is nothing to run.
+namespace {
+
+Json consent_for(const std::string& patient, std::string_view system, const std::string& actor,
+                 Json klass = Json::array()) {
+  Json provision = {
+      {"type", "permit"},
+      {"actor",
+       Json::array({{{"reference", {{"identifier", {{"system", system}, {"value", actor}}}}}}})}};
+  if (!klass.empty()) provision["class"] = std::move(klass);
+  return {{"resourceType", "Consent"},
+          {"status", "active"},
+          {"scope", coding("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy",
+                           "Privacy Consent")},
+          {"category", Json::array({coding("http://loinc.org", "59284-0", "Patient Consent")})},
+          {"patient", {{"reference", "Patient/" + patient}}},
+          {"provision", std::move(provision)}};
+}
+
+// A medical and a billing record of the patient, as written.
+std::pair<Json, Json> observation_and_claim(FhirCluster& c, const std::string& patient) {
+  Json obs = {{"resourceType", "Observation"},
+              {"status", "final"},
+              {"code", coding("http://loinc.org", "8867-4", "Heart rate")},
+              {"subject", {{"reference", "Patient/" + patient}}},
+              {"valueQuantity", {{"value", 61}, {"unit", "/min"}}}};
+  Json claim = {{"resourceType", "Claim"},
+                {"status", "active"},
+                {"use", "claim"},
+                {"patient", {{"reference", "Patient/" + patient}}},
+                {"created", "2021-05-06"}};
+  for (Json* r : {&obs, &claim}) {
+    HttpResult w = c.request("POST", (*r)["resourceType"].get<std::string>(), *r);
+    REQUIRE_MESSAGE(w.status == 201, w.body.dump());
+    (*r)["id"] = w.body["id"];
+  }
+  return {obs, claim};
+}
+
+std::string path_of(const Json& r) {
+  return r["resourceType"].get<std::string>() + "/" + r["id"].get<std::string>();
+}
+
+Json without_id(Json r) {
+  r.erase("id");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("process: a Consent opens a patient's records to an external identity, and closes them") {
+  FhirCluster c("consent");
+  const std::string p = c.new_patient();
+  auto [obs, claim] = observation_and_claim(c, p);
+  auto as_outsider = [&](const std::string& path) {
+    return c.request("GET", path, "", c.outside_key_);
+  };
+  HttpResult r = as_outsider(path_of(obs));
+  CHECK(r.status == 403);
+  CHECK(r.body.value("resourceType", "") == "OperationOutcome");
+  CHECK(as_outsider("Patient/" + p + "/$everything").status == 403);
+  // It cannot grant itself access either.
+  CHECK(c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "dr-outside").dump(),
+                  c.outside_key_)
+            .status == 403);
+
+  HttpResult granted =
+      c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "dr-outside"));
+  REQUIRE_MESSAGE(granted.status == 201, granted.body.dump());
+  CHECK(consent_grants(granted.body).size() == 1);
+  r = as_outsider(path_of(obs));
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  CHECK(same_json(without_server_fields(r.body), without_id(obs)));
+  r = as_outsider(path_of(claim));
+  CHECK(r.status == 200);
+  CHECK(same_json(without_server_fields(r.body), without_id(claim)));
+  r = as_outsider("Patient/" + p + "/$everything");
+  REQUIRE(r.status == 200);
+  CHECK(r.body["total"] == 4);  // Patient, Observation, Claim, Consent
+
+  Json inactive = granted.body;
+  inactive["status"] = "inactive";
+  HttpResult put = c.request("PUT", path_of(granted.body), inactive);
+  REQUIRE_MESSAGE(put.status == 200, put.body.dump());
+  CHECK(consent_grants(put.body).empty());
+  CHECK(as_outsider(path_of(obs)).status == 403);
+  CHECK(as_outsider("Patient/" + p + "/$everything").status == 403);
+  // The institution still reads everything, the Consent's history included.
+  CHECK(c.request("GET", path_of(granted.body) + "/_history").body["total"] == 2);
+
+  {  // a Consent scoped to a category opens only those records
+    const std::string q = c.new_patient();
+    auto [obs2, claim2] = observation_and_claim(c, q);
+    HttpResult scoped =
+        c.request("POST", "Consent",
+                  consent_for(q, kApiKeyActorSystem, "dr-outside",
+                              Json::array({{{"system", kCategorySystem}, {"code", "medical"}}})));
+    REQUIRE_MESSAGE(scoped.status == 201, scoped.body.dump());
+    CHECK(as_outsider(path_of(obs2)).status == 200);
+    CHECK(as_outsider(path_of(claim2)).status == 404);
+    r = as_outsider("Patient/" + q + "/$everything");
+    REQUIRE(r.status == 200);
+    REQUIRE(r.body["total"] == 1);
+    CHECK(r.body["entry"][0]["resource"]["id"] == obs2["id"]);
+    // The first patient's records stay closed.
+    CHECK(as_outsider(path_of(obs)).status == 403);
+    // A record node of the deployment can be the grantee too.
+    CHECK(c.request("POST", "Consent", consent_for(q, kNodeActorSystem, "net0.r1")).status == 201);
+    // A deny for dr-outside revokes its grant from the scoped Consent.
+    Json deny = consent_for(q, kApiKeyActorSystem, "dr-outside");
+    deny["provision"]["type"] = "deny";
+    HttpResult denied = c.request("POST", "Consent", deny);
+    REQUIRE_MESSAGE(denied.status == 201, denied.body.dump());
+    CHECK(as_outsider(path_of(obs2)).status == 403);
+  }
+
+  {  // errors
+    // A patient whose key is not in this gateway's custody must sign.
+    r = c.request("POST", "Consent",
+                  consent_for(std::string(64, 'c'), kApiKeyActorSystem, "dr-outside"));
+    CHECK(r.status == 403);
+    CHECK(diagnostics(r).find("mhr grant") != std::string::npos);
+    r = c.request("POST", "Consent", consent_for(p, kApiKeyActorSystem, "nobody"));
+    CHECK(r.status == 422);
+    CHECK(r.body.value("resourceType", "") == "OperationOutcome");
+    r = c.request("POST", "Consent", consent_for(p, kNodeActorSystem, "net9.r9"));
+    CHECK(r.status == 422);
+    Json orphan = consent_for(p, kApiKeyActorSystem, "dr-outside");
+    orphan.erase("patient");
+    CHECK(c.request("POST", "Consent", orphan).status == 422);
+    CHECK(as_outsider(path_of(obs)).status == 403);
+  }
+}
+
+namespace {
+
+// A third-party Bundle as a transaction for this gateway (bundles/README.md):
+// a document's or collection's entries are POSTed; a Bundle without a
+// Patient entry gets one made first, and `patient` names it.
+Json as_transaction(FhirCluster& c, Json bundle, std::string& patient) {
+  bool has_patient = false;
+  std::set<std::string> patient_refs;
+  for (Json& e : bundle["entry"]) {
+    const std::string type = e["resource"]["resourceType"];
+    has_patient = has_patient || type == "Patient";
+    if (bundle["type"] != "transaction") e["request"] = {{"method", "POST"}, {"url", type}};
+    for (const char* element : {"subject", "patient"})
+      if (e["resource"].contains(element))
+        patient_refs.insert(e["resource"][element].value("reference", ""));
+  }
+  bundle["type"] = "transaction";
+  if (!has_patient) {
+    REQUIRE_MESSAGE(patient_refs.size() == 1, "a Bundle of one patient");
+    patient = c.new_patient();
+    std::map<std::string, std::string, std::less<>> refs{
+        {*patient_refs.begin(), "Patient/" + patient}};
+    for (Json& e : bundle["entry"]) rewrite_references(e["resource"], refs);
+  }
+  return bundle;
+}
+
+// Imports every patient Bundle (transaction, document, collection) of the
+// *.json files in `dir`, each read back equal; returns how many. Batch
+// Bundles (Synthea's hospital and practitioner files) are skipped.
+int import_directory(FhirCluster& c, const std::string& dir) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& f : std::filesystem::directory_iterator(dir))
+    if (f.path().extension() == ".json") files.push_back(f.path());
+  std::sort(files.begin(), files.end());
+  int n = 0;
+  for (const auto& path : files) {
+    INFO(path.string());
+    std::ifstream in(path);
+    Json bundle = Json::parse(in);
+    const std::string type = bundle.value("type", "");
+    if (type != "transaction" && type != "document" && type != "collection") continue;
+    std::string patient;
+    const Json transaction = as_transaction(c, std::move(bundle), patient);
+    import_and_compare(c, transaction, patient);
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+// The bundles in tests/fhir/bundles (HL7's R4 examples: an XDS submission, a
+// discharge summary document, genotyping and lab reports).
+TEST_CASE("process: vendored third-party bundles import completely and read back equal") {
+  FhirCluster c("vendored");
+  int files = 0;
+  for (const auto& f : std::filesystem::directory_iterator(MHR_FHIR_BUNDLE_DIR))
+    files += f.path().extension() == ".json";
+  CHECK(files > 0);
+  CHECK(import_directory(c, MHR_FHIR_BUNDLE_DIR) == files);  // none skipped
+}
+
+// More real patient bundles written by other tools (e.g. Synthea's output):
+// MHR_FHIR_BUNDLES=DIR imports every patient Bundle in DIR the same way.
 TEST_CASE("process: external patient bundles import completely and read back equal") {
   const char* dir = std::getenv("MHR_FHIR_BUNDLES");
   if (!dir || !*dir) {
@@ -385,16 +587,7 @@ TEST_CASE("process: external patient bundles import completely and read back equ
     return;
   }
   FhirCluster c("external");
-  int n = 0;
-  for (const auto& f : std::filesystem::directory_iterator(dir)) {
-    if (f.path().extension() != ".json") continue;
-    std::ifstream in(f.path());
-    Json bundle = Json::parse(in);
-    if (bundle.value("type", "") != "transaction") continue;
-    INFO(f.path().string());
-    import_and_compare(c, bundle);
-    ++n;
-  }
+  const int n = import_directory(c, dir);
   MESSAGE(n << " external bundles imported");
   CHECK(n > 0);
 }

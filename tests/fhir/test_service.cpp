@@ -172,7 +172,6 @@ TEST_CASE("search by patient, type and date ranges, paged by _count") {
   for (int m = 1; m <= 12; ++m) {
     const std::string date = std::string("2020-") + (m < 10 ? "0" : "") + std::to_string(m) + "-15";
     REQUIRE(f.send("POST", "Observation", observation(p, date.c_str(), m)).status == 201);
-
   }
   REQUIRE(f.send("POST", "Observation", observation(other, "2020-06-15", 0)).status == 201);
   REQUIRE(f.send("POST", "Condition",
@@ -239,4 +238,29 @@ TEST_CASE("metadata is a CapabilityStatement listing the stored types") {
     if (r["type"] == "Observation")
       for (const Json& p : r["searchParam"]) observation_search |= p["name"] == "date";
   CHECK(observation_search);
+}
+
+TEST_CASE("every stored type lands on its patient's timeline and reads back equal") {
+  ServiceFixture f;
+  const std::string p = f.new_patient();
+  std::size_t stored = 0;
+  for (const ResourceType& t : resource_types()) {
+    if (t.name == "Patient" || t.shared) continue;
+    INFO(t.name);
+    Json r = {
+        {"resourceType", t.name},
+        {std::string(t.patient_elements[0]), {{"reference", "Patient/" + p}}},
+        {"text", {{"status", "generated"}, {"div", "<div>" + std::string(t.name) + "</div>"}}}};
+    if (t.name == "Consent") r["status"] = "draft";  // required; a draft grants nothing
+    FhirResponse w = f.send("POST", std::string(t.name), r);
+    REQUIRE_MESSAGE(w.status == 201, w.body.dump());
+    FhirResponse g = f.send("GET", std::string(t.name) + "/" + w.body["id"].get<std::string>());
+    REQUIRE(g.status == 200);
+    r["id"] = w.body["id"];
+    CHECK(same_json(without_server_fields(g.body), without_server_fields(r)));
+    CHECK(f.backend.chains.at(*user_of_patient_id(p)).back().category == t.category);
+    ++stored;
+  }
+  FhirResponse all = f.send("GET", "Patient/" + p + "/$everything?_count=0");
+  CHECK(all.body["total"] == stored + 1);
 }

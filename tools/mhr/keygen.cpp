@@ -43,6 +43,7 @@ void add_fhir_key_command(CLI::App& app) {
   struct Args {
     std::string name;
     std::string kind = "clinician";
+    bool external = false;
   };
   auto a = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -50,6 +51,8 @@ void add_fhir_key_command(CLI::App& app) {
   cmd->add_option("--name", a->name, "the clinician or institution the key stands for")->required();
   cmd->add_option("--kind", a->kind, "clinician or institution")
       ->check(CLI::IsMember({"clinician", "institution"}));
+  cmd->add_flag("--external", a->external,
+                "a party outside the institution: reads only what patients' Consents grant it");
   cmd->callback([a]() {
     std::array<std::uint8_t, 32> raw{};
     secure_random(raw);
@@ -57,8 +60,9 @@ void add_fhir_key_command(CLI::App& app) {
     std::printf("API key (give it to %s; it is shown only now):\n  %s\n", a->name.c_str(),
                 key.c_str());
     std::printf("add to the fhir.api_keys of the node file (the key itself is not stored):\n");
-    std::printf("    - name: %s\n      kind: %s\n      sha256: %s\n", a->name.c_str(),
-                a->kind.c_str(), sha256(as_bytes(key)).hex().c_str());
+    std::printf("    - name: %s\n      kind: %s\n%s      sha256: %s\n", a->name.c_str(),
+                a->kind.c_str(), a->external ? "      external: true\n" : "",
+                sha256(as_bytes(key)).hex().c_str());
     std::fflush(stdout);
   });
 }
