@@ -132,8 +132,13 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
     if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
       // Sparse: every registration is news, also of a user known here, so
       // that every other network replays the user's chain to its new node.
-      if (learn_registration(batch, reg->user, network_) || sparse())
-        registered.push_back(reg->user);
+      const bool fresh = learn_registration(batch, reg->user, network_);
+      if (fresh || sparse()) registered.push_back(reg->user);
+      // New here, known elsewhere: records may have been written here for
+      // the user before this node forwarded them (its flag said "nowhere").
+      if (fresh && sparse())
+        for (NetworkId other : table_.others(reg->user, network_))
+          owe_replay(batch, reg->user, other);
       continue;
     }
     const auto* record = std::get_if<Record>(&pe.entry);
