@@ -466,4 +466,8 @@ std::size_t encoded_size(const Message& m) {
   return w.size();
 }
 
+Hash message_hash(const Message& m) {
+  return sha256(encode(m));
+}
+
 }  // namespace mhr

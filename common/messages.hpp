@@ -230,6 +230,10 @@ struct Codec<Message> {
   static Message read(Reader& r);
 };
 
+// The hash an Ack names for a message: of its whole encoding, so it names
+// the content (two deliveries of one block with different entries differ).
+Hash message_hash(const Message& m);
+
 // Encoded size in bytes, for bandwidth accounting (exact): the whole
 // top-level encoding, version byte included, i.e. encode(m).size(). Counted
 // without allocating or copying payloads.

@@ -23,9 +23,6 @@ class Outbox {
   TimeUs on_tick();
   std::size_t size() const { return pending_.size(); }
 
-  // The hash an Ack names for a message.
-  static Hash message_hash(const Message& m) { return sha256(encode(m)); }
-
  private:
   struct Pending {
     NodeId to;

@@ -4,6 +4,7 @@
 
 #include "common/backoff.hpp"
 #include "common/verification.hpp"
+#include "consensus_node/chain_page.hpp"
 
 namespace mhr {
 
@@ -45,6 +46,13 @@ Bytes encode_height(std::uint64_t h) {
   return b;
 }
 
+// 'f', the block's header key, the hash of the delivery.
+Bytes foreign_key(NetworkId network, std::uint64_t height, const Hash& delivery_hash) {
+  Bytes id = header_key(network, height);
+  id.insert(id.end(), delivery_hash.bytes.begin(), delivery_hash.bytes.end());
+  return tagged_key(kForeignTag, id);
+}
+
 void insert_sorted(std::vector<NodeId>& v, NodeId n) {
   auto at = std::lower_bound(v.begin(), v.end(), n);
   if (at == v.end() || *at != n) v.insert(at, n);
@@ -69,21 +77,24 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
 void ConsensusNode::start() {
   table_.load(env_.store());
   tip_ = chain_.last_header(network_);
-  std::vector<OutgoingKey> own;
+  std::vector<std::uint64_t> own;
   env_.store().scan_prefix(Table::kPending, Bytes{kOutgoingOwnTag}, [&](ByteView k, ByteView) {
-    own.push_back({network_, read_be64(k.subspan(1))});
+    own.push_back(read_be64(k.subspan(1)));
     return true;
   });
-  for (const auto& key : own) {
-    auto sh = chain_.header(key.first, key.second);
-    auto body = env_.store().get(Table::kBlocks, header_key(key.first, key.second));
+  for (std::uint64_t height : own) {
+    auto sh = chain_.header(network_, height);
+    auto body = env_.store().get(Table::kBlocks, header_key(network_, height));
     MHR_ASSERT_MSG(sh.has_value(), "outgoing block header missing from the store");
-    Outgoing out{*sh, header_hash(sh->header), stored_body(body), {}, {}, {}, {}, {}, 0, 0};
+    Outgoing out;
+    out.header = *sh;
+    out.header_hash = header_hash(sh->header);
+    out.entries = stored_body(body);
     std::vector<Hash> leaves;
     for (const auto& p : out.entries) leaves.push_back(p.hash);
     MerkleTree tree(leaves);
     for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
-    auto& placed = outgoing_[key] = std::move(out);
+    auto& placed = outgoing_[own_key(height)] = std::move(out);
     track(placed);
   }
   std::vector<BlockDelivery> foreign;
@@ -107,6 +118,7 @@ void ConsensusNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, PresenceFlag>) on_presence_flag(from, m);
         if constexpr (std::is_same_v<T, TxRequest>) on_tx_request(from, m);
         if constexpr (std::is_same_v<T, DeliveryAck>) on_delivery_ack(from, m);
+        if constexpr (std::is_same_v<T, Ack>) on_foreign_ack(from, m);
         if constexpr (std::is_same_v<T, CatchUpRequest>) on_catch_up(from, m);
         if constexpr (std::is_same_v<T, BlockDelivery>) on_foreign_delivery(from, m);
         if constexpr (std::is_same_v<T, RemotePresence>) on_remote_presence(from, m);
@@ -138,7 +150,7 @@ bool ConsensusNode::place_record(NodeId from, const Record& r) {
   if (auto round = rounds_.find(h); round != rounds_.end() && round->second.record) return false;
   if (auto committed = env_.store().get(Table::kRecordIndex, h.view())) {
     // A retry of something already ordered: confirm once it is delivered.
-    if (!outgoing_.contains({network_, read_be64(*committed)}))
+    if (!outgoing_.contains(own_key(read_be64(*committed))))
       env_.send(from, make_message(Committed{{h}}));
     return false;
   }
@@ -253,11 +265,16 @@ void ConsensusNode::on_presence_flag(NodeId from, const PresenceFlag& flag) {
     tick_.want(env_, it->second.deadline_us);
   }
   PresenceRound& round = it->second;
-  round.flags[from] = flag.present;
+  bool present = flag.present;
   if (from == index_node()) {
+    // Registrations are never undone: once elsewhere, an index flag saying
+    // otherwise is older than what this node knows.
+    const SharingTable::Row* row = table_.find(flag.user);
+    present = present || (row && row->remote.value_or(false));
     WriteBatch b;
-    if (table_.set_remote(b, flag.user, flag.present)) env_.store().write(b);
+    if (table_.set_remote(b, flag.user, present)) env_.store().write(b);
   }
+  round.flags[from] = present;
   if (round.record && !round.done && answered(round)) finish_presence(it->first, round);
 }
 
@@ -285,8 +302,9 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
     // than the registration that followed it.
     bool present = f != round.flags.end() && f->second;
     if (m == index_node()) {
-      present =
-          present || (f == round.flags.end() && (row == nullptr || row->remote.value_or(true)));
+      // Once elsewhere, always: a flag may predate what the table says.
+      const std::optional<bool> remote = row ? row->remote : std::nullopt;
+      present = present || remote.value_or(f == round.flags.end());
     } else {
       present = present || table_.holds(r.user, m);
     }
@@ -365,7 +383,7 @@ void ConsensusNode::on_audit_anchor(NodeId from, const AuditAnchor& anchor) {
 // An entry ordered before: confirmed once its block reached every holder.
 void ConsensusNode::confirm_if_delivered(NodeId from, const Hash& h) {
   auto place = env_.store().get(Table::kRecordIndex, h.view());
-  if (!place || !outgoing_.contains({network_, read_be64(*place)}))
+  if (!place || !outgoing_.contains(own_key(read_be64(*place))))
     env_.send(from, make_message(Committed{{h}}));
 }
 
@@ -404,6 +422,7 @@ void ConsensusNode::build_block() {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     WriteBatch b;
     std::vector<Hash> leaves;
+    std::vector<std::pair<UserId, NodeId>> joined;  // new holders
     const std::uint64_t height = this->height();
     erasure_.on_block(b, out.entries, height);
     for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
@@ -413,7 +432,7 @@ void ConsensusNode::build_block() {
       Bytes place = encode_height(height);
       b.put(Table::kRecordIndex, p.hash.view(), place);
       if (const auto* reg = std::get_if<Registration>(&p.entry)) {
-        table_.add_holder(b, reg->user, reg->node);
+        if (table_.add_holder(b, reg->user, reg->node)) joined.emplace_back(reg->user, reg->node);
       } else if (const auto* r = std::get_if<Record>(&p.entry)) {
         b.put(Table::kUsers, tagged_key(kTipTag, r->user.view()),
               encode_tip({r->sequence, p.hash}));
@@ -437,8 +456,9 @@ void ConsensusNode::build_block() {
     env_.store().write(b);
     tip_ = out.header;
     env_.count(Counter::kBlocksCommitted);
-    auto& placed = outgoing_[{network_, height}] = std::move(out);
+    auto& placed = outgoing_[own_key(height)] = std::move(out);
     track(placed);
+    for (const auto& [user, node] : joined) join_foreign(user, node);
   }
   // Entries the time-out should not wait for a fresh one to pick up.
   if (!queue_.empty()) block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
@@ -461,7 +481,6 @@ void ConsensusNode::track(Outgoing& out) {
   }
   out.attempts = 0;
   deliver(out, out.waiting);
-  if (out.waiting.empty()) finish_outgoing({out.header.header.network, out.header.header.height});
 }
 
 void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
@@ -476,20 +495,75 @@ void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
     BlockDelivery d{out.header, {}};
     d.entries.reserve(it->second.size());
     for (std::uint32_t i : it->second) d.entries.push_back({out.entries[i].entry, out.proofs[i]});
-    env_.send(m, make_message(std::move(d)));
+    MessagePtr message = make_message(std::move(d));
+    if (out.forwarded_by) expect_ack(out, m, message_hash(*message));
+    env_.send(m, std::move(message));
   }
   out.next_at_us = env_.now_us() + backoff_us(params(), ++out.attempts);
   tick_.want(env_, out.next_at_us);
 }
 
 void ConsensusNode::on_delivery_ack(NodeId from, const DeliveryAck& ack) {
-  OutgoingKey key{ack.network, ack.height};
+  if (ack.network != network_) return;  // foreign deliveries are acknowledged by content
+  const OutgoingKey key = own_key(ack.height);
   auto it = outgoing_.find(key);
   if (it == outgoing_.end() || it->second.header_hash != ack.header_hash) return;
   Outgoing& out = it->second;
   if (out.waiting.erase(from) == 0) return;
   on_entries_acked(out, from);
   if (out.waiting.empty()) finish_outgoing(key);
+}
+
+// A foreign delivery's member owes an Ack naming what it was sent last.
+void ConsensusNode::expect_ack(Outgoing& out, NodeId member, const Hash& ack) {
+  const OutgoingKey key{out.header.header.network, out.header.header.height, out.delivery_hash};
+  auto [it, fresh] = out.ack_hash.try_emplace(member, ack);
+  if (!fresh) {
+    if (it->second == ack) return;
+    forget_ack(member, it->second, key);  // an Ack of less content no longer counts
+    it->second = ack;
+  }
+  foreign_acks_[{member, ack}].insert(key);
+}
+
+void ConsensusNode::forget_ack(NodeId member, const Hash& ack, const OutgoingKey& key) {
+  auto waiting = foreign_acks_.find({member, ack});
+  if (waiting == foreign_acks_.end()) return;
+  waiting->second.erase(key);
+  if (waiting->second.empty()) foreign_acks_.erase(waiting);
+}
+
+// A node now holds the user here: records of the user still being
+// distributed from other networks go to it too (it may have missed them).
+void ConsensusNode::join_foreign(const UserId& user, NodeId node) {
+  for (auto& [key, out] : outgoing_) {
+    if (!out.forwarded_by) continue;
+    bool added = false;
+    for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
+      PlacedEntry& p = out.entries[i];
+      const auto* r = std::get_if<Record>(&p.entry);
+      if (!r || r->user != user || std::binary_search(p.holders.begin(), p.holders.end(), node))
+        continue;
+      insert_sorted(p.holders, node);
+      out.entries_of[node].push_back(i);
+      added = true;
+    }
+    if (!added) continue;
+    out.waiting.insert(node);
+    deliver(out, {node});
+  }
+}
+
+void ConsensusNode::on_foreign_ack(NodeId from, const Ack& ack) {
+  auto found = foreign_acks_.find({from, ack.message_hash});
+  if (found == foreign_acks_.end()) return;
+  const std::set<OutgoingKey> keys = std::move(found->second);
+  foreign_acks_.erase(found);
+  for (const OutgoingKey& key : keys) {
+    auto it = outgoing_.find(key);
+    if (it == outgoing_.end() || it->second.waiting.erase(from) == 0) continue;
+    if (it->second.waiting.empty()) finish_outgoing(key);
+  }
 }
 
 // Confirms to their origins the entries every holder now has.
@@ -520,15 +594,15 @@ void ConsensusNode::confirm(const std::map<NodeId, std::vector<Hash>>& by_origin
 void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
   auto it = outgoing_.find(key);
   MHR_ASSERT(it != outgoing_.end());
+  const auto& [network, height, delivery_hash] = key;
   WriteBatch b;
-  Bytes id = header_key(key.first, key.second);
-  if (key.first == network_) {
-    b.del(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(key.second)));
+  if (network == network_) {
+    b.del(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(height)));
   } else {
-    b.del(Table::kPending, tagged_key(kForeignTag, id));
+    b.del(Table::kPending, foreign_key(network, height, delivery_hash));
+    for (const auto& [member, ack] : it->second.ack_hash) forget_ack(member, ack, key);
     if (it->second.forwarded_by)
-      env_.send(*it->second.forwarded_by,
-                make_message(DeliveryAck{key.first, key.second, it->second.header_hash}));
+      env_.send(*it->second.forwarded_by, make_message(Ack{delivery_hash}));
   }
   env_.store().write(b);
   outgoing_.erase(it);
@@ -543,7 +617,7 @@ void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
     return;
   std::uint64_t end = std::min(height(), req.from_height + kCatchUpBlocks);
   for (std::uint64_t h = req.from_height; h < end; ++h) {
-    if (auto it = outgoing_.find({network_, h}); it != outgoing_.end()) {
+    if (auto it = outgoing_.find(own_key(h)); it != outgoing_.end()) {
       deliver(it->second, {from});
       continue;
     }
@@ -569,7 +643,8 @@ void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
 void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
   const BlockHeader& h = d.header.header;
   if (from != index_node() || h.network == network_) return;
-  OutgoingKey key{h.network, h.height};
+  Bytes encoded = encode(Message{d});
+  const OutgoingKey key{h.network, h.height, sha256(encoded)};
   if (outgoing_.contains(key)) return;  // already distributing; acked when done
   if (header_error(d.header, *topology_, env_.verifier())) {
     env_.count(Counter::kVerifyFailures);
@@ -578,6 +653,7 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
   Outgoing out;
   out.header = d.header;
   out.header_hash = header_hash(h);
+  out.delivery_hash = std::get<2>(key);
   out.forwarded_by = from;
   WriteBatch b;
   for (const ProvenEntry& pe : d.entries) {
@@ -593,11 +669,11 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
     out.entries.push_back({*r, rh, from, std::move(holders)});
     out.proofs.push_back(pe.proof);
   }
-  b.put(Table::kPending, tagged_key(kForeignTag, header_key(h.network, h.height)),
-        encode(Message{d}));
+  b.put(Table::kPending, foreign_key(h.network, h.height, out.delivery_hash), encoded);
   env_.store().write(b);
   auto& placed = outgoing_[key] = std::move(out);
   track(placed);
+  if (placed.waiting.empty()) finish_outgoing(key);  // nobody here holds its users
 }
 
 void ConsensusNode::on_remote_presence(NodeId from, const RemotePresence& p) {
@@ -612,6 +688,12 @@ void ConsensusNode::on_remote_presence(NodeId from, const RemotePresence& p) {
 template <class Request>
 void ConsensusNode::route_to_holder(NodeId from, const Request& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
+  // A member asking for this network's chain: this node ordered every
+  // record of it, so its answer is complete (a holder's may lag).
+  if constexpr (std::is_same_v<Request, HistoryRequest>) {
+    if (req.route.size() == 1 && !req.remote && (from == index_node() || is_own_record_node(from)))
+      return answer_own_chain(from, req);
+  }
   std::vector<NodeId> candidates;
   const bool ours = from != index_node();
   if (!(ours && req.remote))
@@ -634,6 +716,37 @@ void ConsensusNode::relay_back(const Answer& answer) {
     const NodeId to = next->route.back();
     env_.send(to, make_message(std::move(*next)));
   }
+}
+
+// The index node asks for the chain it owes another network: the user is
+// registered elsewhere now. Every record of the user not yet in a block goes
+// to the index node too (it forwards it); the page has all the others.
+void ConsensusNode::claim_for_index(const UserId& user) {
+  WriteBatch b;
+  if (table_.set_remote(b, user, true)) env_.store().write(b);
+  for (PlacedEntry& p : queue_) {
+    const auto* r = std::get_if<Record>(&p.entry);
+    if (r && r->user == user) insert_sorted(p.holders, index_node());
+  }
+  auto open = in_order_.find(user);
+  if (open == in_order_.end()) return;
+  for (const Hash& h : open->second) {
+    PresenceRound& round = rounds_.at(h);
+    round.flags[index_node()] = true;
+    if (round.done) insert_sorted(round.holders, index_node());
+  }
+}
+
+void ConsensusNode::answer_own_chain(NodeId to, const HistoryRequest& req) {
+  if (to == index_node() && sparse()) claim_for_index(req.user);
+  std::uint64_t from_sequence = 0;
+  for (const KnownChain& k : req.known)
+    if (k.network == network_) from_sequence = k.next_sequence;
+  auto tip = decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, req.user.view())));
+  HistoryBatch page = own_chain_page(chain_, network_, req.user, from_sequence, tip);
+  page.request_id = req.request_id;
+  page.route = req.route;
+  env_.send(to, make_message(std::move(page)));
 }
 
 // ---- retries -------------------------------------------------------------------------------

@@ -58,16 +58,23 @@ class ConsensusNode final : public NodeLogic {
   struct Outgoing {
     SignedHeader header;
     Hash header_hash;
+    Hash delivery_hash;  // foreign: of the delivery as forwarded here
     std::vector<PlacedEntry> entries;
     std::vector<MerkleProof> proofs;
     std::set<NodeId> waiting;
     std::map<NodeId, std::vector<std::uint32_t>> entries_of;  // member -> entry indexes
     std::vector<std::uint32_t> unacked_holders;               // per entry
     std::optional<NodeId> forwarded_by;                       // foreign: the index node
+    // Foreign: the Ack each member owes, naming the content it was sent.
+    std::map<NodeId, Hash> ack_hash;
     std::uint32_t attempts = 0;
     TimeUs next_at_us = 0;
   };
-  using OutgoingKey = std::pair<NetworkId, std::uint64_t>;
+  // (network, height, hash of the delivery): own blocks carry a zero hash;
+  // a foreign block may come twice with different records (forwarded, then
+  // replayed), each distributed on its own.
+  using OutgoingKey = std::tuple<NetworkId, std::uint64_t, Hash>;
+  OutgoingKey own_key(std::uint64_t height) const { return {network_, height, Hash{}}; }
 
   void on_store_request(NodeId from, const StoreRequest& req);
   void on_presence_flag(NodeId from, const PresenceFlag& flag);
@@ -77,6 +84,10 @@ class ConsensusNode final : public NodeLogic {
   void confirm_if_delivered(NodeId from, const Hash& h);
   bool is_own_record_node(NodeId id) const;
   void on_delivery_ack(NodeId from, const DeliveryAck& ack);
+  void on_foreign_ack(NodeId from, const Ack& ack);
+  void expect_ack(Outgoing& out, NodeId member, const Hash& ack);
+  void forget_ack(NodeId member, const Hash& ack, const OutgoingKey& key);
+  void join_foreign(const UserId& user, NodeId node);
   void on_catch_up(NodeId from, const CatchUpRequest& req);
   void on_foreign_delivery(NodeId from, const BlockDelivery& d);
   void on_remote_presence(NodeId from, const RemotePresence& p);
@@ -84,6 +95,8 @@ class ConsensusNode final : public NodeLogic {
   void route_to_holder(NodeId from, const Request& req);
   template <class Answer>  // HistoryBatch, BlobPart
   void relay_back(const Answer& answer);
+  void answer_own_chain(NodeId to, const HistoryRequest& req);
+  void claim_for_index(const UserId& user);
 
   // ordering
   std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);
@@ -134,6 +147,9 @@ class ConsensusNode final : public NodeLogic {
   std::deque<PlacedEntry> queue_;
   std::set<Hash> queued_;
   std::map<OutgoingKey, Outgoing> outgoing_;
+  // (member, Ack hash) -> the foreign blocks waiting for it: a forwarded
+  // and a replayed delivery of a block may give a member the same records.
+  std::map<std::pair<NodeId, Hash>, std::set<OutgoingKey>> foreign_acks_;
   TickTimer tick_;
   TickTimer block_timer_;
 };

@@ -41,6 +41,7 @@ class RecordNode final : public NodeLogic {
   std::uint64_t header_height() const { return follower_.next_height(); }
   std::size_t pending_records() const { return pending_.size(); }
   std::size_t syncs_in_progress() const { return syncs_.size(); }
+  std::size_t registrations_pending() const { return registrations_.size(); }
   const ConsentBook& consent() const { return book_; }
   const AuditLog& audit() const { return audit_; }
   const BlobCustody& blobs() const { return blobs_; }

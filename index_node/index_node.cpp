@@ -10,13 +10,32 @@ namespace {
 constexpr std::uint64_t kTickTag = 1;
 constexpr std::uint8_t kOutboxTag = 'm';   // kPending: membership / presence messages
 constexpr std::uint8_t kHandoffTag = 'd';  // kPending: deliveries to hand on
+constexpr std::uint8_t kReplayTag = 'p';   // kPending: chains owed to another network
+// Replays asking the consensus node for a page at one time; the rest wait.
+constexpr std::size_t kMaxReplaysAsking = 64;
 
-Bytes handoff_key(NodeId to, NetworkId network, std::uint64_t height) {
+// 'd', receiver, the block's header key, the delivery's hash.
+Bytes handoff_key(NodeId to, const BlockHeader& h, const Hash& hash) {
   Bytes id;
   append_be32(id, to.value);
-  Bytes rest = header_key(network, height);
-  id.insert(id.end(), rest.begin(), rest.end());
+  Bytes block = header_key(h.network, h.height);
+  id.insert(id.end(), block.begin(), block.end());
+  id.insert(id.end(), hash.bytes.begin(), hash.bytes.end());
   return tagged_key(kHandoffTag, id);
+}
+
+// 'p', the network owed, the user.
+Bytes replay_key(const UserId& user, NetworkId network) {
+  Bytes id;
+  append_be32(id, network.value);
+  id.insert(id.end(), user.bytes.begin(), user.bytes.end());
+  return tagged_key(kReplayTag, id);
+}
+
+Bytes encode_sequence(std::uint64_t seq) {
+  Writer w;
+  w.varint(seq);
+  return w.take();
 }
 
 }  // namespace
@@ -45,9 +64,18 @@ void IndexNode::start() {
     auto m = decode<Message>(r.fixed(r.remaining()));
     MHR_ASSERT_MSG(r.ok() && m.ok() && std::holds_alternative<BlockDelivery>(m.value()),
                    "stored hand-off does not decode");
-    const BlockHeader h = std::get<BlockDelivery>(m.value()).header.header;
-    handoffs_[{to, h.network, h.height}] = {to, make_message(std::move(m).value()), ack_to, 0,
-                                            env_.now_us()};
+    const Hash hash = message_hash(m.value());
+    handoffs_[{to, hash}] = {to, make_message(std::move(m).value()), ack_to, 0, env_.now_us()};
+    return true;
+  });
+  env_.store().scan_prefix(Table::kPending, Bytes{kReplayTag}, [&](ByteView k, ByteView v) {
+    Reader value(v);
+    const std::uint64_t next = value.varint();
+    MHR_ASSERT_MSG(k.size() == 1 + 4 + UserId::kSize && !value.finish_error(),
+                   "stored replay does not decode");
+    const NetworkId network{read_be32(k.subspan(1, 4))};
+    const UserId user = UserId::from_view(k.subspan(5));
+    replays_[{user, network}] = {next, 0, 0, env_.now_us()};
     return true;
   });
   follower_.request_catch_up();
@@ -69,17 +97,16 @@ void IndexNode::on_message(NodeId from, const Message& message) {
             on_forwarded_delivery(from, m);
           }
         }
-        if constexpr (std::is_same_v<T, DeliveryAck>) on_delivery_ack(from, m);
         if constexpr (std::is_same_v<T, MembershipUpdate>) on_membership(from, m);
         if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
         if constexpr (std::is_same_v<T, HistoryRequest> || std::is_same_v<T, BlobRequest>)
           route_across(from, m);
-        if constexpr (std::is_same_v<T, HistoryBatch> || std::is_same_v<T, BlobPart>) relay_back(m);
+        if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(from, m);
+        if constexpr (std::is_same_v<T, BlobPart>) relay_back(m);
         if constexpr (std::is_same_v<T, Ack>) on_ack(from, m);
       },
       message);
-  if (outbox_.size() > 0 || !handoffs_.empty())
-    tick_.want(env_, env_.now_us() + params().retry_timeout_us);
+  if (busy()) tick_.want(env_, env_.now_us() + params().retry_timeout_us);
 }
 
 // ---- own network: registrations and records to forward ------------------------------
@@ -105,7 +132,15 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       continue;
     }
     if (const auto* reg = std::get_if<Registration>(&pe.entry)) {
-      if (learn_registration(batch, reg->user, network_)) registered.push_back(reg->user);
+      // Sparse: every registration is news, also of a user known here, so
+      // that every other network replays the user's chain to its new node.
+      const bool fresh = learn_registration(batch, reg->user, network_);
+      if (fresh || sparse()) registered.push_back(reg->user);
+      // New here, known elsewhere: records may have been written here for
+      // the user before this node forwarded them (its flag said "nowhere").
+      if (fresh && sparse())
+        for (NetworkId other : table_.others(reg->user, network_))
+          owe_replay(batch, reg->user, other);
       continue;
     }
     const auto* record = std::get_if<Record>(&pe.entry);
@@ -123,15 +158,13 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       it->second.entries.push_back(pe);
     }
   }
+  std::vector<HandoffKey> sent;
   for (auto& [target, delivery] : forwards) {
     env_.count(Counter::kRecordsForwarded, static_cast<std::int64_t>(delivery.entries.size()));
-    hand_off(batch, topology_->index_of(target), delivery, std::nullopt);
+    sent.push_back(hand_off(batch, topology_->index_of(target), delivery, std::nullopt));
   }
   env_.store().write(batch);
-  for (const auto& [target, delivery] : forwards) {
-    Handoff& h = handoffs_.at({topology_->index_of(target), header.network, header.height});
-    transmit(h);
-  }
+  for (const HandoffKey& key : sent) transmit(handoffs_.at(key));
   std::set<std::pair<NodeId, Hash>> waiting = announce(registered);
   if (waiting.empty()) return ChainFollower::Applied::kStored;
   announcing_[header.height] = {d.header, std::move(waiting)};
@@ -153,6 +186,7 @@ std::set<std::pair<NodeId, Hash>> IndexNode::announce(const std::vector<UserId>&
 
 void IndexNode::on_ack(NodeId from, const Ack& ack) {
   outbox_.on_ack(from, ack);
+  on_handoff_ack(from, ack);
   for (auto it = announcing_.begin(); it != announcing_.end();) {
     it->second.waiting.erase({from, ack.message_hash});
     if (it->second.waiting.empty()) {
@@ -187,9 +221,12 @@ void IndexNode::on_membership(NodeId from, const MembershipUpdate& m) {
       topology_->network_of(from) != m.network)
     return;
   WriteBatch batch;
-  for (const UserId& user : m.users) learn_registration(batch, user, m.network);
+  for (const UserId& user : m.users) {
+    learn_registration(batch, user, m.network);
+    if (sparse() && table_.contains(user, network_)) owe_replay(batch, user, m.network);
+  }
   if (!batch.empty()) env_.store().write(batch);
-  env_.send(from, make_message(Ack{Outbox::message_hash(m)}));
+  env_.send(from, make_message(Ack{message_hash(m)}));
 }
 
 void IndexNode::on_presence_query(const PresenceQuery& q) {
@@ -206,25 +243,26 @@ void IndexNode::on_forwarded_delivery(NodeId from, const BlockDelivery& d) {
     env_.count(Counter::kVerifyFailures);
     return;
   }
-  HandoffKey key{consensus_, h.network, h.height};
-  if (!handoffs_.contains(key)) {
-    WriteBatch batch;
-    hand_off(batch, consensus_, d, from);
-    env_.store().write(batch);
-    transmit(handoffs_.at(key));
-  }
+  if (handoffs_.contains({consensus_, message_hash(Message{d})})) return;  // relaying it
+  WriteBatch batch;
+  HandoffKey key = hand_off(batch, consensus_, d, from);
+  env_.store().write(batch);
+  transmit(handoffs_.at(key));
 }
 
-void IndexNode::hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d,
-                         std::optional<NodeId> ack_to) {
-  const BlockHeader& h = d.header.header;
+IndexNode::HandoffKey IndexNode::hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d,
+                                          std::optional<NodeId> ack_to) {
+  Bytes encoded = encode(Message{d});
+  HandoffKey key{to, sha256(encoded)};
+  if (handoffs_.contains(key)) return key;
   Writer w;
   w.varint(to.value);
   w.boolean(ack_to.has_value());
   if (ack_to) w.varint(ack_to->value);
-  w.fixed(encode(Message{d}));
-  batch.put(Table::kPending, handoff_key(to, h.network, h.height), w.data());
-  handoffs_[{to, h.network, h.height}] = {to, make_message(d), ack_to, 0, 0};
+  w.fixed(encoded);
+  batch.put(Table::kPending, handoff_key(to, d.header.header, key.second), w.data());
+  handoffs_[key] = {to, make_message(d), ack_to, 0, 0};
+  return key;
 }
 
 void IndexNode::transmit(Handoff& h) {
@@ -234,16 +272,15 @@ void IndexNode::transmit(Handoff& h) {
   tick_.want(env_, h.next_at_us);
 }
 
-void IndexNode::on_delivery_ack(NodeId from, const DeliveryAck& ack) {
-  auto it = handoffs_.find({from, ack.network, ack.height});
+void IndexNode::on_handoff_ack(NodeId from, const Ack& ack) {
+  auto it = handoffs_.find({from, ack.message_hash});
   if (it == handoffs_.end()) return;
-  const auto& d = std::get<BlockDelivery>(*it->second.delivery);
-  if (header_hash(d.header.header) != ack.header_hash) return;
   // A relay is acknowledged to the forwarding index node once our
   // consensus node has it: custody passes hop by hop, never dropped.
   if (it->second.ack_to) env_.send(*it->second.ack_to, make_message(ack));
+  const auto& d = std::get<BlockDelivery>(*it->second.delivery);
   WriteBatch batch;
-  batch.del(Table::kPending, handoff_key(from, ack.network, ack.height));
+  batch.del(Table::kPending, handoff_key(from, d.header.header, ack.message_hash));
   env_.store().write(batch);
   handoffs_.erase(it);
 }
@@ -278,6 +315,90 @@ void IndexNode::relay_back(const Answer& answer) {
   }
 }
 
+// A page of a chain this node owes another network, or an answer to relay.
+void IndexNode::on_history_batch(NodeId from, const HistoryBatch& batch) {
+  if (batch.route.size() == 1 && batch.route.back() == env_.self() && from == consensus_)
+    return on_replay_page(batch);
+  relay_back(batch);
+}
+
+// ---- replays: a chain owed to a network where its user just registered ------------------
+
+void IndexNode::owe_replay(WriteBatch& batch, const UserId& user, NetworkId network) {
+  if (network == network_ || replays_.contains({user, network})) return;  // one covers all
+  batch.put(Table::kPending, replay_key(user, network), encode_sequence(0));
+  replays_[{user, network}] = {0, 0, 0, env_.now_us()};
+  tick_.want(env_, env_.now_us());
+}
+
+void IndexNode::ask_replay_page(const ReplayKey& key, Replay& r) {
+  r.request_id = env_.random_u64() | 1;  // never 0
+  env_.send(
+      consensus_,
+      make_message(HistoryRequest{
+          r.request_id, key.first, {KnownChain{network_, r.next_sequence}}, {env_.self()}, false}));
+  r.attempts = std::min(r.attempts + 1, params().max_attempts);
+  r.next_at_us = env_.now_us() + backoff_us(params(), r.attempts);
+  tick_.want(env_, r.next_at_us);
+}
+
+// A page of the user's chain here, from the consensus node, in sequence
+// order from the one asked for: handed off per block to the network owed.
+void IndexNode::on_replay_page(const HistoryBatch& page) {
+  auto it = replays_.lower_bound({page.user, NetworkId{0}});
+  while (it != replays_.end() && it->first.first == page.user &&
+         it->second.request_id != page.request_id)
+    ++it;
+  if (it == replays_.end() || it->first.first != page.user) return;  // an old page
+  const ReplayKey key = it->first;
+  Replay& r = it->second;
+  std::map<std::uint32_t, BlockDelivery> by_header;
+  std::uint64_t next = r.next_sequence;
+  for (const HistoryItem& item : page.items) {
+    if (item.header_index >= page.headers.size() || item.record.network != network_ ||
+        item.record.user != page.user) {
+      env_.count(Counter::kVerifyFailures);
+      continue;
+    }
+    auto [d, fresh] = by_header.try_emplace(item.header_index,
+                                            BlockDelivery{page.headers[item.header_index], {}});
+    d->second.entries.push_back({Entry{item.record}, item.proof});
+    next = std::max(next, item.record.sequence + 1);
+  }
+  WriteBatch batch;
+  std::vector<HandoffKey> sent;
+  for (const auto& [index, delivery] : by_header)
+    sent.push_back(hand_off(batch, topology_->index_of(key.second), delivery, std::nullopt));
+  env_.count(Counter::kRecordsForwarded, static_cast<std::int64_t>(page.items.size()));
+  if (page.last) {
+    batch.del(Table::kPending, replay_key(key.first, key.second));
+  } else {
+    batch.put(Table::kPending, replay_key(key.first, key.second), encode_sequence(next));
+  }
+  env_.store().write(batch);
+  for (const HandoffKey& k : sent) transmit(handoffs_.at(k));
+  if (page.last) {
+    replays_.erase(it);
+    return;
+  }
+  r.next_sequence = next;
+  r.attempts = 0;
+  ask_replay_page(key, r);
+}
+
+void IndexNode::tick_replays(TimeUs now, TimeUs& next) {
+  std::size_t asking = 0;
+  for (const auto& [key, r] : replays_) asking += r.request_id != 0 ? 1 : 0;
+  for (auto& [key, r] : replays_) {
+    if (r.next_at_us <= now && (r.request_id != 0 || asking < kMaxReplaysAsking)) {
+      if (r.request_id != 0) env_.count(Counter::kRetries);
+      if (r.request_id == 0) ++asking;
+      ask_replay_page(key, r);
+    }
+    if (r.request_id != 0 || asking < kMaxReplaysAsking) next = std::min(next, r.next_at_us);
+  }
+}
+
 // ---- retries ------------------------------------------------------------------------------
 
 void IndexNode::on_timer(TimerId id, std::uint64_t) {
@@ -294,6 +415,7 @@ void IndexNode::on_tick() {
     }
     next = std::min(next, h.next_at_us);
   }
+  tick_replays(now, next);
   if (next != INT64_MAX) tick_.want(env_, next);
 }
 

@@ -29,11 +29,13 @@ class IndexNode final : public NodeLogic {
   void on_client(ClientRequestId id, const ClientRequest& request) override;
 
   const NetworkTable& table() const { return table_; }
-  std::size_t handoffs_pending() const { return handoffs_.size(); }
+  // Work still to do: hand-offs, replays and messages not yet acknowledged.
+  bool busy() const { return !handoffs_.empty() || !replays_.empty() || outbox_.size() > 0; }
 
  private:
   // A delivery this node must hand on: to another network's index node
-  // (forward) or to its own consensus node (relay), until acknowledged.
+  // (forward) or to its own consensus node (relay), until the receiver
+  // acknowledges exactly this content (an Ack naming its hash).
   struct Handoff {
     NodeId to;
     MessagePtr delivery;
@@ -41,26 +43,44 @@ class IndexNode final : public NodeLogic {
     std::uint32_t attempts = 0;
     TimeUs next_at_us = 0;
   };
-  // (receiver, origin network, height)
-  using HandoffKey = std::tuple<NodeId, NetworkId, std::uint64_t>;
+  // (receiver, hash of the delivery)
+  using HandoffKey = std::pair<NodeId, Hash>;
+  // The user's chain in this network, owed to another network where the
+  // user registered: records committed here before this node learned of
+  // that registration were not forwarded there. Paged from the consensus
+  // node and handed off like forwarded records.
+  struct Replay {
+    std::uint64_t next_sequence = 0;  // records below are handed off
+    std::uint64_t request_id = 0;     // 0: no page asked for
+    std::uint32_t attempts = 0;
+    TimeUs next_at_us = 0;
+  };
+  using ReplayKey = std::pair<UserId, NetworkId>;  // (user, network owed)
 
   void on_own_delivery(NodeId from, const BlockDelivery& d);
   ChainFollower::Applied apply_own_block(const BlockDelivery& d);
   void on_ack(NodeId from, const Ack& ack);
   void on_forwarded_delivery(NodeId from, const BlockDelivery& d);
-  void on_delivery_ack(NodeId from, const DeliveryAck& ack);
+  void on_handoff_ack(NodeId from, const Ack& ack);
   void on_membership(NodeId from, const MembershipUpdate& m);
   void on_presence_query(const PresenceQuery& q);
   template <class Request>  // HistoryRequest, BlobRequest
   void route_across(NodeId from, const Request& req);
   template <class Answer>  // HistoryBatch, BlobPart
   void relay_back(const Answer& answer);
+  void on_history_batch(NodeId from, const HistoryBatch& batch);
+  void owe_replay(WriteBatch& batch, const UserId& user, NetworkId network);
+  void ask_replay_page(const ReplayKey& key, Replay& r);
+  void on_replay_page(const HistoryBatch& page);
+  void tick_replays(TimeUs now, TimeUs& next);
 
   bool learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
   // Tells every other index node; returns the (peer, message) pairs to await.
   std::set<std::pair<NodeId, Hash>> announce(const std::vector<UserId>& users);
   bool present_elsewhere(const UserId& user) const;
-  void hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d, std::optional<NodeId> ack_to);
+  // Stores a hand-off (nothing when the same content is pending already).
+  HandoffKey hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d,
+                      std::optional<NodeId> ack_to);
   void transmit(Handoff& h);
   void on_tick();
   const ProtocolParams& params() const { return topology_->params(); }
@@ -75,6 +95,7 @@ class IndexNode final : public NodeLogic {
   ChainFollower follower_;
   Outbox outbox_;
   std::map<HandoffKey, Handoff> handoffs_;
+  std::map<ReplayKey, Replay> replays_;
   // Own blocks with registrations: acknowledged to the consensus node only
   // once every index node has the news, so that a registration confirmed to
   // its record node is known to every network that may write for the user.

@@ -22,17 +22,19 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
+#include "common/net/replay_window.hpp"
 #include "common/signer.hpp"
 
-// Wire format. Every message a DEALER (peer node or client) sends is two
-// frames: a kind byte ('N' a node message, 'C' a client request) and the
-// codec encoding (a Message, or a ClientRequestFrame). The ROUTER sees the
-// routing identity in front. Who sent it is not in the bytes but in the
-// connection: the ZAP handler names every authenticated CURVE key "n<id>"
-// (a node of the deployment) or "c" (a registered client), and libzmq hands
-// that name to us as the "User-Id" property of each frame. Replies to clients
-// go back through the ROUTER as one frame (a ClientReplyFrame).
+// Wire format. A client's request is two frames: the kind byte 'C' and the
+// codec encoding of a ClientRequestFrame. A node's message is three: 'N',
+// the sender's nonce (8 bytes, big-endian; see ReplayWindow) and the
+// encoding of the Message. The ROUTER sees the routing identity in front. Who sent it is not in the
+// bytes but in the connection: the ZAP handler names every authenticated CURVE key "n<id>" (a node
+// of the deployment) or "c" (a registered client), and libzmq hands that name to us as the
+// "User-Id" property of each frame. Replies to clients go back through the ROUTER as one frame (a
+// ClientReplyFrame).
 
 namespace mhr {
 
@@ -199,6 +201,7 @@ struct ZmqRuntime::Impl final : Env {
   long poll_timeout_ms() const;
   zmq::socket_t& dealer_for(NodeId to);
   void undecodable(std::string_view what, DecodeError e);
+  bool admit_nonce(NodeId from, std::uint64_t nonce);
   void close();
 
   struct Timer {
@@ -247,12 +250,15 @@ struct ZmqRuntime::Impl final : Env {
   std::unordered_map<ClientRequestId, PendingClient> clients;
   ClientRequestId next_client = 1;
 
+  NonceClock nonces;     // of the messages this node sends
+  ReplayWindow replays;  // of the messages it receives
   std::unique_ptr<NodeLogic> logic;
   bool ran = false;
   bool closed = false;
   SteadyClock::time_point last_undecodable_log{};
   SteadyClock::time_point last_refused_log{};
   SteadyClock::time_point last_drop_log{};
+  SteadyClock::time_point last_replay_log{};
 };
 
 ZmqRuntime::Impl::Impl(const NodeConfig& cfg, const Deployment& dep, const NodeKeys& keys)
@@ -394,8 +400,12 @@ void ZmqRuntime::Impl::transmit(NodeId to, MessagePtr message) {
   }
   zmq::socket_t& s = dealer_for(to);
   zmq::message_t kind(&kKindNode, 1);
+  Bytes nonce_bytes;
+  append_be64(nonce_bytes, nonces.next(wall_clock_us()));
+  zmq::message_t nonce = frame_of(std::move(nonce_bytes));
   zmq::message_t body = frame_of(std::move(bytes));
   if (!s.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      !s.send(nonce, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(body, zmq::send_flags::dontwait)) {
     ++stats.dropped_queue_full;
     if (rate_limit_ok(last_drop_log))
@@ -490,6 +500,21 @@ void ZmqRuntime::Impl::undecodable(std::string_view what, DecodeError e) {
 // ZAP (RFC 27): version, request id, domain, address, routing id, mechanism,
 // credentials in; version, request id, status code, status text, user id,
 // metadata out.
+// A node message taken before (or outside the window) is dropped and
+// counted, never decoded: the role sees every message at most once.
+bool ZmqRuntime::Impl::admit_nonce(NodeId from, std::uint64_t nonce) {
+  const ReplayWindow::Verdict v = replays.admit(from, nonce, wall_clock_us());
+  if (v == ReplayWindow::Verdict::kFresh) return true;
+  const bool replayed = v == ReplayWindow::Verdict::kReplayed;
+  ++(replayed ? stats.dropped_replayed : stats.dropped_stale);
+  if (rate_limit_ok(last_replay_log))
+    log(LogLevel::kWarn, std::string(replayed ? "a replayed" : "a stale") + " message from " +
+                             to_string(from) + " dropped (" +
+                             std::to_string(stats.dropped_replayed + stats.dropped_stale) +
+                             " so far)");
+  return false;
+}
+
 void ZmqRuntime::Impl::handle_zap() {
   for (;;) {
     zmq::message_t first;
@@ -585,11 +610,11 @@ void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::
                                std::string(user_id) + "' is above max_message_bytes; dropped");
     return;
   }
-  if (!kind_ok || parts.size() != 2) {
+  if (!kind_ok || parts.size() != (client ? 2u : 3u) || (!client && parts[1].size() != 8)) {
     undecodable(client ? "client request" : "message", DecodeError::kInvalidValue);
     return;
   }
-  const zmq::message_t& body = parts[1];
+  const zmq::message_t& body = parts.back();
   if (client) {
     auto decoded = decode<ClientRequestFrame>(view_of(body));
     if (!decoded) {
@@ -603,6 +628,7 @@ void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::
     logic->on_client(id, decoded->request);
     return;
   }
+  if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
   ++stats.messages_in;
   stats.bytes_in += size;
   auto decoded = decode<Message>(view_of(body));
@@ -841,6 +867,8 @@ std::string runtime_stats_json(const RuntimeStats& s) {
   field("dropped_undecodable", s.dropped_undecodable);
   field("dropped_unknown_sender", s.dropped_unknown_sender);
   field("dropped_queue_full", s.dropped_queue_full);
+  field("dropped_replayed", s.dropped_replayed);
+  field("dropped_stale", s.dropped_stale);
   field("client_requests", s.client_requests);
   field("auth_refused", s.auth_refused);
   field("signature_checks", s.signature_checks);

@@ -6,6 +6,8 @@
 //  * every connection is CURVE-encrypted and authenticated: a ZAP handler
 //    admits only the CURVE keys of the deployment's nodes and of the node's
 //    registered clients, and names the sender by its key;
+//  * every node message carries its sender's nonce: one taken before, or
+//    outside the window, is a replay, dropped and counted (ReplayWindow);
 //  * reconnects with back-off, ZMTP heartbeats detect dead peers,
 //    high-water marks bound every queue, and messages above the maximum size
 //    are dropped and counted, never decoded;
@@ -32,6 +34,8 @@ struct RuntimeStats {
   std::uint64_t dropped_undecodable = 0;
   std::uint64_t dropped_unknown_sender = 0;
   std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_replayed = 0;  // a node message whose nonce was taken already
+  std::uint64_t dropped_stale = 0;     // a node message whose nonce is outside the window
   std::uint64_t client_requests = 0;
   std::uint64_t auth_refused = 0;
   std::uint64_t signature_checks = 0;  // Ed25519 verifications (mhr bench's crypto efficiency)

@@ -82,3 +82,35 @@ network:
   INFO("seed 8\n" << run.violations());
   CHECK(run.summary.violations == 0);
 }
+
+// The user's only holder is down when the user registers in another
+// network: the chain comes from the consensus node that ordered it, pushed
+// through the index nodes, not pulled from a holder (nothing is "migrated"
+// by a history sync: it was there before the old holder came back).
+TEST_CASE("faults: a new network gets a user's chain while its only holder is down") {
+  FlowRun run(R"(
+duration: 14s
+topology: {networks: 2, record_nodes: 2}
+workload:
+  users: 1
+  multi_network_fraction: 0
+  record_rate: 20
+  start: 1s
+  stop: 3s
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+  migrations:
+    explicit:
+      - {at: 4s, user: 0, to: net1.r0}
+faults:
+  crashes:
+    - {node: net0.r0, at: 3.5s, restart: 10s}
+)",
+              9);
+  INFO("seed 9\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  const std::set<Hash> old_holder = run.records_of("net0.r0", 0);
+  CHECK(old_holder.size() > 10);
+  CHECK(run.records_of("net1.r0", 0) == old_holder);
+  CHECK(run.summary.records_moved == 0);
+}

@@ -7,7 +7,9 @@
 #include <map>
 #include <zmq.hpp>
 
+#include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
+#include "common/net/replay_window.hpp"
 #include "net_harness.hpp"
 
 using namespace mhr;
@@ -40,6 +42,14 @@ struct RawDealer {
   void send(std::string_view kind, const Bytes& body) {
     (void)socket.send(zmq::buffer(kind), zmq::send_flags::sndmore);
     (void)socket.send(zmq::buffer(body), zmq::send_flags::none);
+  }
+  // A node message as the runtime frames it: 'N', the nonce, the encoding.
+  void send_node(const Message& m, std::uint64_t nonce) {
+    Bytes n;
+    append_be64(n, nonce);
+    (void)socket.send(zmq::buffer(std::string_view("N")), zmq::send_flags::sndmore);
+    (void)socket.send(zmq::buffer(n), zmq::send_flags::sndmore);
+    (void)socket.send(zmq::buffer(encode(m)), zmq::send_flags::none);
   }
 };
 
@@ -176,7 +186,7 @@ TEST_CASE("runtime: hostile frames are dropped and counted, the node keeps worki
     return s.dropped_undecodable == 3 && s.dropped_unknown_sender == 2;
   }));
   // Still serving both.
-  index.send("N", encode(*presence_query(3)));
+  index.send_node(*presence_query(3), static_cast<std::uint64_t>(wall_clock_us()));
   CHECK(a.seen().wait([&] { return a.seen().count_from<PresenceQuery>(kIndexNode) == 1; }));
   client.send("C", encode(ClientRequestFrame{77, RegisterUserRequest{user_of(1), {}}}));
   zmq::message_t reply;
@@ -187,6 +197,43 @@ TEST_CASE("runtime: hostile frames are dropped and counted, the node keeps worki
   REQUIRE(frame.ok());
   CHECK(frame->id == 77);
   CHECK(frame->reply.detail == "registered");
+}
+
+TEST_CASE("runtime: replayed and stale node messages are dropped and counted, never taken twice") {
+  Cluster cluster;
+  TestNode a(cluster, kRecordNode);
+  a.start();
+  RawDealer index(cluster.configs[0].listen, cluster.deployment.address[0].curve_z85,
+                  cluster.keys[kIndexNode.value].curve);
+  auto queries = [&] { return a.seen().count_from<PresenceQuery>(kIndexNode); };
+  auto seen_queries = [&](std::size_t n) { return a.seen().wait([&] { return queries() == n; }); };
+  const auto now = static_cast<std::uint64_t>(wall_clock_us());
+  const std::uint64_t window = ReplayWindow::kWindowUs;
+
+  index.send_node(*presence_query(1), now);
+  REQUIRE(seen_queries(1));
+  // The same frames again, as an eavesdropping peer would send them.
+  index.send_node(*presence_query(1), now);
+  // Old enough to have left the window, and from too far in the future.
+  index.send_node(*presence_query(2), now - 2 * window);
+  index.send_node(*presence_query(3), now + 2 * window);
+  CHECK(a.wait_stats(
+      [](const RuntimeStats& s) { return s.dropped_replayed == 1 && s.dropped_stale == 2; }));
+  // Out of order but new: taken.
+  index.send_node(*presence_query(4), now - 1);
+  REQUIRE(seen_queries(2));
+  const RuntimeStats s = a.stats();
+  CHECK(queries() == 2);  // the role never saw the replays
+  CHECK(s.messages_in == 2);
+  CHECK(s.dropped_undecodable == 0);
+  CHECK(runtime_stats_json(s).find("\"dropped_replayed\": 1") != std::string::npos);
+
+  // A real peer's messages still get through: its nonces rise past ours.
+  TestNode b(cluster, kConsensusNode);
+  b.start();
+  b.exec([](Env& env) { env.send(kRecordNode, presence_query(5)); });
+  CHECK(a.seen().wait([&] { return a.seen().count_from<PresenceQuery>(kConsensusNode) == 1; }));
+  CHECK(a.stats().dropped_replayed == 1);
 }
 
 TEST_CASE("runtime: a message above max_message_bytes is dropped and counted, never decoded") {

@@ -217,11 +217,12 @@ bool SimRun::quiescent() {
     NodeLogic* logic = world_.logic_of(NodeId{static_cast<std::uint32_t>(i)});
     if (!logic) continue;  // a node that stays down has nothing in flight
     if (auto* r = dynamic_cast<RecordNode*>(logic)) {
-      if (r->pending_records() || r->syncs_in_progress()) return false;
+      if (r->pending_records() || r->syncs_in_progress() || r->registrations_pending())
+        return false;
     } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
       if (c->queued() || c->outgoing()) return false;
     } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
-      if (x->handoffs_pending()) return false;
+      if (x->busy()) return false;
     }
   }
   return true;

@@ -278,7 +278,11 @@ class TableCheck {
       fail(Table::kPending, key, "record signature does not verify");
   }
 
-  void delivery(ByteView key, ByteView encoded, ByteView header_key_bytes) {
+  // A delivery stored under its block's header key and its own hash.
+  void delivery(ByteView key, ByteView encoded, ByteView id) {
+    const ByteView header_key_bytes = id.first(12);
+    if (sha256(encoded) != Hash::from_view(id.subspan(12)))
+      return fail(Table::kPending, key, "delivery does not match its hash");
     auto m = decode_value<Message>(key, encoded, "delivery");
     if (!m) return;
     const auto* d = std::get_if<BlockDelivery>(&*m);
@@ -341,7 +345,8 @@ class TableCheck {
           }
           break;
         case layout::kForeign:
-          if (id.size() != 12) return fail(Table::kPending, key, "malformed key"), false;
+          if (id.size() != 12 + Hash::kSize)
+            return fail(Table::kPending, key, "malformed key"), false;
           delivery(key, value, id);
           break;
         case layout::kOutbox:
@@ -353,7 +358,8 @@ class TableCheck {
             decode_value<Message>(key, value, "queued message");
           break;
         case layout::kHandoff: {
-          if (id.size() != 4 + 12) return fail(Table::kPending, key, "malformed key"), false;
+          if (id.size() != 4 + 12 + Hash::kSize)
+            return fail(Table::kPending, key, "malformed key"), false;
           Reader r(value);
           const NodeId to{r.u32()};
           if (r.boolean()) r.u32();
@@ -363,6 +369,13 @@ class TableCheck {
             break;
           }
           delivery(key, rest, id.subspan(4));
+          break;
+        }
+        case layout::kReplay: {
+          Reader r(value);
+          r.varint();
+          if (id.size() != 4 + UserId::kSize || r.finish_error())
+            fail(Table::kPending, key, "malformed replay mark");
           break;
         }
         default:
