@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <cmath>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -137,10 +137,10 @@ class LoadDriver {
     const Clock::time_point t0 = Clock::now();
     const TimeUs end = options_.warmup_us + options_.measure_us;
     for (Connection& c : conns_)
-      while (c.in_flight.size() < options_.window) send(c, since(t0), t0, r);
+      while (c.in_flight.size() < options_.window) send(c, since(t0), r);
     while (since(t0) < end && !interrupted()) {
       collect(t0, r, options_.warmup_us, end, [&](Connection& c) {
-        if (since(t0) < end) send(c, since(t0), t0, r);
+        if (since(t0) < end) send(c, since(t0), r);
       });
     }
     r.committed_rps =
@@ -163,7 +163,7 @@ class LoadDriver {
       while (static_cast<double>(sent) * interval_us <= static_cast<double>(now) &&
              in_flight() < kMaxOpenLoopInFlight) {
         const auto due = static_cast<TimeUs>(static_cast<double>(sent) * interval_us);
-        send(conns_[next_conn], due, t0, r);
+        send(conns_[next_conn], due, r);
         next_conn = (next_conn + 1) % conns_.size();
         ++sent;
       }
@@ -188,29 +188,29 @@ class LoadDriver {
 
   ClientRequest make_request(Connection& c, std::size_t i, std::uint64_t nonce) {
     const std::uint32_t u = c.users[i % c.users.size()];
-    const UserId user = user_id(u, s_.protocol.crypto);
+    const auto& [user, payload] = patient_data(u);
     ClientRequest req = SubmitRecordRequest{
-        user, "Observation", Category::kMedical, payload_for(u, user), std::nullopt, std::nullopt,
-        {}};
+        user, "Observation", Category::kMedical, payload, std::nullopt, std::nullopt, {}};
     sign_request(req, cluster_.client_signer(), c.node, wall_clock_us(), nonce);
     return req;
   }
 
-  // One sealed payload per user, shared by all its records: sealing is the
-  // client's work, not what the network is measured on.
-  SharedBytes payload_for(std::uint32_t u, const UserId& user) {
+  // Per user, its id and one sealed payload shared by all its records:
+  // deriving keys and sealing are the client's work, done once per user.
+  const std::pair<UserId, SharedBytes>& patient_data(std::uint32_t u) {
     std::lock_guard lock(payload_mu_);
-    auto it = payloads_.find(u);
-    if (it != payloads_.end()) return it->second;
+    auto it = patients_.find(u);
+    if (it != patients_.end()) return it->second;
+    const UserId user = user_id(u, s_.protocol.crypto);
     const std::size_t plain = options_.record_bytes > kSealedPayloadOverheadBytes
                                   ? options_.record_bytes - kSealedPayloadOverheadBytes
                                   : 1;
     SharedBytes p(seal_payload(data_key_of(patient_seed(std::to_string(u))), user,
                                Bytes(plain, static_cast<std::uint8_t>('a' + u % 26))));
-    return payloads_.emplace(u, p).first->second;
+    return patients_.emplace(u, std::make_pair(user, std::move(p))).first->second;
   }
 
-  void send(Connection& c, TimeUs due_us, Clock::time_point t0, PhaseResult& r) {
+  void send(Connection& c, TimeUs due_us, PhaseResult& r) {
     ClientRequest req;
     if (c.next_presigned < c.presigned.size()) {
       req = std::move(c.presigned[c.next_presigned++]);
@@ -218,7 +218,6 @@ class LoadDriver {
       req = make_request(c, c.next_user++, ++nonce_ + (std::uint64_t{1} << 60));
       ++r.signed_on_the_fly;
     }
-    (void)t0;
     c.in_flight[c.client->send(req)] = due_us;
   }
 
@@ -263,7 +262,7 @@ class LoadDriver {
   std::vector<NodeId> record_nodes_;
   std::vector<Connection> conns_;
   std::mutex payload_mu_;
-  std::map<std::uint32_t, SharedBytes> payloads_;
+  std::map<std::uint32_t, std::pair<UserId, SharedBytes>> patients_;  // map nodes never move
   std::uint64_t nonce_ = 0;
   std::uint64_t committed_total_ = 0;
 };
