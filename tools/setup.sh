@@ -17,6 +17,7 @@ PACKAGES=(
   libabsl-dev                   # B-tree maps for the simulator's in-memory stores
   iproute2                      # mhr launch --netns
   clang-14 libclang-rt-14-dev   # libFuzzer targets (tests/fuzz/run.sh)
+  ccache                        # rebuilds of sanitizer, fuzz and clean trees reuse objects
 )
 [ -n "${MHR_EXTRA_PACKAGES:-}" ] && read -r -a extra <<<"$MHR_EXTRA_PACKAGES" && PACKAGES+=("${extra[@]}")
 
