@@ -25,6 +25,8 @@
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/net/replay_window.hpp"
+#include "common/net/signature_prefetch.hpp"
+#include "common/net/verify_memo.hpp"
 #include "common/signer.hpp"
 
 // Wire format. A client's request is two frames: the kind byte 'C' and the
@@ -62,6 +64,10 @@ constexpr int kCloseFlushMs = 100;
 constexpr TimeUs kMaxPollUs = 100 * kUsPerMs;
 // Messages handled per loop turn before timers and local messages get a turn.
 constexpr std::size_t kMaxBatch = 256;
+// Signatures remembered as checked (about 100 bytes each): a node's own
+// records come back within seconds, far fewer than this many signatures later.
+constexpr std::size_t kVerifyMemoEntries = 1 << 16;
+constexpr std::size_t kMinPrefetchChecks = 3;
 constexpr int kMaxHeartbeatTtlMs = 6'553'599;  // libzmq's limit
 
 constexpr std::uint8_t kKindNode = 'N';
@@ -146,21 +152,6 @@ bool rate_limit_ok(SteadyClock::time_point& last) {
   return true;
 }
 
-// Counts the signature checks the node makes (from any thread), so mhr bench can relate throughput
-// to what the cores could verify.
-class CountingVerifier final : public Verifier {
- public:
-  CountingVerifier(const Verifier& inner, std::uint64_t& count) : inner_(inner), count_(count) {}
-  bool verify(const PublicKey& key, ByteView message, const Signature& sig) const override {
-    std::atomic_ref<std::uint64_t>(count_).fetch_add(1, std::memory_order_relaxed);
-    return inner_.verify(key, message, sig);
-  }
-
- private:
-  const Verifier& inner_;
-  std::uint64_t& count_;
-};
-
 }  // namespace
 
 struct ZmqRuntime::Impl final : Env {
@@ -195,7 +186,15 @@ struct ZmqRuntime::Impl final : Env {
   void transmit_reply(ClientRequestId id, ClientReply reply);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
-  void handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  // A message or client request taken from the socket, checked and decoded.
+  struct Arrival {
+    NodeId from;
+    ClientRequestId client = 0;  // nonzero: a client request
+    std::optional<Message> message;
+    std::optional<ClientRequest> request;
+  };
+  std::optional<Arrival> take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  void prefetch_signatures();
   void fire_due_timers(const std::atomic<bool>& stop);
   void deliver_local(const std::atomic<bool>& stop);
   long poll_timeout_ms() const;
@@ -229,8 +228,12 @@ struct ZmqRuntime::Impl final : Env {
   std::set<std::string, std::less<>> client_keys;
 
   std::unique_ptr<Store> store_;
+  VerifyMemo memo{kVerifyMemoEntries};
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<Verifier> verifier_;
+  std::unique_ptr<SignaturePool> signature_pool;
+  std::vector<Arrival> arrivals;       // of the current turn
+  std::vector<SignatureCheck> checks;  // of the current turn's arrivals
   // While a turn's writes are not durable yet: what it sends and replies.
   bool grouping = false;
   std::vector<std::pair<NodeId, MessagePtr>> held_messages;
@@ -296,9 +299,11 @@ ZmqRuntime::Impl::Impl(const NodeConfig& cfg, const Deployment& dep, const NodeK
     client_keys.emplace(key_view(decode_curve_key(k, "client key")));
 
   // Signing key: must be the one the topology gives this node.
-  signer_ = make_signer(topo.params().crypto, keys.sign_seed);
-  verifier_ = std::make_unique<CountingVerifier>(verifier_for(topo.params().crypto),
-                                                 stats.signature_checks);
+  const Verifier& scheme = verifier_for(topo.params().crypto);
+  signer_ = std::make_unique<MemoSigner>(make_signer(topo.params().crypto, keys.sign_seed), memo);
+  verifier_ = std::make_unique<MemoVerifier>(scheme, memo, stats.signature_checks);
+  signature_pool =
+      std::make_unique<SignaturePool>(config.verify_threads, scheme, memo, stats.signature_checks);
   if (signer_->public_key() != topo.node(config.id).key)
     throw std::runtime_error(me + ": its signing key is not the one in the topology");
 
@@ -562,19 +567,41 @@ void ZmqRuntime::Impl::handle_zap() {
   }
 }
 
+// Takes what is waiting (a bounded batch), checks its signatures across
+// the pool, then hands it to the role in arrival order.
 void ZmqRuntime::Impl::handle_router(const std::atomic<bool>& stop) {
+  arrivals.clear();
   for (std::size_t n = 0; n < kMaxBatch && !stop.load(std::memory_order_relaxed); ++n) {
     zmq::message_t identity;
-    if (!router.recv(identity, zmq::recv_flags::dontwait)) return;
+    if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
     std::vector<zmq::message_t> parts = receive_rest(router, identity);
-    handle_frames(identity, parts);
+    if (auto a = take_frames(identity, parts)) arrivals.push_back(std::move(*a));
   }
+  prefetch_signatures();
+  for (Arrival& a : arrivals) {
+    if (a.request) logic->on_client(a.client, *a.request);
+    if (a.message) logic->on_message(a.from, *a.message);
+  }
+  arrivals.clear();
 }
 
-void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
+void ZmqRuntime::Impl::prefetch_signatures() {
+  checks.clear();
+  const Topology& topology = *deployment.topology;
+  for (const Arrival& a : arrivals) {
+    if (a.request) collect_checks(*a.request, config.id, checks);
+    if (a.message) collect_checks(*a.message, topology, checks);
+  }
+  // One or two checks are not worth waking the pool: the role makes them.
+  if (checks.size() >= kMinPrefetchChecks) signature_pool->run(checks);
+  checks.clear();
+}
+
+std::optional<ZmqRuntime::Impl::Arrival> ZmqRuntime::Impl::take_frames(
+    zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
   if (parts.empty()) {
     undecodable("message", DecodeError::kTruncated);
-    return;
+    return std::nullopt;
   }
   // The sender, as the ZAP handler named its key.
   const char* uid = zmq_msg_gets(parts[0].handle(), "User-Id");
@@ -600,7 +627,7 @@ void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn,
           "a message from '" + std::string(user_id) + "' of the wrong kind or sender dropped");
-    return;
+    return std::nullopt;
   }
   const std::size_t size = parts.back().size();
   if (size > config.max_message_bytes) {
@@ -608,35 +635,34 @@ void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn, "a message of " + std::to_string(size) + " bytes from '" +
                                std::string(user_id) + "' is above max_message_bytes; dropped");
-    return;
+    return std::nullopt;
   }
   if (!kind_ok || parts.size() != (client ? 2u : 3u) || (!client && parts[1].size() != 8)) {
     undecodable(client ? "client request" : "message", DecodeError::kInvalidValue);
-    return;
+    return std::nullopt;
   }
   const zmq::message_t& body = parts.back();
   if (client) {
     auto decoded = decode<ClientRequestFrame>(view_of(body));
     if (!decoded) {
       undecodable("client request", decoded.error());
-      return;
+      return std::nullopt;
     }
     ++stats.client_requests;
     stats.bytes_in += size;
     ClientRequestId id = next_client++;
     clients.emplace(id, PendingClient{identity.to_string(), decoded->id});
-    logic->on_client(id, decoded->request);
-    return;
+    return Arrival{NodeId{}, id, std::nullopt, std::move(decoded->request)};
   }
-  if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
+  if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return std::nullopt;
   ++stats.messages_in;
   stats.bytes_in += size;
   auto decoded = decode<Message>(view_of(body));
   if (!decoded) {
     undecodable("message from " + to_string(*from), decoded.error());
-    return;
+    return std::nullopt;
   }
-  logic->on_message(*from, decoded.value());
+  return Arrival{*from, 0, std::move(decoded.value()), std::nullopt};
 }
 
 void ZmqRuntime::Impl::fire_due_timers(const std::atomic<bool>& stop) {
