@@ -14,6 +14,7 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -25,6 +26,7 @@
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/net/replay_window.hpp"
+#include "common/message_bundle.hpp"
 #include "common/net/signature_prefetch.hpp"
 #include "common/net/verify_memo.hpp"
 #include "common/signer.hpp"
@@ -182,7 +184,9 @@ struct ZmqRuntime::Impl final : Env {
   void loop(const std::atomic<bool>& stop);
   void begin_group();
   void end_group();
-  void transmit(NodeId to, MessagePtr message);
+  void transmit(NodeId to, std::span<const MessagePtr> messages);
+  void send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent);
+  void transmit_held();
   void transmit_reply(ClientRequestId id, ClientReply reply);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
@@ -193,7 +197,7 @@ struct ZmqRuntime::Impl final : Env {
     std::optional<Message> message;
     std::optional<ClientRequest> request;
   };
-  std::optional<Arrival> take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  void take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
   void prefetch_signatures();
   void fire_due_timers(const std::atomic<bool>& stop);
   void deliver_local(const std::atomic<bool>& stop);
@@ -386,42 +390,61 @@ void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
     held_messages.emplace_back(to, std::move(message));
     return;
   }
-  transmit(to, std::move(message));
+  transmit(to, std::span<const MessagePtr>(&message, 1));
 }
 
-void ZmqRuntime::Impl::transmit(NodeId to, MessagePtr message) {
+// Sends `messages` to `to` in order, as few bundles as fit the frame limit.
+void ZmqRuntime::Impl::transmit(NodeId to, std::span<const MessagePtr> messages) {
   if (!deployment.topology->has_node(to)) {
     log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
     return;
   }
-  Bytes bytes = encode(*message);
-  const std::size_t size = bytes.size();
-  if (size > config.max_message_bytes) {
-    ++stats.dropped_oversize;
-    log(LogLevel::kWarn, "a " + std::string(message_type_name(*message)) + " of " +
-                             std::to_string(size) + " bytes to " + to_string(to) +
-                             " is above max_message_bytes; dropped");
-    return;
+  BundleWriter bundle(config.max_message_bytes);
+  std::size_t first = 0;  // of the messages in `bundle`
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Message& m = *messages[i];
+    const Bytes bytes = encode(m);
+    if (BundleWriter::single_size(bytes.size()) > config.max_message_bytes) {
+      ++stats.dropped_oversize;
+      log(LogLevel::kWarn, "a " + std::string(message_type_name(m)) + " of " +
+                               std::to_string(bytes.size()) + " bytes to " + to_string(to) +
+                               " is above max_message_bytes; dropped");
+      continue;
+    }
+    if (!bundle.fits(bytes.size())) {
+      send_bundle(to, bundle.take(), messages.subspan(first, i - first));
+      first = i;
+    }
+    bundle.add(bytes);
   }
+  if (!bundle.empty()) send_bundle(to, bundle.take(), messages.subspan(first));
+}
+
+void ZmqRuntime::Impl::send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent) {
+  const std::size_t size = frame.size();
   zmq::socket_t& s = dealer_for(to);
   zmq::message_t kind(&kKindNode, 1);
   Bytes nonce_bytes;
   append_be64(nonce_bytes, nonces.next(wall_clock_us()));
   zmq::message_t nonce = frame_of(std::move(nonce_bytes));
-  zmq::message_t body = frame_of(std::move(bytes));
+  zmq::message_t body = frame_of(std::move(frame));
   if (!s.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(nonce, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(body, zmq::send_flags::dontwait)) {
-    ++stats.dropped_queue_full;
+    stats.dropped_queue_full += sent.size();
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn, "queue to " + to_string(to) + " is full; messages dropped");
     return;
   }
-  ++stats.messages_out;
+  ++stats.frames_out;
   stats.bytes_out += size;
-  ++stats.out_by_type[message->index()];
   const Topology& topo = *deployment.topology;
-  ++(topo.network_of(to) == topo.network_of(config.id) ? stats.out_intra : stats.out_inter);
+  const bool intra = topo.network_of(to) == topo.network_of(config.id);
+  for (const MessagePtr& m : sent) {
+    ++stats.messages_out;
+    ++stats.out_by_type[m->index()];
+    ++(intra ? stats.out_intra : stats.out_inter);
+  }
 }
 
 TimerId ZmqRuntime::Impl::set_timer(TimeUs delay_us, std::uint64_t tag) {
@@ -575,7 +598,7 @@ void ZmqRuntime::Impl::handle_router(const std::atomic<bool>& stop) {
     zmq::message_t identity;
     if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
     std::vector<zmq::message_t> parts = receive_rest(router, identity);
-    if (auto a = take_frames(identity, parts)) arrivals.push_back(std::move(*a));
+    take_frames(identity, parts);
   }
   prefetch_signatures();
   for (Arrival& a : arrivals) {
@@ -597,11 +620,12 @@ void ZmqRuntime::Impl::prefetch_signatures() {
   checks.clear();
 }
 
-std::optional<ZmqRuntime::Impl::Arrival> ZmqRuntime::Impl::take_frames(
-    zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
+// Checks a frame's sender, kind and size, decodes it and adds what it holds
+// to the turn's arrivals.
+void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
   if (parts.empty()) {
     undecodable("message", DecodeError::kTruncated);
-    return std::nullopt;
+    return;
   }
   // The sender, as the ZAP handler named its key.
   const char* uid = zmq_msg_gets(parts[0].handle(), "User-Id");
@@ -627,7 +651,7 @@ std::optional<ZmqRuntime::Impl::Arrival> ZmqRuntime::Impl::take_frames(
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn,
           "a message from '" + std::string(user_id) + "' of the wrong kind or sender dropped");
-    return std::nullopt;
+    return;
   }
   const std::size_t size = parts.back().size();
   if (size > config.max_message_bytes) {
@@ -635,34 +659,38 @@ std::optional<ZmqRuntime::Impl::Arrival> ZmqRuntime::Impl::take_frames(
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn, "a message of " + std::to_string(size) + " bytes from '" +
                                std::string(user_id) + "' is above max_message_bytes; dropped");
-    return std::nullopt;
+    return;
   }
   if (!kind_ok || parts.size() != (client ? 2u : 3u) || (!client && parts[1].size() != 8)) {
     undecodable(client ? "client request" : "message", DecodeError::kInvalidValue);
-    return std::nullopt;
+    return;
   }
   const zmq::message_t& body = parts.back();
   if (client) {
     auto decoded = decode<ClientRequestFrame>(view_of(body));
     if (!decoded) {
       undecodable("client request", decoded.error());
-      return std::nullopt;
+      return;
     }
     ++stats.client_requests;
     stats.bytes_in += size;
     ClientRequestId id = next_client++;
     clients.emplace(id, PendingClient{identity.to_string(), decoded->id});
-    return Arrival{NodeId{}, id, std::nullopt, std::move(decoded->request)};
+    arrivals.push_back(Arrival{NodeId{}, id, std::nullopt, std::move(decoded->request)});
+    return;
   }
-  if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return std::nullopt;
-  ++stats.messages_in;
+  if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
+  ++stats.frames_in;
   stats.bytes_in += size;
-  auto decoded = decode<Message>(view_of(body));
+  auto decoded = decode_bundle(view_of(body));
   if (!decoded) {
     undecodable("message from " + to_string(*from), decoded.error());
-    return std::nullopt;
+    return;
   }
-  return Arrival{*from, 0, std::move(decoded.value()), std::nullopt};
+  for (Message& m : decoded.value()) {
+    ++stats.messages_in;
+    arrivals.push_back(Arrival{*from, 0, std::move(m), std::nullopt});
+  }
 }
 
 void ZmqRuntime::Impl::fire_due_timers(const std::atomic<bool>& stop) {
@@ -714,6 +742,20 @@ void ZmqRuntime::Impl::loop(const std::atomic<bool>& stop) {
   }
 }
 
+// A turn's messages, each peer's in the order sent, one peer after another
+// in the order first sent to.
+void ZmqRuntime::Impl::transmit_held() {
+  std::vector<NodeId> peers;
+  std::unordered_map<NodeId, std::vector<MessagePtr>> by_peer;
+  for (auto& [to, m] : held_messages) {
+    auto& list = by_peer[to];
+    if (list.empty()) peers.push_back(to);
+    list.push_back(std::move(m));
+  }
+  held_messages.clear();
+  for (NodeId to : peers) transmit(to, by_peer[to]);
+}
+
 void ZmqRuntime::Impl::begin_group() {
   MHR_ASSERT(!grouping && held_messages.empty() && held_replies.empty());
   store().begin_group();
@@ -724,8 +766,7 @@ void ZmqRuntime::Impl::end_group() {
   MHR_ASSERT(grouping);
   store().end_group();
   grouping = false;
-  for (auto& [to, m] : held_messages) transmit(to, std::move(m));
-  held_messages.clear();
+  transmit_held();
   for (auto& [id, r] : held_replies) transmit_reply(id, std::move(r));
   held_replies.clear();
 }
@@ -887,6 +928,8 @@ std::string runtime_stats_json(const RuntimeStats& s) {
   field("messages_out", s.messages_out);
   field("bytes_in", s.bytes_in);
   field("bytes_out", s.bytes_out);
+  field("frames_in", s.frames_in);
+  field("frames_out", s.frames_out);
   field("out_intra", s.out_intra);
   field("out_inter", s.out_inter);
   field("dropped_oversize", s.dropped_oversize);

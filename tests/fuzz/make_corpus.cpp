@@ -16,6 +16,7 @@
 #include "common/messages.hpp"
 #include "common/net/deployment.hpp"
 #include "common/verification.hpp"
+#include "common/message_bundle.hpp"
 #include "consensus_node/block_body.hpp"
 #include "tests/fuzz/fuzz_case.hpp"
 #include "tests/fuzz/fuzz_topology.hpp"
@@ -124,6 +125,7 @@ enum MessageSelector : std::uint8_t {
   kRegistration,
   kOffChainRef,
   kBlockBody,
+  kBundle,
 };
 
 void messages_corpus(const fs::path& dir) {
@@ -224,6 +226,10 @@ void messages_corpus(const fs::path& dir) {
   for (const ProvenEntry& pe : b.entries)
     body.push_back({pe.entry, entry_hash(pe.entry), NodeId{1}, {NodeId{1}, NodeId{2}}});
   write_case(dir, "block-body", kBlockBody, encode_block_body(body));
+  BundleWriter bundle(1 << 20);
+  bundle.add(encode(Message{StoreRequest{rec}}));
+  bundle.add(encode(Message{BlockDelivery{b.header, b.entries}}));
+  write_case(dir, "bundle", kBundle, bundle.take());
 }
 
 void verify_corpus(const fs::path& dir) {
