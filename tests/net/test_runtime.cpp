@@ -9,8 +9,8 @@
 
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
-#include "common/net/replay_window.hpp"
 #include "common/message_bundle.hpp"
+#include "common/net/replay_window.hpp"
 #include "net_harness.hpp"
 
 using namespace mhr;
@@ -332,8 +332,7 @@ TEST_CASE("runtime: a turn's messages to one peer travel as one bundle") {
   c.start();
   a.start();
   a.exec([](Env& env) {
-    for (int i = 0; i < 50; ++i)
-      env.send(kIndexNode, presence_query(static_cast<std::uint8_t>(i)));
+    for (int i = 0; i < 50; ++i) env.send(kIndexNode, presence_query(static_cast<std::uint8_t>(i)));
   });
   CHECK(c.seen().wait([&] { return c.seen().count_from<PresenceQuery>(kRecordNode) == 50; }));
   const RuntimeStats s = a.stats();

@@ -177,7 +177,7 @@ class LoadDriver {
 
   std::uint64_t records_committed_total() const { return committed_total_; }
 
- bool interrupted_now() const { return interrupted(); }
+  bool interrupted_now() const { return interrupted(); }
 
  private:
   bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
@@ -373,7 +373,8 @@ Ramp find_peak(LoadDriver& driver, Cluster& cluster, const BenchOptions& options
     RampStep step{w, {}, cpu_now(cluster)};
     step.result = driver.closed_loop(w);
     const std::vector<double> after = cpu_now(cluster);
-    for (std::size_t i = 0; i < after.size(); ++i) step.cpu_seconds[i] = after[i] - step.cpu_seconds[i];
+    for (std::size_t i = 0; i < after.size(); ++i)
+      step.cpu_seconds[i] = after[i] - step.cpu_seconds[i];
     ramp.steps.push_back(std::move(step));
     const double best_rps = ramp.steps[ramp.best].result.committed_rps;
     const double rps = ramp.steps.back().result.committed_rps;

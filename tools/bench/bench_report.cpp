@@ -141,11 +141,10 @@ std::string format_bench(const nlohmann::json& bench) {
       << " committed records/s (closed loop, "
       << (m["peak"].contains("window") ? std::to_string(m["peak"]["window"].get<std::uint32_t>())
                                        : std::string("?"))
-      << " in flight per connection); at "
-      << fixed(m["half_load"]["offered_rps"].get<double>(), 0) << " records/s: p50 "
-      << fixed(l["p50"].get<double>()) << " ms, p90 " << fixed(l["p90"].get<double>())
-      << " ms, p99 " << fixed(l["p99"].get<double>()) << " ms, max "
-      << fixed(l["max"].get<double>()) << " ms; crypto efficiency "
+      << " in flight per connection); at " << fixed(m["half_load"]["offered_rps"].get<double>(), 0)
+      << " records/s: p50 " << fixed(l["p50"].get<double>()) << " ms, p90 "
+      << fixed(l["p90"].get<double>()) << " ms, p99 " << fixed(l["p99"].get<double>())
+      << " ms, max " << fixed(l["max"].get<double>()) << " ms; crypto efficiency "
       << fixed(m["crypto_efficiency"].get<double>(), 3) << " ("
       << fixed(m["verifications_per_record"].get<double>(), 2) << " checks per record)\n";
   };

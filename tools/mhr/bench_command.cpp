@@ -61,8 +61,7 @@ int run_bench_command(const BenchArgs& a) {
       "mhr bench: scenario %s, %zu processes per mode, %u connections x %u-%u in flight, "
       "%u-byte records, fsync on, in %s\n",
       scenario.name.c_str(), scenario.node_count(), o.clients, o.window,
-      std::max(o.window, o.max_window), o.record_bytes,
-      o.out_dir.c_str());
+      std::max(o.window, o.max_window), o.record_bytes, o.out_dir.c_str());
   std::fflush(stdout);
   const nlohmann::json bench = run_bench(scenario, o);
   if (g_bench_interrupted) {
