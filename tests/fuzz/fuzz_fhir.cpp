@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/sim/rng.hpp"
 #include "edge_node/fhir/ids.hpp"
 #include "edge_node/fhir/router.hpp"
 #include "edge_node/fhir/service.hpp"
@@ -45,15 +46,7 @@ const Identity kExternal{"dr-outside", "clinician", true};
 struct Gateway {
   MemoryBackend backend;
   std::uint64_t state = 7;
-  FhirService service{backend,
-                      [this] {
-                        state += 0x9E3779B97F4A7C15ull;  // splitmix64
-                        std::uint64_t z = state;
-                        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-                        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-                        return z ^ (z >> 31);
-                      },
-                      ServiceLimits{64}};
+  FhirService service{backend, [this] { return mhr::splitmix64(state); }, ServiceLimits{64}};
   std::string patient, practitioner, observation;
 
   Gateway() = default;
