@@ -165,6 +165,18 @@ void messages_corpus(const fs::path& dir) {
       Ack{h},
       BlobRequest{3, rec.user, h, kManifestPart, {NodeId{2}, NodeId{5}}, true},
       BlobPart{3, h, 1, true, SharedBytes(Bytes(300, 9)), {NodeId{2}}},
+      Proposal{2, b.header.header, SharedBytes(Bytes(64, 3)), b.header.signatures.at(0).signature,
+               1},
+      Vote{VotePhase::kCommit, 2, 1, header_hash(b.header.header),
+           b.header.signatures.at(0).signature},
+      ViewChange{3, NodeId{1}, b.header, PreparedCert{2, b.header.header, b.header.signatures},
+                 b.header.signatures.at(0).signature, SharedBytes(Bytes(32, 4))},
+      NewView{3,
+              {ViewChange{
+                  3, NodeId{1}, b.header, std::nullopt, b.header.signatures.at(0).signature, {}}}},
+      BlockFetch{4, 2},
+      CommittedBlock{b.header, SharedBytes(Bytes(64, 3))},
+      Forwarded{NodeId{2}, SharedBytes(encode(Message{StoreRequest{rec}}))},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
     write_case(dir,
