@@ -242,6 +242,10 @@ std::size_t table_index(Table t) {
   return i;
 }
 
+bool appended_in_order(Table t) {
+  return t == Table::kHeaders || t == Table::kBlocks || t == Table::kAudit;
+}
+
 class MemoryStore final : public Store {
  public:
   MemoryStore() = default;
@@ -275,6 +279,13 @@ class MemoryStore final : public Store {
       if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
         TableSet& m = tables_[table_index(p->table)];
         const Probe probe{ByteView(p->key)};
+        // Headers, blocks and audit entries are appended in key order: the
+        // last leaf is the place, without a walk down from the root.
+        if (appended_in_order(p->table) && (m.empty() || SlotLess{}(*m.rbegin(), probe))) {
+          m.insert(m.end(), Slot{probe.prefix, cache.entry_for(p->table, p->key, p->value)});
+          size_ += p->key.size() + p->value.size();
+          continue;
+        }
         auto it = m.lower_bound(probe);
         if (it != m.end() && slot_has_key(*it, probe)) {
           Entry* old = it->entry;
