@@ -87,6 +87,15 @@ class SharingCache {
   // Larger entries are rarely written twice and would pin memory here.
   static constexpr std::size_t kMaxEntryBytes = 4096;
 
+  // Tables whose rows many nodes hold alike: headers (every member), users
+  // (every index node's inter-network table), records and their places
+  // (every holder under full replication). Pending work, blocks, audit
+  // chains and blobs are a node's own.
+  static bool shared_between_nodes(Table t) {
+    return t == Table::kHeaders || t == Table::kUsers || t == Table::kRecords ||
+           t == Table::kRecordIndex;
+  }
+
   SharingCache() : slots_(kSlots) {}
   ~SharingCache() {
     for (Slot& s : slots_)
@@ -97,7 +106,8 @@ class SharingCache {
 
   // An entry holding exactly (key, value), with one reference for the caller.
   Entry* entry_for(Table t, ByteView key, ByteView value) {
-    if (key.size() + value.size() > kMaxEntryBytes) return make_entry(key, value);
+    if (!shared_between_nodes(t) || key.size() + value.size() > kMaxEntryBytes)
+      return make_entry(key, value);
     const std::uint64_t h = hash(t, key);
     Slot& s = slots_[h & (kSlots - 1)];
     if (s.entry && s.hash == h && same_bytes(s.entry->key(), key) &&
@@ -119,12 +129,19 @@ class SharingCache {
     Entry* entry = nullptr;
   };
 
-  // FNV-1a over the table and the key, then a final mix: keys are short.
+  // Eight bytes at a time (keys are short), then a final mix.
   static std::uint64_t hash(Table t, ByteView key) {
-    std::uint64_t h = 0xcbf29ce484222325ull ^ static_cast<std::uint64_t>(t);
-    for (std::uint8_t b : key) h = (h ^ b) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
+    std::uint64_t h = 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(t) + 1) ^ key.size();
+    std::size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, key.data() + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    std::uint64_t tail = 0;
+    std::memcpy(&tail, key.data() + i, key.size() - i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
   }
