@@ -1,15 +1,34 @@
-// In-memory store for the simulator: one ordered B-tree map per table. It enforces
+// In-memory store for the simulator: one ordered B-tree per table. It enforces
 // the same key rules as LMDB (non-empty, at most 511 bytes) so that code that
 // runs in the simulator also runs on the real back end.
 //
+// A simulation holds the stores of a hundred thousand nodes, and most of what
+// they hold is the same bytes many times over: every member of a network
+// stores the same headers, every index node the same rows of the
+// inter-network table. So an entry (key and value in one block) is immutable
+// and reference-counted, and a small per-thread cache of recently written
+// entries lets a store that writes bytes equal to an entry written moments
+// ago by another store share that entry. What a store shows is unchanged:
+// get() copies, scan() lends views, size_bytes() counts every store's own
+// logical bytes.
+//
+// Lookups are bound by cache misses, so a B-tree slot carries the key's
+// first 16 bytes as two integers and the key's length: most comparisons
+// never leave the slot.
+//
 // Not thread-safe (the simulator is single-threaded). A visitor must not
 // write to the store it is scanning.
-#include <absl/container/btree_map.h>
+#include <absl/container/btree_set.h>
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
+#include <vector>
 
+#include "common/assert.hpp"
 #include "common/store.hpp"
 
 namespace mhr {
@@ -18,44 +37,207 @@ namespace {
 // LMDB's default maximum key size (mdb_env_get_maxkeysize).
 constexpr std::size_t kMaxKeySize = 511;
 
+// ---- entries ---------------------------------------------------------------
+
+// Key and value bytes in one allocation, shared by every store (and the
+// sharing cache) that holds them. Never changed once made.
+struct Entry {
+  std::atomic<std::uint32_t> refs;
+  std::uint32_t key_size;
+  std::uint32_t value_size;
+
+  std::uint8_t* bytes() { return reinterpret_cast<std::uint8_t*>(this + 1); }
+  const std::uint8_t* bytes() const { return reinterpret_cast<const std::uint8_t*>(this + 1); }
+  ByteView key() const { return {bytes(), key_size}; }
+  ByteView value() const { return {bytes() + key_size, value_size}; }
+};
+
+Entry* make_entry(ByteView key, ByteView value) {
+  void* p = std::malloc(sizeof(Entry) + key.size() + value.size());
+  if (p == nullptr) throw std::bad_alloc();
+  auto* e = new (p)
+      Entry{{1}, static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size())};
+  if (!key.empty()) std::memcpy(e->bytes(), key.data(), key.size());
+  if (!value.empty()) std::memcpy(e->bytes() + key.size(), value.data(), value.size());
+  return e;
+}
+
+void retain(Entry* e) {
+  e->refs.fetch_add(1, std::memory_order_relaxed);
+}
+
+void release(Entry* e) {
+  if (e->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    e->~Entry();
+    std::free(e);
+  }
+}
+
+bool same_bytes(ByteView a, ByteView b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+// Recently written entries by (table, key), so that equal bytes written by
+// another store soon after are shared rather than copied. Direct-mapped:
+// a newer entry simply takes the place of an older one. Per thread, so
+// stores used by different threads never share an entry through it.
+class SharingCache {
+ public:
+  static constexpr std::size_t kSlots = 1u << 16;
+  // Larger entries are rarely written twice and would pin memory here.
+  static constexpr std::size_t kMaxEntryBytes = 4096;
+
+  // Tables whose rows many nodes hold alike: headers (every member), users
+  // (every index node's inter-network table), records and their places
+  // (every holder under full replication). Pending work, blocks, audit
+  // chains and blobs are a node's own.
+  static bool shared_between_nodes(Table t) {
+    return t == Table::kHeaders || t == Table::kUsers || t == Table::kRecords ||
+           t == Table::kRecordIndex;
+  }
+
+  SharingCache() : slots_(kSlots) {}
+  ~SharingCache() {
+    for (Slot& s : slots_)
+      if (s.entry) release(s.entry);
+  }
+  SharingCache(const SharingCache&) = delete;
+  SharingCache& operator=(const SharingCache&) = delete;
+
+  // An entry holding exactly (key, value), with one reference for the caller.
+  Entry* entry_for(Table t, ByteView key, ByteView value) {
+    if (!shared_between_nodes(t) || key.size() + value.size() > kMaxEntryBytes)
+      return make_entry(key, value);
+    const std::uint64_t h = hash(t, key);
+    Slot& s = slots_[h & (kSlots - 1)];
+    if (s.entry && s.hash == h && same_bytes(s.entry->key(), key) &&
+        same_bytes(s.entry->value(), value)) {
+      retain(s.entry);
+      return s.entry;
+    }
+    Entry* e = make_entry(key, value);
+    if (s.entry) release(s.entry);
+    retain(e);
+    s.entry = e;
+    s.hash = h;
+    return e;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    Entry* entry = nullptr;
+  };
+
+  // Eight bytes at a time (keys are short), then a final mix.
+  static std::uint64_t hash(Table t, ByteView key) {
+    std::uint64_t h = 0x9E3779B97F4A7C15ull * (static_cast<std::uint64_t>(t) + 1) ^ key.size();
+    std::size_t i = 0;
+    for (; i + 8 <= key.size(); i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, key.data() + i, 8);
+      h = (h ^ w) * 0xff51afd7ed558ccdull;
+      h ^= h >> 32;
+    }
+    std::uint64_t tail = 0;
+    std::memcpy(&tail, key.data() + i, key.size() - i);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+  }
+
+  std::vector<Slot> slots_;
+};
+
+SharingCache& sharing_cache() {
+  thread_local SharingCache cache;
+  return cache;
+}
+
+// ---- ordering --------------------------------------------------------------
+
+// The first 16 bytes of a key, zero-padded, as two big-endian integers:
+// comparing them compares those bytes.
+struct Prefix {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+};
+
+Prefix prefix_of(ByteView key) {
+  std::uint8_t buf[16] = {};
+  std::memcpy(buf, key.data(), std::min<std::size_t>(key.size(), 16));
+  Prefix p;
+  std::memcpy(&p.hi, buf, 8);
+  std::memcpy(&p.lo, buf + 8, 8);
+  p.hi = __builtin_bswap64(p.hi);
+  p.lo = __builtin_bswap64(p.lo);
+  return p;
+}
+
+// Bytewise order of two keys with equal zero-padded 16-byte prefixes.
+int compare_tails(ByteView a, ByteView b) {
+  // A key of at most 16 bytes equals the other's first bytes: the shorter
+  // one is a prefix of the longer one (or both are equal).
+  if (a.size() > 16 && b.size() > 16) {
+    const std::size_t n = std::min(a.size(), b.size()) - 16;
+    if (int c = std::memcmp(a.data() + 16, b.data() + 16, n); c != 0) return c;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+// What a B-tree slot holds: the prefix, the key length and the entry.
+struct Slot {
+  Prefix prefix;
+  // Replaced by an entry with the same key when the value changes, which
+  // keeps the order: hence mutable inside the set.
+  mutable Entry* entry;
+};
+static_assert(sizeof(Slot) == 24);
+
+// A key to look up, with its prefix computed once.
+struct Probe {
+  explicit Probe(ByteView k) : prefix(prefix_of(k)), key(k) {}
+  Prefix prefix;
+  ByteView key;
+};
+
+struct SlotLess {
+  using is_transparent = void;
+
+  static bool prefix_less(const Prefix& a, const Prefix& b) {
+    return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
+  }
+  static bool prefix_equal(const Prefix& a, const Prefix& b) {
+    return a.hi == b.hi && a.lo == b.lo;
+  }
+
+  bool operator()(const Slot& a, const Slot& b) const {
+    if (!prefix_equal(a.prefix, b.prefix)) return prefix_less(a.prefix, b.prefix);
+    return compare_tails(a.entry->key(), b.entry->key()) < 0;
+  }
+  bool operator()(const Slot& a, const Probe& b) const {
+    if (!prefix_equal(a.prefix, b.prefix)) return prefix_less(a.prefix, b.prefix);
+    return compare_tails(a.entry->key(), b.key) < 0;
+  }
+  bool operator()(const Probe& a, const Slot& b) const {
+    if (!prefix_equal(a.prefix, b.prefix)) return prefix_less(a.prefix, b.prefix);
+    return compare_tails(a.key, b.entry->key()) < 0;
+  }
+};
+
+bool slot_has_key(const Slot& s, const Probe& p) {
+  return SlotLess::prefix_equal(s.prefix, p.prefix) && compare_tails(s.entry->key(), p.key) == 0;
+}
+
+using TableSet = absl::btree_set<Slot, SlotLess, std::allocator<Slot>>;
+
 int compare_bytes(ByteView a, ByteView b) {
   const std::size_t n = std::min(a.size(), b.size());
-  if (n >= 8) {  // most keys differ in their first eight bytes: no memcmp call
-    std::uint64_t x, y;
-    std::memcpy(&x, a.data(), 8);
-    std::memcpy(&y, b.data(), 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-  }
   if (n != 0) {
     if (int c = std::memcmp(a.data(), b.data(), n); c != 0) return c;
   }
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
-
-// A B-tree keeps many keys per cache line: a simulation that holds the
-// stores of a hundred thousand nodes is bound by cache misses, and a
-// red-black tree pays one per level. Keys are std::string so that short
-// ones (headers, table rows) live inline.
-using Key = std::string;
-ByteView view_of(const Key& k) {
-  return {reinterpret_cast<const std::uint8_t*>(k.data()), k.size()};
-}
-Key key_of(ByteView b) {
-  return Key(reinterpret_cast<const char*>(b.data()), b.size());
-}
-
-// Bytewise order that also compares keys with ByteView without copying.
-struct BytewiseLess {
-  using is_transparent = void;
-  bool operator()(ByteView a, ByteView b) const { return compare_bytes(a, b) < 0; }
-  bool operator()(const Key& a, const Key& b) const {
-    return compare_bytes(view_of(a), view_of(b)) < 0;
-  }
-  bool operator()(const Key& a, ByteView b) const { return compare_bytes(view_of(a), b) < 0; }
-  bool operator()(ByteView a, const Key& b) const { return compare_bytes(a, view_of(b)) < 0; }
-};
-
-using TableMap = absl::btree_map<Key, Bytes, BytewiseLess>;
 
 bool starts_with(ByteView key, ByteView prefix) {
   return key.size() >= prefix.size() &&
@@ -77,13 +259,26 @@ std::size_t table_index(Table t) {
   return i;
 }
 
+bool appended_in_order(Table t) {
+  return t == Table::kHeaders || t == Table::kBlocks || t == Table::kAudit;
+}
+
 class MemoryStore final : public Store {
  public:
+  MemoryStore() = default;
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+  ~MemoryStore() override {
+    for (TableSet& t : tables_)
+      for (const Slot& s : t) release(s.entry);
+  }
+
   std::optional<Bytes> get(Table t, ByteView key) const override {
-    const TableMap& m = tables_[table_index(t)];
-    auto it = m.find(key);
+    const TableSet& m = tables_[table_index(t)];
+    auto it = m.find(Probe(key));
     if (it == m.end()) return std::nullopt;
-    return it->second;
+    const ByteView v = it->entry->value();
+    return Bytes(v.begin(), v.end());
   }
 
   void write(const WriteBatch& batch) override {
@@ -96,53 +291,70 @@ class MemoryStore final : public Store {
           },
           op);
     }
+    SharingCache& cache = sharing_cache();
     for (const auto& op : batch.ops()) {
       if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
-        TableMap& m = tables_[table_index(p->table)];
-        auto it = m.find(ByteView(p->key));
-        if (it == m.end()) {
-          m.emplace(key_of(p->key), p->value);
+        TableSet& m = tables_[table_index(p->table)];
+        const Probe probe{ByteView(p->key)};
+        // Headers, blocks and audit entries are appended in key order: the
+        // last leaf is the place, without a walk down from the root.
+        if (appended_in_order(p->table) && (m.empty() || SlotLess{}(*m.rbegin(), probe))) {
+          m.insert(m.end(), Slot{probe.prefix, cache.entry_for(p->table, p->key, p->value)});
           size_ += p->key.size() + p->value.size();
-        } else {
-          size_ -= it->second.size();
-          it->second = p->value;
+          continue;
+        }
+        auto it = m.lower_bound(probe);
+        if (it != m.end() && slot_has_key(*it, probe)) {
+          Entry* old = it->entry;
+          if (same_bytes(old->value(), p->value)) continue;  // rewritten as it was
+          size_ -= old->value_size;
+          // The new entry has the same key: the slot keeps its place.
+          it->entry = cache.entry_for(p->table, p->key, p->value);
           size_ += p->value.size();
+          release(old);
+        } else {
+          m.insert(it, Slot{probe.prefix, cache.entry_for(p->table, p->key, p->value)});
+          size_ += p->key.size() + p->value.size();
         }
       } else {
         const auto& d = std::get<WriteBatch::Delete>(op);
-        TableMap& m = tables_[table_index(d.table)];
-        auto it = m.find(ByteView(d.key));
+        TableSet& m = tables_[table_index(d.table)];
+        auto it = m.find(Probe(ByteView(d.key)));
         if (it != m.end()) {
-          size_ -= it->first.size() + it->second.size();
+          Entry* old = it->entry;
+          size_ -= old->key_size + old->value_size;
           m.erase(it);
+          release(old);
         }
       }
     }
   }
 
   void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const override {
-    const TableMap& m = tables_[table_index(t)];
-    for (auto it = m.lower_bound(begin); it != m.end(); ++it) {
-      if (!end.empty() && compare_bytes(view_of(it->first), end) >= 0) break;
-      if (!visit(view_of(it->first), it->second)) break;
+    const TableSet& m = tables_[table_index(t)];
+    for (auto it = m.lower_bound(Probe(begin)); it != m.end(); ++it) {
+      const Entry& e = *it->entry;
+      if (!end.empty() && compare_bytes(e.key(), end) >= 0) break;
+      if (!visit(e.key(), e.value())) break;
     }
   }
 
   std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
-    const TableMap& m = tables_[table_index(t)];
+    const TableSet& m = tables_[table_index(t)];
     const Bytes succ = prefix_successor(prefix);
-    auto it = succ.empty() ? m.end() : m.lower_bound(ByteView(succ));
+    auto it = succ.empty() ? m.end() : m.lower_bound(Probe(ByteView(succ)));
     if (it == m.begin()) return std::nullopt;
     --it;
-    if (!starts_with(view_of(it->first), prefix)) return std::nullopt;
-    ByteView k = view_of(it->first);
-    return std::make_pair(Bytes(k.begin(), k.end()), it->second);
+    const Entry& e = *it->entry;
+    if (!starts_with(e.key(), prefix)) return std::nullopt;
+    const ByteView k = e.key(), v = e.value();
+    return std::make_pair(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
   }
 
   std::uint64_t size_bytes() const override { return size_; }
 
  private:
-  std::array<TableMap, kTableCount> tables_;
+  std::array<TableSet, kTableCount> tables_;
   std::uint64_t size_ = 0;
 };
 

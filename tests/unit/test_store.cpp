@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -431,6 +432,51 @@ void check_size_grows(Store& s) {
   CHECK(s.size_bytes() > full);
 }
 
+// Long keys over a three-byte alphabet share long prefixes, end in zero
+// bytes and are prefixes of one another: the order must still be bytewise.
+void check_long_key_order(Store& s) {
+  const std::uint32_t seed = 20240607;
+  CAPTURE(seed);
+  std::mt19937 rng(seed);
+  const std::uint8_t alphabet[] = {0x00, 0x01, 0xFF};
+  std::vector<Bytes> keys;
+  for (int i = 0; i < 600; ++i) {
+    Bytes k(12 + rng() % 30, 0x00);
+    for (std::size_t j = 10; j < k.size(); ++j) k[j] = alphabet[rng() % 3];
+    keys.push_back(k);
+  }
+  WriteBatch w;
+  for (const Bytes& k : keys) w.put(Table::kUsers, k, concat(b("v"), k));
+  s.write(w);
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  CHECK(keys_of(scan_all(s, Table::kUsers, {}, {})) == keys);
+  for (std::size_t i = 0; i < keys.size(); i += 2) del1(s, Table::kUsers, keys[i]);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    auto v = s.get(Table::kUsers, keys[i]);
+    if (i % 2 == 0) {
+      CHECK_FALSE(v.has_value());
+    } else {
+      REQUIRE(v.has_value());
+      CHECK(*v == concat(b("v"), keys[i]));
+    }
+  }
+  for (int i = 0; i < 200; ++i) {
+    const Bytes& k = keys[rng() % keys.size()];
+    const Bytes prefix(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(1 + rng() % k.size()));
+    std::optional<Bytes> expected;
+    for (std::size_t j = 1; j < keys.size(); j += 2)
+      if (std::equal(prefix.begin(), prefix.end(), keys[j].begin(),
+                     keys[j].begin() +
+                         static_cast<std::ptrdiff_t>(std::min(prefix.size(), keys[j].size()))) &&
+          keys[j].size() >= prefix.size())
+        expected = keys[j];
+    auto last = s.last_with_prefix(Table::kUsers, prefix);
+    CHECK(last.has_value() == expected.has_value());
+    if (last && expected) CHECK(last->first == *expected);
+  }
+}
+
 #define MHR_STORE_TEST(title, check)   \
   TEST_CASE("store[memory]: " title) { \
     MemoryBackend backend;             \
@@ -451,6 +497,31 @@ MHR_STORE_TEST("ordered scan over binary keys", check_ordered_scan)
 MHR_STORE_TEST("scan_prefix", check_scan_prefix)
 MHR_STORE_TEST("last_with_prefix", check_last_with_prefix)
 MHR_STORE_TEST("size_bytes grows", check_size_grows)
+MHR_STORE_TEST("long keys sharing prefixes keep bytewise order", check_long_key_order)
+
+// The memory store shares equal bytes between stores (a simulation's
+// members all store the same headers): each store must still see only
+// its own writes.
+TEST_CASE("store[memory]: stores that wrote equal bytes stay independent") {
+  auto a = open_memory_store();
+  auto c = open_memory_store();
+  const Bytes key = b("header-0000000001");
+  const Bytes value(300, 0x5A);
+  put1(*a, Table::kHeaders, key, value);
+  put1(*c, Table::kHeaders, key, value);
+  CHECK(a->size_bytes() == key.size() + value.size());
+  CHECK(c->size_bytes() == key.size() + value.size());
+  put1(*a, Table::kHeaders, key, b("changed"));
+  CHECK(*a->get(Table::kHeaders, key) == b("changed"));
+  CHECK(*c->get(Table::kHeaders, key) == value);
+  del1(*a, Table::kHeaders, key);
+  CHECK_FALSE(a->get(Table::kHeaders, key).has_value());
+  CHECK(*c->get(Table::kHeaders, key) == value);
+  CHECK(a->size_bytes() == 0);
+  a.reset();
+  CHECK(*c->get(Table::kHeaders, key) == value);
+  CHECK(c->size_bytes() == key.size() + value.size());
+}
 
 // ---- Back-end independent helpers. --------------------------------------
 

@@ -69,6 +69,7 @@ int run_sim(const SimArgs& args) {
   options.seed = args.seed.value_or(scenario.seed);
   options.progress = args.progress || (!args.quiet && isatty(STDERR_FILENO));
   options.verbose = args.verbose;
+  options.exit_after_last_run = true;
   std::string out = args.out.empty() ? "out/" + scenario.name : args.out;
   if (!args.quiet)
     std::printf("mhr sim: scenario %s, seed %llu\n", scenario.name.c_str(),

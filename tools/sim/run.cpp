@@ -309,7 +309,18 @@ RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOption
 std::vector<RunSummary> run_scenario(const Scenario& scenario, const SimOptions& options) {
   const Scenario effective = with_random_faults(scenario, options.seed);
   std::vector<RunSummary> runs;
-  for (ScenarioMode mode : effective.modes) runs.push_back(run_mode(effective, mode, options));
+  for (std::size_t i = 0; i < effective.modes.size(); ++i) {
+    const ScenarioMode mode = effective.modes[i];
+    if (options.exit_after_last_run && i + 1 == effective.modes.size()) {
+      // Still reachable (no leak report), never destroyed: see SimOptions.
+      static std::unique_ptr<SimRun>* kept = nullptr;
+      if (kept == nullptr) kept = new std::unique_ptr<SimRun>();
+      *kept = std::make_unique<SimRun>(effective, mode, options);
+      runs.push_back((*kept)->run());
+    } else {
+      runs.push_back(run_mode(effective, mode, options));
+    }
+  }
   return runs;
 }
 

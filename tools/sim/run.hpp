@@ -21,6 +21,10 @@ struct SimOptions {
   // After the scenario's duration, keep simulating until nothing is in
   // flight, for at most this long, before the checkers run.
   TimeUs max_drain_us = 120 * kUsPerSecond;
+  // The process exits after the last run (mhr sim): its world is left for
+  // the exit to reclaim, because freeing a large world's stores allocation
+  // by allocation takes longer than simulating many seconds of it.
+  bool exit_after_last_run = false;
 };
 
 // One mode of one scenario: the world, the workload and what was measured.
