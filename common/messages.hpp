@@ -304,6 +304,15 @@ using Message =
                  ViewChange, NewView, BlockFetch, CommittedBlock, Forwarded>;
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 
+// True for the messages replicas of a consensus group exchange among
+// themselves (Proposal ... Forwarded).
+inline bool is_group_message(const Message& m) {
+  return m.index() >= 16;
+}
+static_assert(
+    std::is_same_v<std::variant_alternative_t<16, Message>, Proposal> &&
+    std::is_same_v<std::variant_alternative_t<kMessageTypeCount - 1, Message>, Forwarded>);
+
 // Messages are immutable once sent: a broadcast shares one object.
 using MessagePtr = std::shared_ptr<const Message>;
 template <class T>

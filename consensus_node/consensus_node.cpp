@@ -5,57 +5,41 @@
 #include "common/backoff.hpp"
 #include "common/verification.hpp"
 #include "consensus_node/chain_page.hpp"
+#include "consensus_node/stored_state.hpp"
 
 namespace mhr {
+
+using namespace stored;
 
 namespace {
 
 constexpr std::uint64_t kTickTag = 1;
 constexpr std::uint64_t kBlockTag = 2;
+constexpr std::uint64_t kGroupTag = 3;
 constexpr std::uint64_t kCatchUpBlocks = 64;
 
-constexpr std::uint8_t kTipTag = 't';          // kUsers: committed chain tip of a user
-constexpr std::uint8_t kOutgoingOwnTag = 'o';  // kPending: own block not fully acked
-constexpr std::uint8_t kForeignTag = 'f';      // kPending: foreign delivery to distribute
+}  // namespace
 
-Bytes encode_tip(const ChainTip& t) {
-  Writer w;
-  w.varint(t.sequence);
-  w.fixed(t.hash);
-  return w.take();
-}
+namespace {
 
-std::optional<ChainTip> decode_tip(const std::optional<Bytes>& v) {
-  if (!v) return std::nullopt;
-  Reader r(*v);
-  ChainTip t{r.varint(), r.fixed_as<Hash>()};
-  MHR_ASSERT_MSG(!r.finish_error(), "stored chain tip does not decode");
-  return t;
-}
-
-std::vector<PlacedEntry> stored_body(const std::optional<Bytes>& body) {
-  MHR_ASSERT_MSG(body.has_value(), "committed block body missing from the store");
-  auto entries = decode_block_body(*body);
-  MHR_ASSERT_MSG(entries.ok(), "stored block body does not decode");
-  return std::move(entries).value();
-}
-
-Bytes encode_height(std::uint64_t h) {
-  Bytes b;
-  append_be64(b, h);
-  return b;
-}
-
-// 'f', the block's header key, the hash of the delivery.
-Bytes foreign_key(NetworkId network, std::uint64_t height, const Hash& delivery_hash) {
-  Bytes id = header_key(network, height);
-  id.insert(id.end(), delivery_hash.bytes.begin(), delivery_hash.bytes.end());
-  return tagged_key(kForeignTag, id);
-}
-
-void insert_sorted(std::vector<NodeId>& v, NodeId n) {
-  auto at = std::lower_bound(v.begin(), v.end(), n);
-  if (at == v.end() || *at != n) v.insert(at, n);
+GroupConfig group_config(const Topology& topology, NetworkId network, NodeId self) {
+  const NetworkInfo& net = topology.network(network);
+  GroupConfig c;
+  c.network = network;
+  c.replicas = net.validators.members;
+  c.quorum = net.validators.quorum;
+  c.self = self;
+  MHR_ASSERT(c.replicas.size() == net.consensus_nodes.size());
+  for (std::size_t i = 0; i < c.replicas.size(); ++i)
+    MHR_ASSERT(c.replicas[i].node == net.consensus_nodes[i]);
+  c.body_matches = [](const BlockHeader& h, ByteView body) {
+    auto entries = decode_block_body(body);
+    if (!entries.ok() || entries.value().size() != h.entry_count) return false;
+    std::vector<Hash> leaves;
+    for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
+    return merkle_root(leaves) == h.merkle_root;
+  };
+  return c;
 }
 
 }  // namespace
@@ -68,7 +52,9 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
       members_(topology_->members_of(network_)),
       erasure_(env.store(), network_),
       tick_(kTickTag, kRetryTickQuantumUs),
-      block_timer_(kBlockTag) {
+      block_timer_(kBlockTag),
+      agreement_(group_config(*topology_, network_, env.self()), env.signer(), env.verifier()),
+      group_timer_(kGroupTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kConsensus);
 }
 
@@ -77,25 +63,33 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
 void ConsensusNode::start() {
   table_.load(env_.store());
   tip_ = chain_.last_header(network_);
-  std::vector<std::uint64_t> own;
+  const std::optional<Bytes> durable = env_.store().get(Table::kPending, Bytes{kAgreementTag});
+  agreement_.load(tip_, durable ? std::optional<ByteView>(*durable) : std::nullopt);
   env_.store().scan_prefix(Table::kPending, Bytes{kOutgoingOwnTag}, [&](ByteView k, ByteView) {
-    own.push_back(read_be64(k.subspan(1)));
+    undelivered_.insert(read_be64(k.subspan(1)));
     return true;
   });
-  for (std::uint64_t height : own) {
-    auto sh = chain_.header(network_, height);
-    auto body = env_.store().get(Table::kBlocks, header_key(network_, height));
-    MHR_ASSERT_MSG(sh.has_value(), "outgoing block header missing from the store");
-    Outgoing out;
-    out.header = *sh;
-    out.header_hash = header_hash(sh->header);
-    out.entries = stored_body(body);
-    std::vector<Hash> leaves;
-    for (const auto& p : out.entries) leaves.push_back(p.hash);
-    MerkleTree tree(leaves);
-    for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
-    auto& placed = outgoing_[own_key(height)] = std::move(out);
-    track(placed);
+  last_progress_us_ = env_.now_us();
+  check_leadership();
+  if (!was_leading_) {
+    // Foreign deliveries are the leader's to distribute; the index node
+    // hands them to whoever leads until one acknowledges.
+    WriteBatch b;
+    env_.store().scan_prefix(Table::kPending, Bytes{kForeignTag}, [&](ByteView k, ByteView) {
+      b.del(Table::kPending, Bytes(k.begin(), k.end()));
+      return true;
+    });
+    if (!b.empty()) env_.store().write(b);
+  }
+  want_group_tick();
+}
+
+// Becoming the leader: deliveries the last leader may not have finished go
+// out again (holders deduplicate), from the store.
+void ConsensusNode::lead() {
+  for (std::uint64_t height : undelivered_) {
+    if (outgoing_.size() >= kMaxOutgoingBlocks) break;
+    if (!outgoing_.contains(own_key(height))) redeliver(height);
   }
   std::vector<BlockDelivery> foreign;
   env_.store().scan_prefix(Table::kPending, Bytes{kForeignTag}, [&](ByteView, ByteView v) {
@@ -108,9 +102,35 @@ void ConsensusNode::start() {
   for (const auto& d : foreign) on_foreign_delivery(index_node(), d);
 }
 
+void ConsensusNode::redeliver(std::uint64_t height) {
+  auto sh = chain_.header(network_, height);
+  auto body = env_.store().get(Table::kBlocks, header_key(network_, height));
+  MHR_ASSERT_MSG(sh.has_value(), "outgoing block header missing from the store");
+  Outgoing out;
+  out.header = *sh;
+  out.header_hash = header_hash(sh->header);
+  out.entries = stored::body(body);
+  std::vector<Hash> leaves;
+  for (const auto& p : out.entries) leaves.push_back(p.hash);
+  MerkleTree tree(leaves);
+  for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
+  auto& placed = outgoing_[own_key(height)] = std::move(out);
+  track(placed);
+}
+
 // ---- messages ------------------------------------------------------------------------
 
 void ConsensusNode::on_message(NodeId from, const Message& message) {
+  if (is_group_message(message)) {
+    on_group_message(from, message);
+  } else if (leading()) {
+    on_member_message(from, message);
+  } else {
+    while_not_leading(from, message);
+  }
+}
+
+void ConsensusNode::on_member_message(NodeId from, const Message& message) {
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -292,27 +312,24 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
     release_in_order(r.user);
     return;
   }
-  WriteBatch b;
   for (NodeId m : members_) {
     auto f = round.flags.find(m);
     // A silent index node gets the record anyway: it forwards only to
     // networks where the user is registered, so nothing leaks, and nothing
-    // is lost while it was down. A record node holds the user if it said so
-    // or if a registration this node ordered says so: a flag can be older
-    // than the registration that followed it.
+    // is lost while it was down. A record node holds the user if a
+    // committed registration says so: a flag may be older than the
+    // registration that followed it, and one the table does not confirm is
+    // wrong (replicas refuse a block that sends a record there).
     bool present = f != round.flags.end() && f->second;
     if (m == index_node()) {
       // Once elsewhere, always: a flag may predate what the table says.
       const std::optional<bool> remote = row ? row->remote : std::nullopt;
       present = present || remote.value_or(f == round.flags.end());
     } else {
-      present = present || table_.holds(r.user, m);
+      present = table_.holds(r.user, m);
     }
-    if (!present) continue;
-    round.holders.push_back(m);
-    if (m != index_node()) table_.add_holder(b, r.user, m);
+    if (present) round.holders.push_back(m);
   }
-  if (!b.empty()) env_.store().write(b);
   std::sort(round.holders.begin(), round.holders.end());
   round.done = true;
   release_in_order(r.user);
@@ -412,56 +429,51 @@ void ConsensusNode::enqueue(PlacedEntry p) {
   }
 }
 
+// Leader: the queued entries go into the next block, proposed to the
+// group. A single consensus node commits it at once and goes on; a group
+// has one block in flight and takes the next when it commits.
 void ConsensusNode::build_block() {
+  if (building_) return;
+  building_ = true;
   while (!queue_.empty() && outgoing_.size() < kMaxOutgoingBlocks) {
-    std::size_t n = std::min(queue_.size(), params().block_max_entries);
-    MHR_ASSERT(n <= kMaxBlockEntries);
-    Outgoing out;
-    out.entries.assign(std::make_move_iterator(queue_.begin()),
-                       std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    WriteBatch b;
-    std::vector<Hash> leaves;
-    std::vector<std::pair<UserId, NodeId>> joined;  // new holders
-    const std::uint64_t height = this->height();
-    erasure_.on_block(b, out.entries, height);
-    for (std::uint32_t i = 0; i < out.entries.size(); ++i) {
-      PlacedEntry& p = out.entries[i];
-      queued_.erase(p.hash);
-      leaves.push_back(p.hash);
-      Bytes place = encode_height(height);
-      b.put(Table::kRecordIndex, p.hash.view(), place);
-      if (const auto* reg = std::get_if<Registration>(&p.entry)) {
-        if (table_.add_holder(b, reg->user, reg->node)) joined.emplace_back(reg->user, reg->node);
-      } else if (const auto* r = std::get_if<Record>(&p.entry)) {
-        b.put(Table::kUsers, tagged_key(kTipTag, r->user.view()),
-              encode_tip({r->sequence, p.hash}));
-      }
+    if (!agreement_.can_propose()) {
+      block_due_ = true;
+      break;
     }
-    MerkleTree tree(leaves);
-    for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
-    BlockHeader header{network_,
-                       height,
-                       tip_ ? header_hash(tip_->header) : Hash{},
-                       tree.root(),
-                       static_cast<std::uint32_t>(leaves.size()),
-                       env_.now_us(),
-                       env_.self()};
-    out.header = SignedHeader{header, {}};
-    add_signature(out.header, env_.self(), env_.signer());
-    out.header_hash = header_hash(header);
-    chain_.put_header(b, out.header);
-    b.put(Table::kBlocks, header_key(network_, height), encode_block_body(out.entries));
-    b.put(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(height)), {});
-    env_.store().write(b);
-    tip_ = out.header;
-    env_.count(Counter::kBlocksCommitted);
-    auto& placed = outgoing_[own_key(height)] = std::move(out);
-    track(placed);
-    for (const auto& [user, node] : joined) join_foreign(user, node);
+    block_due_ = false;
+    const std::size_t n = std::min(queue_.size(), params().block_max_entries);
+    MHR_ASSERT(n <= kMaxBlockEntries);
+    std::vector<PlacedEntry> entries(
+        std::make_move_iterator(queue_.begin()),
+        std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::vector<Hash> leaves;
+    for (PlacedEntry& p : entries) {
+      // Holders as the committed table says now (a registration may have
+      // committed since the presence round), and the index node if the
+      // round gave the record to it: what every replica checks.
+      if (const auto* r = std::get_if<Record>(&p.entry); r && sparse()) {
+        const bool index = std::binary_search(p.holders.begin(), p.holders.end(), index_node());
+        p.holders = table_.holders(r->user);
+        if (index) insert_sorted(p.holders, index_node());
+      }
+      leaves.push_back(p.hash);
+    }
+    const BlockHeader header{network_,
+                             agreement_.next_height(),
+                             tip_ ? header_hash(tip_->header) : Hash{},
+                             merkle_root(leaves),
+                             static_cast<std::uint32_t>(leaves.size()),
+                             env_.now_us(),
+                             env_.self()};
+    SharedBytes body(encode_block_body(entries));
+    inflight_.emplace(header_hash(header), std::move(entries));
+    act(agreement_.propose(header, std::move(body), delivered_below()));
   }
+  building_ = false;
   // Entries the time-out should not wait for a fresh one to pick up.
-  if (!queue_.empty()) block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+  if (!queue_.empty() && !block_due_)
+    block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
 }
 
 // Works out who waits for what and sends every member its delivery.
@@ -597,7 +609,8 @@ void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
   const auto& [network, height, delivery_hash] = key;
   WriteBatch b;
   if (network == network_) {
-    b.del(Table::kPending, tagged_key(kOutgoingOwnTag, encode_height(height)));
+    b.del(Table::kPending, outgoing_key(height));
+    undelivered_.erase(height);
   } else {
     b.del(Table::kPending, foreign_key(network, height, delivery_hash));
     for (const auto& [member, ack] : it->second.ack_hash) forget_ack(member, ack, key);
@@ -624,7 +637,7 @@ void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
     auto sh = chain_.header(network_, h);
     auto body = env_.store().get(Table::kBlocks, header_key(network_, h));
     MHR_ASSERT_MSG(sh.has_value(), "committed block header missing from the store");
-    auto entries = stored_body(body);
+    auto entries = stored::body(body);
     std::vector<Hash> leaves;
     for (const auto& p : entries) leaves.push_back(p.hash);
     MerkleTree tree(leaves);
@@ -753,10 +766,11 @@ void ConsensusNode::answer_own_chain(NodeId to, const HistoryRequest& req) {
 
 void ConsensusNode::on_timer(TimerId id, std::uint64_t) {
   if (block_timer_.fired(id)) {
-    build_block();
+    if (leading()) build_block();
     return;
   }
   if (tick_.fired(id)) on_tick();
+  if (group_timer_.fired(id)) on_group_tick();
 }
 
 // Rounds whose time-out passed: ask the silent members again, or decide

@@ -3,8 +3,11 @@
 // user (headers go to every node). It keeps the intra-network sharing table,
 // runs the presence rounds of the published protocol (or answers from its
 // table), confirms entries to their origin once every holder has them, and
-// relays records that other networks forward through the index node. It acts
-// only through Env.
+// relays records that other networks forward through the index node. With a
+// group of replicas (docs/CONSENSUS.md) the leader does all that and the
+// blocks it proposes commit by PBFT (bft/agreement); every replica checks
+// and stores them, the others forward members' requests to the leader and
+// replace it when it stalls. It acts only through Env.
 #pragma once
 
 #include <deque>
@@ -16,6 +19,7 @@
 #include "common/env.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
+#include "consensus_node/bft/agreement.hpp"
 #include "consensus_node/block_body.hpp"
 #include "consensus_node/key_erasure.hpp"
 #include "consensus_node/sharing_table.hpp"
@@ -26,7 +30,9 @@ inline constexpr std::size_t kMaxPresenceRounds = 200'000;
 inline constexpr std::size_t kMaxQueuedEntries = 200'000;
 inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
 inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
-inline constexpr std::size_t kMaxHeldAhead = 10'000;  // records waiting for a predecessor
+inline constexpr std::size_t kMaxHeldAhead = 10'000;        // records waiting for a predecessor
+inline constexpr std::size_t kMaxWatchedRequests = 10'000;  // a replica's request timers
+inline constexpr std::size_t kMaxFetchedAhead = 64;  // caught-up blocks waiting for their turn
 
 class ConsensusNode final : public NodeLogic {
  public:
@@ -41,6 +47,8 @@ class ConsensusNode final : public NodeLogic {
   const SharingTable& table() const { return table_; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t outgoing() const { return outgoing_.size(); }
+  const Agreement& agreement() const { return agreement_; }
+  bool leading() const { return agreement_.leading(); }
 
  private:
   // A broadcast presence round for one record.
@@ -123,6 +131,40 @@ class ConsensusNode final : public NodeLogic {
   void finish_outgoing(const OutgoingKey& key);
 
   void on_tick();
+
+  // the group (docs/CONSENSUS.md)
+  bool group() const { return agreement_.size() > 1; }
+  void on_member_message(NodeId from, const Message& message);
+  void on_group_message(NodeId from, const Message& message);
+  void while_not_leading(NodeId from, const Message& message);
+  void forward(NodeId origin, const Message& message, bool watched);
+  void on_forwarded(NodeId from, const Forwarded& f);
+  void watch(const Entry& entry);
+  enum class Watch { kDone, kWaiting, kDue };
+  Watch watch_state(const Hash& h, const Entry& entry) const;
+  void on_proposal(NodeId from, const Proposal& p);
+  std::optional<std::string> body_error(const BlockHeader& h,
+                                        const std::vector<PlacedEntry>& entries) const;
+  std::optional<std::string> holders_error(const PlacedEntry& p) const;
+  void act(Agreement::Output out);
+  std::vector<PlacedEntry> entries_of(const Agreement::Decision& d);
+  std::vector<std::pair<UserId, NodeId>> apply_commit(WriteBatch& b, const SignedHeader& qc,
+                                                      std::vector<PlacedEntry>& entries);
+  void after_commit(const SignedHeader& qc, std::vector<PlacedEntry> entries,
+                    const std::vector<std::pair<UserId, NodeId>>& joined);
+  void fetch(NodeId peer);
+  void on_block_fetch(NodeId from, const BlockFetch& f);
+  void on_committed_block(NodeId from, const CommittedBlock& cb);
+  void apply_fetched();
+  void forget_delivered(std::uint64_t below);
+  std::uint64_t delivered_below() const;
+  void check_leadership();
+  void lead();
+  void step_down();
+  void redeliver(std::uint64_t height);
+  void on_group_tick();
+  void want_group_tick();
+  TimeUs view_timeout_us() const;
   const ProtocolParams& params() const { return topology_->params(); }
   bool sparse() const { return params().replication == Replication::kSparse; }
 
@@ -152,6 +194,34 @@ class ConsensusNode final : public NodeLogic {
   std::map<std::pair<NodeId, Hash>, std::set<OutgoingKey>> foreign_acks_;
   TickTimer tick_;
   TickTimer block_timer_;
+
+  // the group
+  Agreement agreement_;
+  bool was_leading_ = false;
+  bool building_ = false;   // in build_block: a commit inside it does not start another
+  bool block_due_ = false;  // a block waits for the one in flight to commit
+  // Leader: the entries of the block in flight (header hash), to commit them
+  // without decoding the body again.
+  std::optional<std::pair<Hash, std::vector<PlacedEntry>>> inflight_;
+  // Replica: bodies checked at the next height, by header hash.
+  std::map<Hash, std::vector<PlacedEntry>> checked_;
+  // Own blocks committed whose delivery to every member is not known done
+  // ('o' in the store): a new leader delivers them again.
+  std::set<std::uint64_t> undelivered_;
+  // Requests forwarded through this replica: each must commit (or become
+  // stale) before its deadline, or the leader is replaced.
+  struct Watched {
+    TimeUs deadline_us = 0;
+    Entry entry;
+  };
+  std::map<Hash, Watched> watched_;
+  std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
+  TimeUs proposal_deadline_us_ = 0;  // 0: none
+  TimeUs view_deadline_us_ = 0;
+  TimeUs last_progress_us_ = 0;
+  TimeUs last_resend_us_ = 0;
+  TimeUs last_fetch_us_ = -1;
+  TickTimer group_timer_;
 };
 
 }  // namespace mhr

@@ -221,9 +221,9 @@ TEST_CASE("scenario: bad values are refused") {
   refuses(kBase + "faults: {crashes: [{node: net0.r1, at: 3s, restart: 2s}]}\n",
           "faults.crashes.0.restart", "after at");
   refuses(
-      "duration: 10s\ntopology: {networks: 1, record_nodes: 2, consensus_nodes: 4}\n"
+      "duration: 10s\ntopology: {networks: 1, record_nodes: 2, consensus_nodes: 3}\n"
       "workload: {users: 5, record_rate: 1}\n",
-      "topology.consensus_nodes", "consensus-group issue");
+      "topology.consensus_nodes", "3f+1 replicas");
   refuses(kBase + "network: {inter: {bandwidth: 100}}\n", "network.inter.bandwidth",
           "needs a unit");
   refuses(kBase + "network: {inter: {bandwidth: 10 furlongs}}\n", "network.inter.bandwidth",

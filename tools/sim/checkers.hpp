@@ -5,7 +5,8 @@
 //  * durability: a committed record is on every such node;
 //  * integrity: every user's chain is continuous on every holder, and every
 //    stored record is one the network committed;
-//  * agreement: every node of a network holds the same headers.
+//  * agreement: no two replicas of a network committed different headers at
+//    one height, and every member of a network holds the same headers.
 #pragma once
 
 #include <functional>

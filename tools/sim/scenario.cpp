@@ -12,6 +12,7 @@
 #include "common/blob.hpp"
 #include "common/config.hpp"
 #include "common/entry.hpp"
+#include "common/messages.hpp"
 
 namespace mhr {
 
@@ -376,11 +377,12 @@ void parse_topology(const ConfigNode& t, Scenario& s) {
   if (s.record_nodes.size() > static_cast<std::size_t>(kMaxNetworks))
     list->fail("at most " + std::to_string(kMaxNetworks) + " networks");
   if (auto c = t.optional("consensus_nodes")) {
-    auto v = c->as_int(1, 1000);
-    if (v != 1)
+    auto v = c->as_int(1, static_cast<std::int64_t>(kMaxGroupReplicas));
+    if ((v - 1) % 3 != 0)
       c->fail(
-          "consensus groups of more than one replica come with the consensus-group issue; use "
-          "consensus_nodes: 1 for now");
+          "a consensus group has 3f+1 replicas to tolerate f faulty ones: 1, 4, 7, 10, ...; "
+          "got " +
+          std::to_string(v));
     s.consensus_nodes = static_cast<std::uint32_t>(v);
   }
   std::uint64_t total = 0;

@@ -1,0 +1,498 @@
+// ConsensusNode's part in its replica group (docs/CONSENSUS.md): the
+// agreement wired to the network and the store, proposals checked before a
+// vote, committed blocks stored by every replica, requests forwarded to the
+// leader and watched, view changes on time-outs, catching up from peers.
+#include <algorithm>
+
+#include "common/verification.hpp"
+#include "consensus_node/consensus_node.hpp"
+#include "consensus_node/stored_state.hpp"
+
+namespace mhr {
+
+using namespace stored;
+
+namespace {
+
+// How often a replica with something to watch looks at its deadlines.
+constexpr TimeUs kGroupTickUs = 100 * kUsPerMs;
+// Committed blocks sent for one BlockFetch.
+constexpr std::uint64_t kFetchBlocks = 32;
+// View time-outs double per consecutive failed view, up to this many times.
+constexpr std::uint32_t kMaxViewBackoffDoublings = 6;
+
+bool forwardable(const Message& m) {
+  return std::holds_alternative<StoreRequest>(m) || std::holds_alternative<TxRequest>(m) ||
+         std::holds_alternative<PresenceFlag>(m) || std::holds_alternative<RemotePresence>(m) ||
+         std::holds_alternative<HistoryRequest>(m) || std::holds_alternative<BlobRequest>(m) ||
+         std::holds_alternative<BlockDelivery>(m);
+}
+
+// Requests a replica watches: they must commit under a working leader.
+std::optional<Entry> watched_entry(const Message& m) {
+  if (const auto* s = std::get_if<StoreRequest>(&m)) return Entry{s->record};
+  if (const auto* t = std::get_if<TxRequest>(&m)) return as_entry(t->tx);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ConsensusNode::on_group_message(NodeId from, const Message& message) {
+  if (!agreement_.is_replica(from) || from == env_.self()) return;
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, m);
+        if constexpr (std::is_same_v<T, Vote>) act(agreement_.on_vote(from, m));
+        if constexpr (std::is_same_v<T, ViewChange>) act(agreement_.on_view_change(from, m));
+        if constexpr (std::is_same_v<T, NewView>) act(agreement_.on_new_view(from, m));
+        if constexpr (std::is_same_v<T, BlockFetch>) on_block_fetch(from, m);
+        if constexpr (std::is_same_v<T, CommittedBlock>) on_committed_block(from, m);
+        if constexpr (std::is_same_v<T, Forwarded>) on_forwarded(from, m);
+      },
+      message);
+}
+
+// ---- requests while another replica leads ---------------------------------------------
+
+void ConsensusNode::while_not_leading(NodeId from, const Message& message) {
+  if (const auto* c = std::get_if<CatchUpRequest>(&message)) return on_catch_up(from, *c);
+  if (const auto* h = std::get_if<HistoryBatch>(&message)) return relay_back(*h);
+  if (const auto* b = std::get_if<BlobPart>(&message)) return relay_back(*b);
+  if (!forwardable(message)) return;  // acknowledgements of deliveries this node did not send
+  if (std::find(members_.begin(), members_.end(), from) == members_.end()) return;
+  const std::optional<Entry> entry = watched_entry(message);
+  if (entry) watch(*entry);
+  forward(from, message, entry.has_value());
+}
+
+// To the leader; a request that must commit also to the other replicas, so
+// that all of them time it and replace a leader that ignores it.
+void ConsensusNode::forward(NodeId origin, const Message& message, bool watched) {
+  MessagePtr m = make_message(Forwarded{origin, SharedBytes(encode(message))});
+  const NodeId leader = agreement_.leader();
+  for (const auto& r : topology_->network(network_).consensus_nodes) {
+    if (r == env_.self() || (!watched && r != leader)) continue;
+    env_.send(r, m);
+  }
+}
+
+void ConsensusNode::on_forwarded(NodeId from, const Forwarded& f) {
+  auto inner = decode<Message>(f.message.view());
+  if (!inner.ok() || !forwardable(inner.value()) ||
+      std::find(members_.begin(), members_.end(), f.origin) == members_.end()) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn,
+             "a forwarded request from replica " + std::to_string(from.value) + " is malformed");
+    return;
+  }
+  if (leading()) return on_member_message(f.origin, inner.value());
+  if (auto entry = watched_entry(inner.value())) watch(*entry);
+}
+
+void ConsensusNode::watch(const Entry& entry) {
+  if (watched_.size() >= kMaxWatchedRequests) return;
+  const Hash h = entry_hash(entry);
+  if (watched_.contains(h) || watch_state(h, entry) == Watch::kDone) return;
+  watched_.emplace(h, Watched{env_.now_us() + view_timeout_us(), entry});
+  want_group_tick();
+}
+
+// kDone: committed, stale or invalid (no leader is to blame); kWaiting: it
+// waits for another request first; kDue: a working leader commits it.
+ConsensusNode::Watch ConsensusNode::watch_state(const Hash& h, const Entry& entry) const {
+  if (env_.store().get(Table::kRecordIndex, h.view())) return Watch::kDone;
+  if (const auto* r = std::get_if<Record>(&entry)) {
+    if (r->network != network_ || !table_.holds(r->user, r->author_node)) return Watch::kDone;
+    const std::optional<ChainTip> tip = committed_tip(env_.store(), r->user);
+    const std::uint64_t next = tip ? tip->sequence + 1 : 0;
+    if (r->sequence < next) return Watch::kDone;  // another record took its place
+    if (r->sequence > next) return Watch::kWaiting;
+    if (chain_continuity_error(*r, tip)) return Watch::kDone;
+    return Watch::kDue;
+  }
+  if (const auto* reg = std::get_if<Registration>(&entry)) {
+    if (reg->network != network_ || !is_own_record_node(reg->node)) return Watch::kDone;
+    return table_.holds(reg->user, reg->node) ? Watch::kDone : Watch::kDue;
+  }
+  const auto& a = std::get<AuditAnchor>(entry);
+  return a.network == network_ && is_own_record_node(a.node) ? Watch::kDue : Watch::kDone;
+}
+
+// ---- proposals: checked before a vote ------------------------------------------------------
+
+void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
+  switch (agreement_.check_proposal(from, p)) {
+    case Agreement::Verdict::kIgnore:
+      return;
+    case Agreement::Verdict::kLater:
+      fetch(from);  // the blocks below it, or the NewView of its view
+      return;
+    case Agreement::Verdict::kCheckBody:
+      break;
+  }
+  auto entries = decode_block_body(p.body.view());
+  std::optional<std::string> error;
+  if (!entries.ok()) {
+    error = "its body does not decode";
+  } else {
+    error = body_error(p.header, entries.value());
+  }
+  if (error) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn, "proposal of view " + std::to_string(p.view) + " refused: " + *error);
+    return;
+  }
+  forget_delivered(p.delivered_below);
+  checked_[header_hash(p.header)] = std::move(entries).value();
+  if (proposal_deadline_us_ == 0) proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  act(agreement_.accept_proposal(p));
+}
+
+// What every replica checks of a block before it votes for it: what the
+// leader decided must follow from the committed chain alone.
+std::optional<std::string> ConsensusNode::body_error(
+    const BlockHeader& h, const std::vector<PlacedEntry>& entries) const {
+  if (entries.empty() || entries.size() != h.entry_count) return "wrong entry count";
+  std::vector<Hash> leaves;
+  for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
+  if (merkle_root(leaves) != h.merkle_root) return "the Merkle root does not match the body";
+  std::set<Hash> seen;
+  std::map<UserId, ChainTip> tips;  // the users' chains as the block extends them
+  for (const PlacedEntry& p : entries) {
+    if (!seen.insert(p.hash).second) return "an entry twice";
+    if (env_.store().get(Table::kRecordIndex, p.hash.view())) return "an entry committed before";
+    if (auto e = holders_error(p)) return e;
+    if (const auto* r = std::get_if<Record>(&p.entry)) {
+      if (p.origin != r->author_node || r->network != network_) return "a record of elsewhere";
+      if (auto e = record_author_error(*r, *topology_, env_.verifier())) return e;
+      if (!table_.holds(r->user, r->author_node))
+        return "a record written where its user is not registered";
+      auto t = tips.find(r->user);
+      std::optional<ChainTip> tip = t != tips.end() ? std::optional<ChainTip>(t->second)
+                                                    : committed_tip(env_.store(), r->user);
+      if (r->sequence != (tip ? tip->sequence + 1 : 0) || chain_continuity_error(*r, tip))
+        return "a record that does not continue its user's chain";
+      tips[r->user] = ChainTip{r->sequence, p.hash};
+    } else if (const auto* reg = std::get_if<Registration>(&p.entry)) {
+      const bool ok = p.origin == reg->node && reg->network == network_ &&
+                      is_own_record_node(reg->node) &&
+                      topology_->node(reg->node).key == reg->node_key &&
+                      verify_registration_signature(*reg, env_.verifier());
+      if (!ok) return "a malformed registration";
+    } else {
+      const auto& a = std::get<AuditAnchor>(p.entry);
+      const bool ok = p.origin == a.node && a.network == network_ && is_own_record_node(a.node) &&
+                      topology_->node(a.node).key == a.node_key &&
+                      verify_anchor_signature(a, env_.verifier());
+      if (!ok) return "a malformed audit anchor";
+    }
+  }
+  return std::nullopt;
+}
+
+// The sharing-table decision of an entry: exactly who the committed table
+// says (the index node optional for records: it forwards only where the
+// user is registered).
+std::optional<std::string> ConsensusNode::holders_error(const PlacedEntry& p) const {
+  if (!std::is_sorted(p.holders.begin(), p.holders.end()) ||
+      std::adjacent_find(p.holders.begin(), p.holders.end()) != p.holders.end())
+    return "holders not sorted";
+  std::vector<NodeId> expected;
+  if (const auto* r = std::get_if<Record>(&p.entry)) {
+    if (!sparse()) {
+      expected = members_;
+      std::sort(expected.begin(), expected.end());
+    } else {
+      expected = table_.holders(r->user);
+      if (std::binary_search(p.holders.begin(), p.holders.end(), index_node()))
+        insert_sorted(expected, index_node());
+    }
+  } else if (const auto* reg = std::get_if<Registration>(&p.entry)) {
+    expected = {reg->node};
+    insert_sorted(expected, index_node());
+  } else {
+    expected = {std::get<AuditAnchor>(p.entry).node};
+  }
+  if (p.holders != expected) return "holders other than the sharing table says";
+  return std::nullopt;
+}
+
+// ---- acting on the agreement --------------------------------------------------------------
+
+void ConsensusNode::act(Agreement::Output out) {
+  if (out.proposed && !(inflight_ && inflight_->first == header_hash(out.proposed->header))) {
+    // A block carried over from the last view: its entries are in flight.
+    auto entries = decode_block_body(out.proposed->body.view());
+    MHR_ASSERT_MSG(entries.ok(), "a carried-over block's body does not decode");
+    for (const PlacedEntry& p : entries.value()) {
+      queued_.insert(p.hash);
+      const auto* r = std::get_if<Record>(&p.entry);
+      if (!r) continue;
+      auto [tip, fresh] = projected_.try_emplace(r->user, ChainTip{r->sequence, p.hash});
+      if (!fresh && tip->second.sequence < r->sequence) tip->second = {r->sequence, p.hash};
+    }
+    inflight_.emplace(header_hash(out.proposed->header), std::move(entries).value());
+  }
+  std::optional<std::pair<SignedHeader, std::vector<PlacedEntry>>> decided;
+  std::vector<std::pair<UserId, NodeId>> joined;
+  WriteBatch b;
+  if (out.committed) {
+    std::vector<PlacedEntry> entries = entries_of(*out.committed);
+    joined = apply_commit(b, out.committed->header, entries);
+    decided.emplace(out.committed->header, std::move(entries));
+  }
+  if (out.persist) b.put(Table::kPending, Bytes{kAgreementTag}, agreement_.durable());
+  if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
+  for (Agreement::Send& s : out.sends) {
+    MessagePtr m = make_message(std::move(s.message));
+    if (s.to) {
+      env_.send(*s.to, std::move(m));
+      continue;
+    }
+    for (NodeId r : topology_->network(network_).consensus_nodes)
+      if (r != env_.self()) env_.send(r, m);
+  }
+  if (out.proposed && proposal_deadline_us_ == 0)
+    proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  if (out.view_entered) {
+    last_progress_us_ = env_.now_us();
+    view_deadline_us_ = 0;
+  }
+  check_leadership();
+  if (decided) after_commit(decided->first, std::move(decided->second), joined);
+  if (out.fetch_from) fetch(*out.fetch_from);
+  if (auto later = agreement_.take_later_proposal()) on_proposal(later->first, later->second);
+  if (leading() && block_due_ && !building_) build_block();
+  want_group_tick();
+}
+
+std::vector<PlacedEntry> ConsensusNode::entries_of(const Agreement::Decision& d) {
+  const Hash h = header_hash(d.header.header);
+  if (inflight_ && inflight_->first == h) {
+    std::vector<PlacedEntry> entries = std::move(inflight_->second);
+    inflight_.reset();
+    return entries;
+  }
+  if (auto it = checked_.find(h); it != checked_.end()) return std::move(it->second);
+  auto entries = decode_block_body(d.body.view());
+  MHR_ASSERT_MSG(entries.ok(), "a committed block's body does not decode");
+  return std::move(entries).value();
+}
+
+// Every replica stores a committed block and what follows from it: the
+// record index, the users' chain tips, the sharing table, erasures.
+std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
+    WriteBatch& b, const SignedHeader& qc, std::vector<PlacedEntry>& entries) {
+  const std::uint64_t height = qc.header.height;
+  MHR_ASSERT(height == this->height());
+  std::vector<std::pair<UserId, NodeId>> joined;  // new holders
+  erasure_.on_block(b, entries, height);
+  for (const PlacedEntry& p : entries) {
+    queued_.erase(p.hash);
+    watched_.erase(p.hash);
+    b.put(Table::kRecordIndex, p.hash.view(), encode_height(height));
+    if (const auto* reg = std::get_if<Registration>(&p.entry)) {
+      if (table_.add_holder(b, reg->user, reg->node)) joined.emplace_back(reg->user, reg->node);
+    } else if (const auto* r = std::get_if<Record>(&p.entry)) {
+      b.put(Table::kUsers, tagged_key(kTipTag, r->user.view()), encode_tip({r->sequence, p.hash}));
+    }
+  }
+  chain_.put_header(b, qc);
+  b.put(Table::kBlocks, header_key(network_, height), encode_block_body(entries));
+  b.put(Table::kPending, outgoing_key(height), {});
+  undelivered_.insert(height);
+  tip_ = qc;
+  checked_.clear();
+  if (inflight_ && inflight_->first != header_hash(qc.header)) inflight_.reset();
+  return joined;
+}
+
+// The leader distributes a committed block and confirms it to the origins.
+void ConsensusNode::after_commit(const SignedHeader& qc, std::vector<PlacedEntry> entries,
+                                 const std::vector<std::pair<UserId, NodeId>>& joined) {
+  last_progress_us_ = env_.now_us();
+  proposal_deadline_us_ = 0;
+  if (!leading()) return;
+  env_.count(Counter::kBlocksCommitted);
+  const OutgoingKey key = own_key(qc.header.height);
+  if (outgoing_.contains(key)) return;  // delivered already as the leader took over
+  Outgoing out;
+  out.header = qc;
+  out.header_hash = header_hash(qc.header);
+  std::vector<Hash> leaves;
+  for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
+  MerkleTree tree(leaves);
+  for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
+  out.entries = std::move(entries);
+  auto& placed = outgoing_[key] = std::move(out);
+  track(placed);
+  for (const auto& [user, node] : joined) join_foreign(user, node);
+}
+
+// ---- deliveries the leader confirmed ----------------------------------------------------
+
+std::uint64_t ConsensusNode::delivered_below() const {
+  return undelivered_.empty() ? height() : *undelivered_.begin();
+}
+
+// The leader says every block below `below` reached all its members: a
+// later leader need not deliver them again.
+void ConsensusNode::forget_delivered(std::uint64_t below) {
+  if (leading()) return;
+  below = std::min(below, height());
+  WriteBatch b;
+  while (!undelivered_.empty() && *undelivered_.begin() < below) {
+    b.del(Table::kPending, outgoing_key(*undelivered_.begin()));
+    undelivered_.erase(undelivered_.begin());
+  }
+  if (!b.empty()) env_.store().write(b);
+}
+
+// ---- catching up from peers --------------------------------------------------------------
+
+void ConsensusNode::fetch(NodeId peer) {
+  const TimeUs now = env_.now_us();
+  if (peer == env_.self() ||
+      (last_fetch_us_ >= 0 && now - last_fetch_us_ < params().retry_timeout_us / 2))
+    return;
+  last_fetch_us_ = now;
+  env_.send(peer, make_message(BlockFetch{height(), agreement_.view()}));
+}
+
+void ConsensusNode::on_block_fetch(NodeId from, const BlockFetch& f) {
+  // A replica still in an older view: the NewView that started this one.
+  if (f.view < agreement_.view() && agreement_.leading() && agreement_.new_view())
+    env_.send(from, make_message(*agreement_.new_view()));
+  const std::uint64_t end = std::min(height(), f.from_height + kFetchBlocks);
+  for (std::uint64_t h = f.from_height; h < end; ++h) {
+    auto sh = chain_.header(network_, h);
+    auto body = env_.store().get(Table::kBlocks, header_key(network_, h));
+    MHR_ASSERT_MSG(sh && body, "committed block missing from the store");
+    env_.send(from, make_message(CommittedBlock{*sh, SharedBytes(std::move(*body))}));
+  }
+}
+
+void ConsensusNode::on_committed_block(NodeId from, const CommittedBlock& cb) {
+  const std::uint64_t h = cb.header.header.height;
+  if (h < height() || h >= height() + kMaxFetchedAhead) return;
+  fetched_.try_emplace(h, from, cb);
+  apply_fetched();
+}
+
+// Fetched blocks in height order, each checked: its certificate, its link
+// to the tip and its body's Merkle root (its content 2f+1 replicas checked).
+void ConsensusNode::apply_fetched() {
+  while (!fetched_.empty() && fetched_.begin()->first <= height()) {
+    auto [from, cb] = std::move(fetched_.begin()->second);
+    const std::uint64_t h = fetched_.begin()->first;
+    fetched_.erase(fetched_.begin());
+    if (h != height()) continue;
+    const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
+    auto entries = decode_block_body(cb.body.view());
+    std::vector<Hash> leaves;
+    if (entries.ok())
+      for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
+    if (!agreement_.certificate_ok(cb.header) || header_link_error(cb.header.header, prev) ||
+        !entries.ok() || merkle_root(leaves) != cb.header.header.merkle_root) {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kWarn,
+               "a committed block from replica " + std::to_string(from.value) + " is refused");
+      continue;
+    }
+    std::vector<PlacedEntry> placed = std::move(entries).value();
+    WriteBatch b;
+    auto joined = apply_commit(b, cb.header, placed);
+    env_.store().write(b);
+    after_commit(cb.header, std::move(placed), joined);
+    act(agreement_.on_caught_up(cb.header));
+  }
+}
+
+// ---- leadership ---------------------------------------------------------------------------
+
+void ConsensusNode::check_leadership() {
+  const bool now_leading = agreement_.leading();
+  if (now_leading == was_leading_) return;
+  was_leading_ = now_leading;
+  if (now_leading) {
+    lead();
+  } else {
+    step_down();
+  }
+}
+
+// Another replica leads now: what this one was ordering is dropped (the
+// origins send it again to the new leader, which distributes what is
+// committed and not known delivered).
+void ConsensusNode::step_down() {
+  rounds_.clear();
+  in_order_.clear();
+  ahead_.clear();
+  ahead_count_ = 0;
+  round_deadlines_.clear();
+  queue_.clear();
+  queued_.clear();
+  projected_.clear();
+  inflight_.reset();
+  block_due_ = false;
+  WriteBatch b;
+  for (const auto& [key, out] : outgoing_) {
+    const auto& [network, height, delivery_hash] = key;
+    if (network != network_) b.del(Table::kPending, foreign_key(network, height, delivery_hash));
+  }
+  outgoing_.clear();
+  foreign_acks_.clear();
+  if (!b.empty()) env_.store().write(b);
+}
+
+// ---- timers -------------------------------------------------------------------------------
+
+TimeUs ConsensusNode::view_timeout_us() const {
+  const std::uint32_t doublings = std::min(agreement_.failed_views(), kMaxViewBackoffDoublings);
+  return (4 * params().retry_timeout_us) << doublings;
+}
+
+void ConsensusNode::want_group_tick() {
+  if (!group()) return;
+  if (agreement_.active() && !agreement_.in_flight() && watched_.empty()) return;
+  group_timer_.want(env_, env_.now_us() + kGroupTickUs);
+}
+
+// A leader that does not commit what it must is replaced; a height that
+// does not move gets its messages sent again.
+void ConsensusNode::on_group_tick() {
+  const TimeUs now = env_.now_us();
+  bool due = false;
+  if (!agreement_.active()) {
+    if (view_deadline_us_ == 0) view_deadline_us_ = now + view_timeout_us();
+    due = now >= view_deadline_us_;
+  } else {
+    due = agreement_.in_flight() && proposal_deadline_us_ > 0 && now >= proposal_deadline_us_;
+    for (auto it = watched_.begin(); it != watched_.end();) {
+      const Watch state = watch_state(it->first, it->second.entry);
+      if (state == Watch::kDone) {
+        it = watched_.erase(it);
+        continue;
+      }
+      if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
+      ++it;
+    }
+  }
+  if (due) {
+    env_.log(LogLevel::kInfo,
+             "view " + std::to_string(agreement_.view()) + " timed out; asking for the next");
+    act(agreement_.start_view_change());
+    view_deadline_us_ = now + view_timeout_us();
+    proposal_deadline_us_ = 0;
+    for (auto& [h, w] : watched_) w.deadline_us = view_deadline_us_;
+    last_resend_us_ = now;
+  } else if (now - std::max(last_progress_us_, last_resend_us_) >= params().retry_timeout_us &&
+             (!agreement_.active() || agreement_.in_flight())) {
+    last_resend_us_ = now;
+    act(agreement_.resend());
+  }
+  want_group_tick();
+}
+
+}  // namespace mhr

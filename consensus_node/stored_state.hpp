@@ -1,0 +1,68 @@
+// How a consensus node keeps its state in its store: the keys of its
+// tables and the encodings of small values. Shared by consensus_node.cpp
+// and consensus_group.cpp, nothing else.
+#pragma once
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "common/chain_store.hpp"
+#include "consensus_node/block_body.hpp"
+
+namespace mhr::stored {
+
+inline constexpr std::uint8_t kTipTag = 't';          // kUsers: committed chain tip of a user
+inline constexpr std::uint8_t kOutgoingOwnTag = 'o';  // kPending: own block not fully acked
+inline constexpr std::uint8_t kForeignTag = 'f';      // kPending: foreign delivery to distribute
+inline constexpr std::uint8_t kAgreementTag = 'b';    // kPending: the replica's PBFT state
+
+inline Bytes encode_tip(const ChainTip& t) {
+  Writer w;
+  w.varint(t.sequence);
+  w.fixed(t.hash);
+  return w.take();
+}
+
+inline std::optional<ChainTip> decode_tip(const std::optional<Bytes>& v) {
+  if (!v) return std::nullopt;
+  Reader r(*v);
+  ChainTip t{r.varint(), r.fixed_as<Hash>()};
+  MHR_ASSERT_MSG(!r.finish_error(), "stored chain tip does not decode");
+  return t;
+}
+
+inline std::optional<ChainTip> committed_tip(const Store& store, const UserId& user) {
+  return decode_tip(store.get(Table::kUsers, tagged_key(kTipTag, user.view())));
+}
+
+inline std::vector<PlacedEntry> body(const std::optional<Bytes>& body) {
+  MHR_ASSERT_MSG(body.has_value(), "committed block body missing from the store");
+  auto entries = decode_block_body(*body);
+  MHR_ASSERT_MSG(entries.ok(), "stored block body does not decode");
+  return std::move(entries).value();
+}
+
+inline Bytes encode_height(std::uint64_t h) {
+  Bytes b;
+  append_be64(b, h);
+  return b;
+}
+
+inline Bytes outgoing_key(std::uint64_t height) {
+  return tagged_key(kOutgoingOwnTag, encode_height(height));
+}
+
+// 'f', the block's header key, the hash of the delivery.
+inline Bytes foreign_key(NetworkId network, std::uint64_t height, const Hash& delivery_hash) {
+  Bytes id = header_key(network, height);
+  id.insert(id.end(), delivery_hash.bytes.begin(), delivery_hash.bytes.end());
+  return tagged_key(kForeignTag, id);
+}
+
+inline void insert_sorted(std::vector<NodeId>& v, NodeId n) {
+  auto at = std::lower_bound(v.begin(), v.end(), n);
+  if (at == v.end() || *at != n) v.insert(at, n);
+}
+
+}  // namespace mhr::stored

@@ -1,0 +1,188 @@
+// Consensus groups of four replicas (docs/CONSENSUS.md): the flows commit
+// with quorum certificates, a faulty replica or leader is tolerated, a
+// partitioned group heals, and with two of four down the network stops
+// instead of forking.
+#include <doctest/doctest.h>
+
+#include "common/verification.hpp"
+#include "consensus_node/consensus_node.hpp"
+#include "flow_harness.hpp"
+
+using namespace mhr;
+using mhr::test::FlowRun;
+
+namespace {
+
+// Two networks of four hospitals, each ordered by four replicas; users in
+// one or both networks; migrations within and across networks.
+const char* kGroup = R"(
+duration: 16s
+topology: {networks: 2, record_nodes: 4, consensus_nodes: 4}
+workload:
+  users: 30
+  multi_network_fraction: 0.3
+  record_rate: 40
+  start: 2.5s
+  stop: 12s
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+    - {user: 1, nodes: [net0.r1, net1.r2], at: 0.1s}
+    - {user: 2, nodes: [net1.r0], at: 0.1s}
+  migrations:
+    explicit:
+      - {at: 5s, user: 0, to: net0.r3}
+      - {at: 6s, user: 2, to: net0.r2}
+)";
+
+std::vector<std::string> fork_violations(const FlowRun& run) {
+  std::vector<std::string> out;
+  for (const auto& v : run.summary.violation_list)
+    if (v.find("fork") != std::string::npos || v.find("disagrees") != std::string::npos)
+      out.push_back(v);
+  return out;
+}
+
+// Every replica of every network holds the same headers, each with a
+// certificate of its network's validators.
+void check_replicas_agree(FlowRun& run, const std::vector<std::string>& skip = {}) {
+  for (const NetworkInfo& net : run.sim->topology().networks()) {
+    std::optional<std::uint64_t> height;
+    std::vector<Hash> hashes;
+    for (NodeId replica : net.consensus_nodes) {
+      const std::string name = run.scenario.layout.name_of(replica);
+      if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
+      ChainStore chain(run.sim->world().store_of(replica));
+      auto last = chain.last_header(net.id);
+      REQUIRE(last);
+      INFO(name);
+      if (!height) {
+        height = last->header.height;
+        for (std::uint64_t h = 0; h <= *height; ++h)
+          hashes.push_back(header_hash(chain.header(net.id, h)->header));
+      }
+      CHECK(last->header.height == *height);
+      for (std::uint64_t h = 0; h <= std::min(*height, last->header.height); ++h) {
+        auto sh = chain.header(net.id, h);
+        REQUIRE(sh);
+        CHECK(header_hash(sh->header) == hashes[h]);
+        CHECK(sh->signatures.size() >= 3);
+        CHECK_FALSE(header_error(*sh, run.sim->topology(), verifier_for(CryptoMode::kReal)));
+      }
+    }
+  }
+}
+
+// The longest stretch of simulated seconds with submissions but no commit.
+std::size_t longest_commit_gap_s(const FlowRun& run, std::size_t from_s, std::size_t to_s) {
+  std::size_t gap = 0, longest = 0;
+  for (std::size_t s = from_s; s < to_s && s < run.summary.per_second.size(); ++s) {
+    gap = run.summary.per_second[s].committed == 0 ? gap + 1 : 0;
+    longest = std::max(longest, gap);
+  }
+  return longest;
+}
+
+}  // namespace
+
+TEST_CASE("groups: the five flows commit with 4 replicas per network and quorum certificates") {
+  const std::uint64_t seed = 21;
+  FlowRun run(kGroup, seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  CHECK(run.summary.records_submitted > 200);
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  check_replicas_agree(run);
+  // Flow 1: every replica's sharing table has the registrations.
+  for (const char* c : {"net0.c0", "net0.c1", "net0.c2", "net0.c3"}) {
+    auto* replica = dynamic_cast<ConsensusNode*>(run.sim->world().logic_of(run.node(c)));
+    REQUIRE(replica);
+    CHECK(replica->table().holds(run.user(1), run.node("net0.r1")));
+    CHECK(replica->table().holds(run.user(2), run.node("net0.r2")));  // migrated in
+  }
+  // Flows 2 and 3: user 1's records on both holders, nowhere else.
+  auto u1 = run.records_of("net0.r1", 1);
+  CHECK_FALSE(u1.empty());
+  CHECK(run.records_of("net1.r2", 1) == u1);
+  for (const char* other : {"net0.r0", "net0.r2", "net0.r3", "net1.r0", "net1.r1", "net1.r3"})
+    CHECK(run.records_of(other, 1).empty());
+  // Flow 4 (within) and flow 5 (across): the whole history followed.
+  CHECK_FALSE(run.records_of("net0.r0", 0).empty());
+  CHECK(run.records_of("net0.r3", 0) == run.records_of("net0.r0", 0));
+  CHECK_FALSE(run.records_of("net1.r0", 2).empty());
+  CHECK(run.records_of("net0.r2", 2) == run.records_of("net1.r0", 2));
+  CHECK(run.summary.records_moved > 0);
+  // Nobody changed views: the leader of view 0 ordered everything.
+  CHECK(run.summary.messages.by_type.count("view_change") == 0);
+  CHECK(run.summary.messages.by_type.at("vote") > 0);
+}
+
+TEST_CASE("groups: one replica crashed from the start (f = 1) changes nothing for clients") {
+  for (const char* down : {"net0.c3", "net0.c0"}) {  // a follower, then the first leader
+    const std::uint64_t seed = 22;
+    FlowRun run(std::string(kGroup) + "faults:\n  crashes:\n    - {node: " + down + ", at: 0s}\n",
+                seed);
+    INFO("down " << down << ", seed " << seed << "\n" << run.violations());
+    CHECK(run.summary.violations == 0);
+    CHECK(run.summary.records_committed == run.summary.records_submitted);
+    check_replicas_agree(run, {down});
+  }
+}
+
+TEST_CASE("groups: the leader crashes under load; commits resume after bounded time-outs") {
+  const std::uint64_t seed = 23;
+  FlowRun run(std::string(kGroup) + R"(
+faults:
+  crashes:
+    - {node: net0.c0, at: 5s}
+    - {node: net1.c0, at: 7s, restart: 9s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);  // durability: nothing acknowledged is lost
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  check_replicas_agree(run, {"net0.c0"});
+  CHECK(run.summary.messages.by_type.at("view_change") > 0);
+  // A view change within a few retry and view time-outs, not a stall.
+  CHECK(longest_commit_gap_s(run, 3, 12) <= 4);
+}
+
+TEST_CASE("groups: a partition splitting the group heals and every record commits") {
+  const std::uint64_t seed = 24;
+  FlowRun run(std::string(kGroup) + R"(
+network:
+  partitions:
+    - start: 4s
+      end: 7s
+      groups: [[net0.c0, net0.c1], [net0.c2, net0.c3, net0.r0, net0.r1, net0.r2, net0.r3, net0.i]]
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  check_replicas_agree(run);
+}
+
+TEST_CASE("groups: with 2 of 4 replicas down the network stops and never forks") {
+  const std::uint64_t seed = 25;
+  FlowRun run(std::string(kGroup) + R"(
+faults:
+  crashes:
+    - {node: net0.c2, at: 5s}
+    - {node: net0.c3, at: 5s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(fork_violations(run).empty());
+  CHECK(run.summary.records_committed > 0);  // before the crash, and in net1
+  CHECK(run.summary.records_committed < run.summary.records_submitted);
+  // net0 commits nothing after the crash: no quorum certificate can form.
+  for (const char* c : {"net0.c0", "net0.c1"}) {
+    auto* replica = dynamic_cast<ConsensusNode*>(run.sim->world().logic_of(run.node(c)));
+    REQUIRE(replica);
+    ChainStore chain(run.sim->world().store_of(run.node(c)));
+    auto last = chain.last_header(NetworkId{0});
+    REQUIRE(last);
+    CHECK(last->header.time_us < 5 * kUsPerSecond + 500 * kUsPerMs);
+    CHECK_FALSE(replica->leading());  // it gave up on its view and found no quorum for another
+  }
+}
