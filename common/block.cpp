@@ -8,7 +8,7 @@
 namespace mhr {
 
 namespace {
-constexpr std::string_view kHeaderSigningDomain = "mhr-header-v1";
+constexpr std::string_view kHeaderSigningDomain = "mhr-header-v2";
 }
 
 void Codec<BlockHeader>::write(Writer& w, const BlockHeader& v) {
@@ -42,6 +42,7 @@ void Codec<SignedHeader>::write(Writer& w, const SignedHeader& v) {
     w.varint(s.signer.value);
     w.fixed(s.signature);
   }
+  w.varint(v.view);
 }
 
 SignedHeader Codec<SignedHeader>::read(Reader& r) {
@@ -58,6 +59,7 @@ SignedHeader Codec<SignedHeader>::read(Reader& r) {
       r.fail(DecodeError::kNonCanonical);
     v.signatures.push_back(s);
   }
+  v.view = r.varint();
   return v;
 }
 
@@ -106,15 +108,16 @@ Hash header_hash(const BlockHeader& h) {
   return memo->get(h);
 }
 
-Bytes header_signing_bytes(const Hash& hash) {
+Bytes header_signing_bytes(const Hash& hash, std::uint64_t view) {
   Writer w(64);
   w.str(kHeaderSigningDomain);
   w.fixed(hash);
+  w.varint(view);
   return w.take();
 }
 
 void add_signature(SignedHeader& sh, NodeId signer, const Signer& key) {
-  HeaderSignature s{signer, key.sign(header_signing_bytes(header_hash(sh.header)))};
+  HeaderSignature s{signer, key.sign(header_signing_bytes(header_hash(sh.header), sh.view))};
   auto at = std::lower_bound(sh.signatures.begin(), sh.signatures.end(), signer,
                              [](const HeaderSignature& a, NodeId b) { return a.signer < b; });
   if (at != sh.signatures.end() && at->signer == signer) {
@@ -122,6 +125,14 @@ void add_signature(SignedHeader& sh, NodeId signer, const Signer& key) {
   } else {
     sh.signatures.insert(at, s);
   }
+}
+
+bool insert_signature(std::vector<HeaderSignature>& sigs, const HeaderSignature& s) {
+  auto at = std::lower_bound(sigs.begin(), sigs.end(), s.signer,
+                             [](const HeaderSignature& a, NodeId b) { return a.signer < b; });
+  if (at != sigs.end() && at->signer == s.signer) return false;
+  sigs.insert(at, s);
+  return true;
 }
 
 const PublicKey* ValidatorSet::key_of(NodeId node) const {
@@ -133,7 +144,7 @@ const PublicKey* ValidatorSet::key_of(NodeId node) const {
 bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators,
                    const Verifier& verifier) {
   MHR_ASSERT(validators.quorum >= 1);
-  Bytes message = header_signing_bytes(header_hash(sh.header));
+  Bytes message = header_signing_bytes(header_hash(sh.header), sh.view);
   std::size_t valid = 0;
   NodeId last{};
   bool first = true;

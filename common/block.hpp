@@ -36,6 +36,11 @@ struct HeaderSignature {
 struct SignedHeader {
   BlockHeader header;
   std::vector<HeaderSignature> signatures;  // sorted by signer, no repeats
+  // The consensus view whose commit votes these signatures are: a quorum
+  // certificate counts signatures of one view only (docs/CONSENSUS.md).
+  // Not part of the header hash, so a block re-proposed in a later view
+  // keeps its hash. Always 0 for a single consensus node.
+  std::uint64_t view = 0;
   bool operator==(const SignedHeader&) const = default;
 };
 
@@ -53,11 +58,14 @@ struct Codec<SignedHeader> {
 // Hash of the header alone (signatures excluded): what signers sign and
 // what the next header points to.
 Hash header_hash(const BlockHeader& h);
-// The bytes a validator signs for a header: a domain tag and its hash.
-Bytes header_signing_bytes(const Hash& header_hash);
+// The bytes a validator signs to commit a header in a view: a domain tag,
+// the header's hash and the view.
+Bytes header_signing_bytes(const Hash& header_hash, std::uint64_t view);
 
-// Adds `signer`'s signature, keeping signatures sorted by signer.
+// Adds `signer`'s signature (for sh.view), keeping signatures sorted by signer.
 void add_signature(SignedHeader& sh, NodeId signer, const Signer& key);
+// Adds a signature made elsewhere, keeping the order; false if `signer` signed already.
+bool insert_signature(std::vector<HeaderSignature>& sigs, const HeaderSignature& s);
 
 // The validators of a network and how many of them must sign a header.
 struct ValidatorSet {
@@ -70,8 +78,8 @@ struct ValidatorSet {
   const PublicKey* key_of(NodeId node) const;
 };
 
-// True when at least `quorum` distinct validators signed the header hash
-// with valid signatures; unknown signers and duplicates do not count.
+// True when at least `quorum` distinct validators signed the header hash in
+// sh.view with valid signatures; unknown signers and duplicates do not count.
 bool verify_quorum(const SignedHeader& sh, const ValidatorSet& validators,
                    const Verifier& verifier = ed25519_verifier());
 

@@ -3,14 +3,12 @@
 namespace mhr {
 
 ChainFollower::ChainFollower(Env& env, const Topology& topology, NetworkId network)
-    : env_(env),
-      topology_(topology),
-      network_(network),
-      consensus_(topology.consensus_of(network)) {}
+    : env_(env), topology_(topology), network_(network), contact_(topology, network) {}
 
 void ChainFollower::on_delivery(NodeId from, const BlockDelivery& d, const ChainStore& chain,
                                 const Apply& apply) {
   MHR_ASSERT(d.header.header.network == network_);
+  contact_.saw(d.header);
   const std::uint64_t h = d.header.header.height;
   if (h < next_height()) {
     auto mine = chain.header(network_, h);
@@ -23,16 +21,16 @@ void ChainFollower::on_delivery(NodeId from, const BlockDelivery& d, const Chain
     return;
   }
   if (h > next_height()) {
-    if (buffered_.size() < kMaxBufferedBlocks) buffered_.emplace(h, d);
+    if (buffered_.size() < kMaxBufferedBlocks) buffered_.emplace(h, std::make_pair(from, d));
     request_catch_up();
     return;
   }
   apply_in_order(from, d, apply);
   while (!buffered_.empty() && buffered_.begin()->first <= next_height()) {
     auto it = buffered_.begin();
-    BlockDelivery next = std::move(it->second);
+    auto [sender, next] = std::move(it->second);
     buffered_.erase(it);
-    if (next.header.header.height == next_height()) apply_in_order(consensus_, next, apply);
+    if (next.header.header.height == next_height()) apply_in_order(sender, next, apply);
   }
 }
 
@@ -58,7 +56,7 @@ void ChainFollower::request_catch_up() {
   if (last_catch_up_us_ >= 0 && now - last_catch_up_us_ < topology_.params().retry_timeout_us)
     return;
   last_catch_up_us_ = now;
-  env_.send(consensus_, make_message(CatchUpRequest{network_, next_height()}));
+  env_.send(contact_.leader(), make_message(CatchUpRequest{network_, next_height()}));
 }
 
 void ChainFollower::ack(NodeId to, const SignedHeader& sh) {

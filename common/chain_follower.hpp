@@ -1,7 +1,8 @@
 // ChainFollower: how a member of an edge network (record node, index node)
 // takes its network's blocks — strictly in height order, acknowledging
 // duplicates, refusing a second header at a known height, buffering blocks
-// that arrive early and asking the consensus node for the missing ones.
+// that arrive early and asking the consensus group for the missing ones. It
+// also keeps track of which replica of the group leads (GroupContact).
 #pragma once
 
 #include <functional>
@@ -10,6 +11,7 @@
 
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
+#include "common/group_contact.hpp"
 #include "common/topology.hpp"
 
 namespace mhr {
@@ -39,6 +41,9 @@ class ChainFollower {
   const std::optional<SignedHeader>& tip() const { return tip_; }
   // Acknowledges (also a block whose acknowledgement was deferred).
   void ack(NodeId to, const SignedHeader& sh);
+  // Whom to send requests for the consensus group to.
+  GroupContact& contact() { return contact_; }
+  const GroupContact& contact() const { return contact_; }
 
  private:
   void apply_in_order(NodeId from, const BlockDelivery& d, const Apply& apply);
@@ -46,9 +51,9 @@ class ChainFollower {
   Env& env_;
   const Topology& topology_;
   NetworkId network_;
-  NodeId consensus_;
+  GroupContact contact_;
   std::optional<SignedHeader> tip_;
-  std::map<std::uint64_t, BlockDelivery> buffered_;
+  std::map<std::uint64_t, std::pair<NodeId, BlockDelivery>> buffered_;  // with its sender
   // Heights stored with kStoredAckLater: retransmissions of them are not
   // acknowledged here, the member acknowledges when it is ready.
   std::set<std::uint64_t> deferred_;

@@ -94,6 +94,17 @@ std::size_t min_known_chain_size() {
   static const std::size_t size = counted_size([](Writer& w) { write_known_chain(w, {}); });
   return size;
 }
+std::size_t min_view_change_size() {
+  static const std::size_t size = counted_size([](Writer& w) {
+    w.varint(0);  // view
+    w.varint(0);  // sender
+    w.boolean(false);
+    w.boolean(false);
+    w.fixed(Signature{});
+    w.bytes({});
+  });
+  return size;
+}
 std::size_t min_history_item_size() {
   static const std::size_t size = counted_size([](Writer& w) { write_history_item(w, {}); });
   return size;
@@ -388,6 +399,189 @@ struct Codec<BlobPart> {
   }
 };
 
+template <>
+struct Codec<Proposal> {
+  static void write(Writer& w, const Proposal& v) {
+    w.varint(v.view);
+    Codec<BlockHeader>::write(w, v.header);
+    w.bytes(v.body.view());
+    w.fixed(v.prepare);
+    w.varint(v.delivered_below);
+  }
+  static Proposal read(Reader& r) {
+    Proposal v;
+    v.view = r.varint();
+    v.header = Codec<BlockHeader>::read(r);
+    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    v.prepare = r.fixed_as<Signature>();
+    v.delivered_below = r.varint();
+    return v;
+  }
+};
+
+template <>
+struct Codec<Vote> {
+  static void write(Writer& w, const Vote& v) {
+    w.u8(static_cast<std::uint8_t>(v.phase));
+    w.varint(v.view);
+    w.varint(v.height);
+    w.fixed(v.header_hash);
+    w.fixed(v.signature);
+  }
+  static Vote read(Reader& r) {
+    Vote v;
+    const std::uint8_t phase = r.u8();
+    if (phase > static_cast<std::uint8_t>(VotePhase::kCommit)) r.fail(DecodeError::kUnknownType);
+    v.phase = static_cast<VotePhase>(phase);
+    v.view = r.varint();
+    v.height = r.varint();
+    v.header_hash = r.fixed_as<Hash>();
+    v.signature = r.fixed_as<Signature>();
+    return v;
+  }
+};
+
+namespace {
+
+void write_signatures(Writer& w, const std::vector<HeaderSignature>& sigs) {
+  MHR_ASSERT(sigs.size() <= kMaxGroupReplicas);
+  w.varint(sigs.size());
+  for (const HeaderSignature& s : sigs) {
+    w.varint(s.signer.value);
+    w.fixed(s.signature);
+  }
+}
+
+// Strictly increasing signers, as in a SignedHeader.
+std::vector<HeaderSignature> read_signatures(Reader& r) {
+  std::vector<HeaderSignature> sigs;
+  const std::size_t n = r.count(kMaxGroupReplicas, 1 + Signature::kSize);
+  sigs.reserve(n);
+  for (std::size_t i = 0; i < n && r.ok(); ++i) {
+    HeaderSignature s{NodeId{r.u32()}, r.fixed_as<Signature>()};
+    if (!sigs.empty() && !(sigs.back().signer < s.signer)) r.fail(DecodeError::kNonCanonical);
+    sigs.push_back(s);
+  }
+  return sigs;
+}
+
+}  // namespace
+
+void Codec<PreparedCert>::write(Writer& w, const PreparedCert& v) {
+  w.varint(v.view);
+  Codec<BlockHeader>::write(w, v.header);
+  write_signatures(w, v.prepares);
+}
+
+PreparedCert Codec<PreparedCert>::read(Reader& r) {
+  PreparedCert v;
+  v.view = r.varint();
+  v.header = Codec<BlockHeader>::read(r);
+  v.prepares = read_signatures(r);
+  return v;
+}
+
+namespace {
+
+// What a view change's signature covers.
+void write_view_change_content(Writer& w, const ViewChange& v) {
+  w.varint(v.view);
+  w.varint(v.sender.value);
+  w.boolean(v.committed.has_value());
+  if (v.committed) Codec<SignedHeader>::write(w, *v.committed);
+  w.boolean(v.prepared.has_value());
+  if (v.prepared) Codec<PreparedCert>::write(w, *v.prepared);
+}
+
+}  // namespace
+
+Bytes view_change_signing_bytes(const ViewChange& v) {
+  Writer w;
+  w.str("mhr-view-change-v1");
+  write_view_change_content(w, v);
+  return w.take();
+}
+
+template <>
+struct Codec<ViewChange> {
+  static void write(Writer& w, const ViewChange& v) {
+    write_view_change_content(w, v);
+    w.fixed(v.signature);
+    w.bytes(v.body.view());
+  }
+  static ViewChange read(Reader& r) {
+    ViewChange v;
+    v.view = r.varint();
+    v.sender = NodeId{r.u32()};
+    if (r.boolean()) v.committed = Codec<SignedHeader>::read(r);
+    if (r.boolean()) v.prepared = Codec<PreparedCert>::read(r);
+    v.signature = r.fixed_as<Signature>();
+    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    return v;
+  }
+};
+
+template <>
+struct Codec<NewView> {
+  static void write(Writer& w, const NewView& v) {
+    w.varint(v.view);
+    MHR_ASSERT(v.view_changes.size() <= kMaxGroupReplicas);
+    w.varint(v.view_changes.size());
+    for (const ViewChange& vc : v.view_changes) Codec<ViewChange>::write(w, vc);
+  }
+  static NewView read(Reader& r) {
+    NewView v;
+    v.view = r.varint();
+    const std::size_t n = r.count(kMaxGroupReplicas, min_view_change_size());
+    v.view_changes.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i)
+      v.view_changes.push_back(Codec<ViewChange>::read(r));
+    return v;
+  }
+};
+
+template <>
+struct Codec<BlockFetch> {
+  static void write(Writer& w, const BlockFetch& v) {
+    w.varint(v.from_height);
+    w.varint(v.view);
+  }
+  static BlockFetch read(Reader& r) {
+    BlockFetch v;
+    v.from_height = r.varint();
+    v.view = r.varint();
+    return v;
+  }
+};
+
+template <>
+struct Codec<CommittedBlock> {
+  static void write(Writer& w, const CommittedBlock& v) {
+    Codec<SignedHeader>::write(w, v.header);
+    w.bytes(v.body.view());
+  }
+  static CommittedBlock read(Reader& r) {
+    CommittedBlock v;
+    v.header = Codec<SignedHeader>::read(r);
+    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    return v;
+  }
+};
+
+template <>
+struct Codec<Forwarded> {
+  static void write(Writer& w, const Forwarded& v) {
+    w.varint(v.origin.value);
+    w.bytes(v.message.view());
+  }
+  static Forwarded read(Reader& r) {
+    Forwarded v;
+    v.origin = NodeId{r.u32()};
+    v.message = SharedBytes(r.bytes(kMaxMessageBytes));
+    return v;
+  }
+};
+
 namespace {
 
 constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
@@ -399,6 +593,10 @@ constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
     "remote_presence",  "history_request",
     "history_batch",    "ack",
     "blob_request",     "blob_part",
+    "proposal",         "vote",
+    "view_change",      "new_view",
+    "block_fetch",      "committed_block",
+    "forwarded",
 };
 
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {

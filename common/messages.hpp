@@ -202,10 +202,106 @@ struct Ack {
   bool operator==(const Ack&) const = default;
 };
 
+// ---- between the replicas of a consensus group (PBFT, docs/CONSENSUS.md) ----
+
+// More replicas than a header can carry signatures of are never configured.
+inline constexpr std::size_t kMaxGroupReplicas = kMaxHeaderSignatures;
+
+// leader -> replicas: the block it proposes at header.height in `view`: the
+// header, the body (each entry with its origin and the holders it goes to,
+// encoded as consensus nodes store it) and the leader's prepare signature.
+struct Proposal {
+  std::uint64_t view = 0;
+  BlockHeader header;
+  SharedBytes body;
+  Signature prepare;
+  // Every block of the network below this height reached all its members:
+  // replicas forget those, a new leader delivers only the later ones again.
+  std::uint64_t delivered_below = 0;
+  bool operator==(const Proposal&) const = default;
+};
+
+enum class VotePhase : std::uint8_t { kPrepare = 0, kCommit = 1 };
+
+// replica -> replicas: a prepare or commit vote for a header in a view. A
+// commit signature is a header signature (header_signing_bytes): 2f+1 of
+// one view are the block's quorum certificate.
+struct Vote {
+  VotePhase phase = VotePhase::kPrepare;
+  std::uint64_t view = 0;
+  std::uint64_t height = 0;
+  Hash header_hash;
+  Signature signature;
+  bool operator==(const Vote&) const = default;
+};
+
+// A header prepared in a view: 2f+1 prepare signatures, sorted by signer.
+struct PreparedCert {
+  std::uint64_t view = 0;
+  BlockHeader header;
+  std::vector<HeaderSignature> prepares;
+  bool operator==(const PreparedCert&) const = default;
+};
+
+template <>
+struct Codec<PreparedCert> {
+  static void write(Writer& w, const PreparedCert& v);
+  static PreparedCert read(Reader& r);
+};
+
+// replica -> replicas: move to `view`. Carries the sender's last committed
+// header (with its certificate) and the block it prepared above it, if any.
+struct ViewChange {
+  std::uint64_t view = 0;
+  NodeId sender;
+  std::optional<SignedHeader> committed;
+  std::optional<PreparedCert> prepared;
+  Signature signature;  // the sender's, over everything above
+  // The prepared block's body, sent to the new leader only (not signed: it
+  // must match the prepared header's Merkle root).
+  SharedBytes body;
+  bool operator==(const ViewChange&) const = default;
+};
+
+// The bytes a view change's sender signs: a domain tag and its content.
+Bytes view_change_signing_bytes(const ViewChange& v);
+
+// new leader -> replicas: the 2f+1 view changes (without bodies) that start
+// `view`; they fix what the first block of the view must be.
+struct NewView {
+  std::uint64_t view = 0;
+  std::vector<ViewChange> view_changes;
+  bool operator==(const NewView&) const = default;
+};
+
+// replica -> replica: send me committed blocks from this height on (and the
+// NewView of your view when mine, `view`, is older).
+struct BlockFetch {
+  std::uint64_t from_height = 0;
+  std::uint64_t view = 0;
+  bool operator==(const BlockFetch&) const = default;
+};
+
+// replica -> replica: a committed block with its quorum certificate.
+struct CommittedBlock {
+  SignedHeader header;
+  SharedBytes body;
+  bool operator==(const CommittedBlock&) const = default;
+};
+
+// replica -> replicas: a member's request that came to a replica that does
+// not lead; the leader handles it as if from `origin`, the others watch it.
+struct Forwarded {
+  NodeId origin;
+  SharedBytes message;  // the encoded Message
+  bool operator==(const Forwarded&) const = default;
+};
+
 using Message =
     std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed, Rejected,
                  BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate, RemotePresence,
-                 HistoryRequest, HistoryBatch, Ack, BlobRequest, BlobPart>;
+                 HistoryRequest, HistoryBatch, Ack, BlobRequest, BlobPart, Proposal, Vote,
+                 ViewChange, NewView, BlockFetch, CommittedBlock, Forwarded>;
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 
 // Messages are immutable once sent: a broadcast shares one object.

@@ -39,6 +39,7 @@ Hash Outbox::send(NodeId to, const Message& message) {
 }
 
 void Outbox::on_ack(NodeId from, const Ack& ack) {
+  if (group_ && group_->is_replica(from)) from = group_->group();
   if (pending_.erase({from, ack.message_hash}) == 0) return;
   WriteBatch b;
   b.del(Table::kPending, outbox_key(tag_, from, ack.message_hash));
@@ -46,7 +47,12 @@ void Outbox::on_ack(NodeId from, const Ack& ack) {
 }
 
 void Outbox::transmit(Pending& p) {
-  env_.send(p.to, p.message);
+  NodeId to = p.to;
+  if (group_ && to == group_->group()) {
+    if (p.attempts > 0) group_->suspect(env_.now_us(), params_.retry_timeout_us);
+    to = group_->leader();
+  }
+  env_.send(to, p.message);
   // Receivers may be down for long: keep trying at the ceiling, never drop.
   p.attempts = std::min(p.attempts + 1, params_.max_attempts);
   p.next_at_us = env_.now_us() + backoff_us(params_, p.attempts);

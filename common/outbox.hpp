@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/env.hpp"
+#include "common/group_contact.hpp"
 #include "common/topology.hpp"
 
 namespace mhr {
@@ -15,6 +16,9 @@ class Outbox {
   Outbox(Env& env, const ProtocolParams& params, std::uint8_t store_tag)
       : env_(env), params_(params), tag_(store_tag) {}
 
+  // Messages to group->group() go to the replica it names at each attempt,
+  // and an Ack from any replica of the group counts.
+  void set_group(GroupContact* group) { group_ = group; }
   void load();
   // Stores and sends; returns the hash the receiver's Ack will name.
   Hash send(NodeId to, const Message& message);
@@ -35,6 +39,7 @@ class Outbox {
   Env& env_;
   const ProtocolParams& params_;
   std::uint8_t tag_;
+  GroupContact* group_ = nullptr;
   std::map<std::pair<NodeId, Hash>, Pending> pending_;  // (receiver, message hash)
 };
 

@@ -6,7 +6,7 @@
 
 namespace mhr {
 
-BlobCustody::BlobCustody(Env& env, const ProtocolParams& params, NodeId consensus)
+BlobCustody::BlobCustody(Env& env, const ProtocolParams& params, const GroupContact& consensus)
     : env_(env), params_(params), consensus_(consensus), blobs_(env.store()) {}
 
 void BlobCustody::load() {
@@ -99,7 +99,7 @@ void BlobCustody::send_request(Fetch& f) {
   // Attempts alternate between a holder here and the other networks, as
   // history rounds do: a local holder may be fetching the object itself.
   env_.send(
-      consensus_,
+      consensus_.leader(),
       make_message(BlobRequest{
           f.request_id, f.want.user, f.want.ref.hash, part, {env_.self()}, f.attempts % 2 == 1}));
   f.next_at_us = env_.now_us() + backoff_us(params_, ++f.attempts);

@@ -14,6 +14,7 @@
 #include "common/blob.hpp"
 #include "common/client_api.hpp"
 #include "common/env.hpp"
+#include "common/group_contact.hpp"
 #include "common/topology.hpp"
 
 namespace mhr {
@@ -26,7 +27,7 @@ inline constexpr std::size_t kMaxBlobWants = 100'000;
 
 class BlobCustody {
  public:
-  BlobCustody(Env& env, const ProtocolParams& params, NodeId consensus);
+  BlobCustody(Env& env, const ProtocolParams& params, const GroupContact& consensus);
 
   // Rebuilds the fetches still owed from the store.
   void load();
@@ -70,7 +71,7 @@ class BlobCustody {
 
   Env& env_;
   const ProtocolParams& params_;
-  NodeId consensus_;
+  const GroupContact& consensus_;
   BlobStore blobs_;
   std::map<Hash, Fetch> fetches_;
   std::vector<BlobWant> staged_;  // wants in a batch not written yet

@@ -151,11 +151,10 @@ RecordNode::RecordNode(Env& env, TopologyPtr topology)
       topology_(std::move(topology)),
       chain_(env.store()),
       network_(topology_->network_of(env.self())),
-      consensus_(topology_->consensus_of(network_)),
       follower_(env, *topology_, network_),
       book_(env.store()),
       audit_(env.store()),
-      blobs_(env, topology_->params(), consensus_),
+      blobs_(env, topology_->params(), follower_.contact()),
       tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kRecord);
 }
@@ -278,7 +277,8 @@ void RecordNode::register_user(ClientRequestId id, const RegisterUserRequest& re
 }
 
 void RecordNode::send_registration(PendingRegistration& p) {
-  env_.send(consensus_, make_message(TxRequest{Transaction{p.registration}}));
+  if (p.attempts > 0) retrying();
+  env_.send(consensus(), make_message(TxRequest{Transaction{p.registration}}));
   p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
   want_tick(p.next_at_us);
 }
@@ -335,7 +335,7 @@ void RecordNode::queue_record(ClientRequestId id, const SubmitRecordRequest& req
     auto query = make_message(PresenceQuery{req.user, h});
     for (NodeId m : topology_->members_of(network_))
       if (m != env_.self()) env_.send(m, query);
-    env_.send(consensus_, make_message(PresenceFlag{req.user, h, true}));
+    env_.send(consensus(), make_message(PresenceFlag{req.user, h, true}));
   }
   send_pending(p);
 }
@@ -366,7 +366,8 @@ Record RecordNode::next_record_for(const UserId& user, const SubmitRecordRequest
 }
 
 void RecordNode::send_pending(PendingRecord& p) {
-  env_.send(consensus_, make_message(StoreRequest{p.record}));
+  if (p.attempts > 0) retrying();
+  env_.send(consensus(), make_message(StoreRequest{p.record}));
   p.next_at_us = env_.now_us() + backoff_us(params(), ++p.attempts);
   want_tick(p.next_at_us);
 }
@@ -577,7 +578,7 @@ void RecordNode::on_message(NodeId from, const Message& message) {
 }
 
 void RecordNode::on_presence_query(const PresenceQuery& q) {
-  env_.send(consensus_,
+  env_.send(consensus(),
             make_message(PresenceFlag{q.user, q.record_hash, registered_.contains(q.user)}));
 }
 
@@ -804,9 +805,10 @@ void RecordNode::start_sync(const UserId& user, std::uint32_t repairs) {
 }
 
 void RecordNode::send_history_request(const UserId& user, HistorySync& s) {
+  if (s.attempts > 0) retrying();
   s.request_id = env_.random_u64();
   // Rounds alternate between a holder here and the other networks.
-  env_.send(consensus_,
+  env_.send(consensus(),
             make_message(HistoryRequest{
                 s.request_id, user, chain_.known_chains(user), {env_.self()}, s.round % 2 == 1}));
   s.next_at_us = env_.now_us() + backoff_us(params(), ++s.attempts);
@@ -919,8 +921,11 @@ void RecordNode::anchor_audit(TimeUs now) {
     anchor_.reset();  // a later anchor covers these entries too
     return;
   }
-  if (anchor_->attempts > 0) env_.count(Counter::kRetries);
-  env_.send(consensus_, make_message(TxRequest{Transaction{anchor_->anchor}}));
+  if (anchor_->attempts > 0) {
+    env_.count(Counter::kRetries);
+    retrying();
+  }
+  env_.send(consensus(), make_message(TxRequest{Transaction{anchor_->anchor}}));
   anchor_->next_at_us = now + backoff_us(params(), ++anchor_->attempts);
 }
 

@@ -132,6 +132,10 @@ class RecordNode final : public NodeLogic {
   void answer_history(const HistoryRequest& req);
 
   void on_tick();
+  // The replica of the consensus group requests go to.
+  NodeId consensus() const { return follower_.contact().leader(); }
+  // A request to the consensus group is sent again: maybe to another replica.
+  void retrying() { follower_.contact().suspect(env_.now_us(), params().retry_timeout_us); }
   void want_tick(TimeUs at_us) { tick_.want(env_, at_us); }
   const ProtocolParams& params() const { return topology_->params(); }
   bool sparse() const { return params().replication == Replication::kSparse; }
@@ -140,7 +144,6 @@ class RecordNode final : public NodeLogic {
   TopologyPtr topology_;
   ChainStore chain_;
   NetworkId network_;
-  NodeId consensus_;
   ChainFollower follower_;
   std::set<UserId> registered_;
   std::map<UserId, PendingRegistration> registrations_;

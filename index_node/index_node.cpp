@@ -50,6 +50,8 @@ IndexNode::IndexNode(Env& env, TopologyPtr topology)
       outbox_(env, topology_->params(), kOutboxTag),
       tick_(kTickTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kIndex);
+  MHR_ASSERT(follower_.contact().group() == consensus_);
+  outbox_.set_group(&follower_.contact());
 }
 
 void IndexNode::start() {
@@ -112,7 +114,8 @@ void IndexNode::on_message(NodeId from, const Message& message) {
 // ---- own network: registrations and records to forward ------------------------------
 
 void IndexNode::on_own_delivery(NodeId from, const BlockDelivery& d) {
-  if (from != consensus_ || header_error(d.header, *topology_, env_.verifier())) {
+  if (!follower_.contact().is_replica(from) ||
+      header_error(d.header, *topology_, env_.verifier())) {
     env_.count(Counter::kVerifyFailures);
     return;
   }
@@ -190,7 +193,7 @@ void IndexNode::on_ack(NodeId from, const Ack& ack) {
   for (auto it = announcing_.begin(); it != announcing_.end();) {
     it->second.waiting.erase({from, ack.message_hash});
     if (it->second.waiting.empty()) {
-      follower_.ack(consensus_, it->second.header);
+      follower_.ack(leader(), it->second.header);
       it = announcing_.erase(it);
     } else {
       ++it;
@@ -230,8 +233,7 @@ void IndexNode::on_membership(NodeId from, const MembershipUpdate& m) {
 }
 
 void IndexNode::on_presence_query(const PresenceQuery& q) {
-  env_.send(consensus_,
-            make_message(PresenceFlag{q.user, q.record_hash, present_elsewhere(q.user)}));
+  env_.send(leader(), make_message(PresenceFlag{q.user, q.record_hash, present_elsewhere(q.user)}));
 }
 
 // ---- forwarded records: relay to our consensus node ----------------------------------
@@ -266,13 +268,19 @@ IndexNode::HandoffKey IndexNode::hand_off(WriteBatch& batch, NodeId to, const Bl
 }
 
 void IndexNode::transmit(Handoff& h) {
-  env_.send(h.to, h.delivery);
+  NodeId to = h.to;
+  if (to == consensus_) {  // the group: whichever replica leads now
+    if (h.attempts > 0) retrying();
+    to = leader();
+  }
+  env_.send(to, h.delivery);
   h.attempts = std::min(h.attempts + 1, params().max_attempts);
   h.next_at_us = env_.now_us() + backoff_us(params(), h.attempts);
   tick_.want(env_, h.next_at_us);
 }
 
 void IndexNode::on_handoff_ack(NodeId from, const Ack& ack) {
+  if (follower_.contact().is_replica(from)) from = consensus_;
   auto it = handoffs_.find({from, ack.message_hash});
   if (it == handoffs_.end()) return;
   // A relay is acknowledged to the forwarding index node once our
@@ -292,8 +300,9 @@ void IndexNode::route_across(NodeId from, const Request& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
   Request next = req;
   next.route.push_back(env_.self());
-  if (from != consensus_) {  // from another network's index node: ask our holders
-    env_.send(consensus_, make_message(std::move(next)));
+  if (!follower_.contact().is_replica(
+          from)) {  // from another network's index node: ask our holders
+    env_.send(leader(), make_message(std::move(next)));
     return;
   }
   std::vector<NetworkId> elsewhere = table_.others(req.user, network_);
@@ -317,7 +326,8 @@ void IndexNode::relay_back(const Answer& answer) {
 
 // A page of a chain this node owes another network, or an answer to relay.
 void IndexNode::on_history_batch(NodeId from, const HistoryBatch& batch) {
-  if (batch.route.size() == 1 && batch.route.back() == env_.self() && from == consensus_)
+  if (batch.route.size() == 1 && batch.route.back() == env_.self() &&
+      follower_.contact().is_replica(from))
     return on_replay_page(batch);
   relay_back(batch);
 }
@@ -332,9 +342,10 @@ void IndexNode::owe_replay(WriteBatch& batch, const UserId& user, NetworkId netw
 }
 
 void IndexNode::ask_replay_page(const ReplayKey& key, Replay& r) {
+  if (r.attempts > 0) retrying();
   r.request_id = env_.random_u64() | 1;  // never 0
   env_.send(
-      consensus_,
+      leader(),
       make_message(HistoryRequest{
           r.request_id, key.first, {KnownChain{network_, r.next_sequence}}, {env_.self()}, false}));
   r.attempts = std::min(r.attempts + 1, params().max_attempts);

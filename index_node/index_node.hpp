@@ -84,6 +84,10 @@ class IndexNode final : public NodeLogic {
   void transmit(Handoff& h);
   void on_tick();
   const ProtocolParams& params() const { return topology_->params(); }
+  // The replica of the consensus group requests go to; consensus_ names the
+  // group in what is stored (hand-offs, outbox).
+  NodeId leader() const { return follower_.contact().leader(); }
+  void retrying() { follower_.contact().suspect(env_.now_us(), params().retry_timeout_us); }
   bool sparse() const { return params().replication == Replication::kSparse; }
 
   Env& env_;

@@ -574,7 +574,7 @@ NodeConfig load_node_config(const std::string& path) {
 
   if (auto limits = root.optional("limits")) {
     limits->allow_only({"max_message_bytes", "send_hwm", "recv_hwm", "heartbeat",
-                        "heartbeat_timeout", "reconnect", "reconnect_max"});
+                        "heartbeat_timeout", "reconnect", "reconnect_max", "verify_threads"});
     if (auto v = limits->optional("max_message_bytes")) {
       const std::uint64_t bytes = v->as_size_bytes();
       if (bytes < 1024 || bytes > (std::uint64_t{1} << 32))
@@ -583,6 +583,8 @@ NodeConfig load_node_config(const std::string& path) {
     }
     c.send_hwm = static_cast<int>(limits->get_int("send_hwm", c.send_hwm, 1, 100'000'000));
     c.recv_hwm = static_cast<int>(limits->get_int("recv_hwm", c.recv_hwm, 1, 100'000'000));
+    c.verify_threads =
+        static_cast<std::uint32_t>(limits->get_int("verify_threads", c.verify_threads, 1, 16));
     // ZeroMQ takes these as int milliseconds.
     constexpr TimeUs kMaxDuration = 24 * 3600 * kUsPerSecond;
     auto duration = [&](std::string_view key, TimeUs& field) {
@@ -638,6 +640,7 @@ void write_node_config(const std::string& path, const NodeConfig& config) {
       << format_duration(config.heartbeat_timeout_us);
   out << YAML::Key << "reconnect" << YAML::Value << format_duration(config.reconnect_us);
   out << YAML::Key << "reconnect_max" << YAML::Value << format_duration(config.reconnect_max_us);
+  out << YAML::Key << "verify_threads" << YAML::Value << config.verify_threads;
   out << YAML::EndMap;
   out << YAML::Key << "storage" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "fsync" << YAML::Value << config.fsync;

@@ -69,6 +69,9 @@ struct NodeConfig {
   TimeUs reconnect_us = 100 * kUsPerMs;  // first reconnect delay
   TimeUs reconnect_max_us = 5 * kUsPerSecond;
   bool fsync = true;
+  // Threads checking the signatures of a turn's messages (the loop's own
+  // thread included): 1 checks them on the loop thread only.
+  std::uint32_t verify_threads = 2;
 };
 NodeConfig load_node_config(const std::string& path);  // throws ConfigError
 void write_node_config(const std::string& path, const NodeConfig& config);

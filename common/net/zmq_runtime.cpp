@@ -14,6 +14,7 @@
 #include <queue>
 #include <random>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -25,6 +26,9 @@
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/net/replay_window.hpp"
+#include "common/message_bundle.hpp"
+#include "common/net/signature_prefetch.hpp"
+#include "common/net/verify_memo.hpp"
 #include "common/signer.hpp"
 
 // Wire format. A client's request is two frames: the kind byte 'C' and the
@@ -62,6 +66,10 @@ constexpr int kCloseFlushMs = 100;
 constexpr TimeUs kMaxPollUs = 100 * kUsPerMs;
 // Messages handled per loop turn before timers and local messages get a turn.
 constexpr std::size_t kMaxBatch = 256;
+// Signatures remembered as checked (about 100 bytes each): a node's own
+// records come back within seconds, far fewer than this many signatures later.
+constexpr std::size_t kVerifyMemoEntries = 1 << 16;
+constexpr std::size_t kMinPrefetchChecks = 3;
 constexpr int kMaxHeartbeatTtlMs = 6'553'599;  // libzmq's limit
 
 constexpr std::uint8_t kKindNode = 'N';
@@ -146,21 +154,6 @@ bool rate_limit_ok(SteadyClock::time_point& last) {
   return true;
 }
 
-// Counts the signature checks the node makes (from any thread), so mhr bench can relate throughput
-// to what the cores could verify.
-class CountingVerifier final : public Verifier {
- public:
-  CountingVerifier(const Verifier& inner, std::uint64_t& count) : inner_(inner), count_(count) {}
-  bool verify(const PublicKey& key, ByteView message, const Signature& sig) const override {
-    std::atomic_ref<std::uint64_t>(count_).fetch_add(1, std::memory_order_relaxed);
-    return inner_.verify(key, message, sig);
-  }
-
- private:
-  const Verifier& inner_;
-  std::uint64_t& count_;
-};
-
 }  // namespace
 
 struct ZmqRuntime::Impl final : Env {
@@ -191,11 +184,21 @@ struct ZmqRuntime::Impl final : Env {
   void loop(const std::atomic<bool>& stop);
   void begin_group();
   void end_group();
-  void transmit(NodeId to, MessagePtr message);
+  void transmit(NodeId to, std::span<const MessagePtr> messages);
+  void send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent);
+  void transmit_held();
   void transmit_reply(ClientRequestId id, ClientReply reply);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
-  void handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  // A message or client request taken from the socket, checked and decoded.
+  struct Arrival {
+    NodeId from;
+    ClientRequestId client = 0;  // nonzero: a client request
+    std::optional<Message> message;
+    std::optional<ClientRequest> request;
+  };
+  void take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts);
+  void prefetch_signatures();
   void fire_due_timers(const std::atomic<bool>& stop);
   void deliver_local(const std::atomic<bool>& stop);
   long poll_timeout_ms() const;
@@ -229,8 +232,12 @@ struct ZmqRuntime::Impl final : Env {
   std::set<std::string, std::less<>> client_keys;
 
   std::unique_ptr<Store> store_;
+  VerifyMemo memo{kVerifyMemoEntries};
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<Verifier> verifier_;
+  std::unique_ptr<SignaturePool> signature_pool;
+  std::vector<Arrival> arrivals;       // of the current turn
+  std::vector<SignatureCheck> checks;  // of the current turn's arrivals
   // While a turn's writes are not durable yet: what it sends and replies.
   bool grouping = false;
   std::vector<std::pair<NodeId, MessagePtr>> held_messages;
@@ -296,9 +303,11 @@ ZmqRuntime::Impl::Impl(const NodeConfig& cfg, const Deployment& dep, const NodeK
     client_keys.emplace(key_view(decode_curve_key(k, "client key")));
 
   // Signing key: must be the one the topology gives this node.
-  signer_ = make_signer(topo.params().crypto, keys.sign_seed);
-  verifier_ = std::make_unique<CountingVerifier>(verifier_for(topo.params().crypto),
-                                                 stats.signature_checks);
+  const Verifier& scheme = verifier_for(topo.params().crypto);
+  signer_ = std::make_unique<MemoSigner>(make_signer(topo.params().crypto, keys.sign_seed), memo);
+  verifier_ = std::make_unique<MemoVerifier>(scheme, memo, stats.signature_checks);
+  signature_pool =
+      std::make_unique<SignaturePool>(config.verify_threads, scheme, memo, stats.signature_checks);
   if (signer_->public_key() != topo.node(config.id).key)
     throw std::runtime_error(me + ": its signing key is not the one in the topology");
 
@@ -381,42 +390,61 @@ void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
     held_messages.emplace_back(to, std::move(message));
     return;
   }
-  transmit(to, std::move(message));
+  transmit(to, std::span<const MessagePtr>(&message, 1));
 }
 
-void ZmqRuntime::Impl::transmit(NodeId to, MessagePtr message) {
+// Sends `messages` to `to` in order, as few bundles as fit the frame limit.
+void ZmqRuntime::Impl::transmit(NodeId to, std::span<const MessagePtr> messages) {
   if (!deployment.topology->has_node(to)) {
     log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
     return;
   }
-  Bytes bytes = encode(*message);
-  const std::size_t size = bytes.size();
-  if (size > config.max_message_bytes) {
-    ++stats.dropped_oversize;
-    log(LogLevel::kWarn, "a " + std::string(message_type_name(*message)) + " of " +
-                             std::to_string(size) + " bytes to " + to_string(to) +
-                             " is above max_message_bytes; dropped");
-    return;
+  BundleWriter bundle(config.max_message_bytes);
+  std::size_t first = 0;  // of the messages in `bundle`
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const Message& m = *messages[i];
+    const Bytes bytes = encode(m);
+    if (BundleWriter::single_size(bytes.size()) > config.max_message_bytes) {
+      ++stats.dropped_oversize;
+      log(LogLevel::kWarn, "a " + std::string(message_type_name(m)) + " of " +
+                               std::to_string(bytes.size()) + " bytes to " + to_string(to) +
+                               " is above max_message_bytes; dropped");
+      continue;
+    }
+    if (!bundle.fits(bytes.size())) {
+      send_bundle(to, bundle.take(), messages.subspan(first, i - first));
+      first = i;
+    }
+    bundle.add(bytes);
   }
+  if (!bundle.empty()) send_bundle(to, bundle.take(), messages.subspan(first));
+}
+
+void ZmqRuntime::Impl::send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent) {
+  const std::size_t size = frame.size();
   zmq::socket_t& s = dealer_for(to);
   zmq::message_t kind(&kKindNode, 1);
   Bytes nonce_bytes;
   append_be64(nonce_bytes, nonces.next(wall_clock_us()));
   zmq::message_t nonce = frame_of(std::move(nonce_bytes));
-  zmq::message_t body = frame_of(std::move(bytes));
+  zmq::message_t body = frame_of(std::move(frame));
   if (!s.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(nonce, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(body, zmq::send_flags::dontwait)) {
-    ++stats.dropped_queue_full;
+    stats.dropped_queue_full += sent.size();
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn, "queue to " + to_string(to) + " is full; messages dropped");
     return;
   }
-  ++stats.messages_out;
+  ++stats.frames_out;
   stats.bytes_out += size;
-  ++stats.out_by_type[message->index()];
   const Topology& topo = *deployment.topology;
-  ++(topo.network_of(to) == topo.network_of(config.id) ? stats.out_intra : stats.out_inter);
+  const bool intra = topo.network_of(to) == topo.network_of(config.id);
+  for (const MessagePtr& m : sent) {
+    ++stats.messages_out;
+    ++stats.out_by_type[m->index()];
+    ++(intra ? stats.out_intra : stats.out_inter);
+  }
 }
 
 TimerId ZmqRuntime::Impl::set_timer(TimeUs delay_us, std::uint64_t tag) {
@@ -562,16 +590,39 @@ void ZmqRuntime::Impl::handle_zap() {
   }
 }
 
+// Takes what is waiting (a bounded batch), checks its signatures across
+// the pool, then hands it to the role in arrival order.
 void ZmqRuntime::Impl::handle_router(const std::atomic<bool>& stop) {
+  arrivals.clear();
   for (std::size_t n = 0; n < kMaxBatch && !stop.load(std::memory_order_relaxed); ++n) {
     zmq::message_t identity;
-    if (!router.recv(identity, zmq::recv_flags::dontwait)) return;
+    if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
     std::vector<zmq::message_t> parts = receive_rest(router, identity);
-    handle_frames(identity, parts);
+    take_frames(identity, parts);
   }
+  prefetch_signatures();
+  for (Arrival& a : arrivals) {
+    if (a.request) logic->on_client(a.client, *a.request);
+    if (a.message) logic->on_message(a.from, *a.message);
+  }
+  arrivals.clear();
 }
 
-void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
+void ZmqRuntime::Impl::prefetch_signatures() {
+  checks.clear();
+  const Topology& topology = *deployment.topology;
+  for (const Arrival& a : arrivals) {
+    if (a.request) collect_checks(*a.request, config.id, checks);
+    if (a.message) collect_checks(*a.message, topology, checks);
+  }
+  // One or two checks are not worth waking the pool: the role makes them.
+  if (checks.size() >= kMinPrefetchChecks) signature_pool->run(checks);
+  checks.clear();
+}
+
+// Checks a frame's sender, kind and size, decodes it and adds what it holds
+// to the turn's arrivals.
+void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::message_t>& parts) {
   if (parts.empty()) {
     undecodable("message", DecodeError::kTruncated);
     return;
@@ -625,18 +676,21 @@ void ZmqRuntime::Impl::handle_frames(zmq::message_t& identity, std::vector<zmq::
     stats.bytes_in += size;
     ClientRequestId id = next_client++;
     clients.emplace(id, PendingClient{identity.to_string(), decoded->id});
-    logic->on_client(id, decoded->request);
+    arrivals.push_back(Arrival{NodeId{}, id, std::nullopt, std::move(decoded->request)});
     return;
   }
   if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
-  ++stats.messages_in;
+  ++stats.frames_in;
   stats.bytes_in += size;
-  auto decoded = decode<Message>(view_of(body));
+  auto decoded = decode_bundle(view_of(body));
   if (!decoded) {
     undecodable("message from " + to_string(*from), decoded.error());
     return;
   }
-  logic->on_message(*from, decoded.value());
+  for (Message& m : decoded.value()) {
+    ++stats.messages_in;
+    arrivals.push_back(Arrival{*from, 0, std::move(m), std::nullopt});
+  }
 }
 
 void ZmqRuntime::Impl::fire_due_timers(const std::atomic<bool>& stop) {
@@ -688,6 +742,20 @@ void ZmqRuntime::Impl::loop(const std::atomic<bool>& stop) {
   }
 }
 
+// A turn's messages, each peer's in the order sent, one peer after another
+// in the order first sent to.
+void ZmqRuntime::Impl::transmit_held() {
+  std::vector<NodeId> peers;
+  std::unordered_map<NodeId, std::vector<MessagePtr>> by_peer;
+  for (auto& [to, m] : held_messages) {
+    auto& list = by_peer[to];
+    if (list.empty()) peers.push_back(to);
+    list.push_back(std::move(m));
+  }
+  held_messages.clear();
+  for (NodeId to : peers) transmit(to, by_peer[to]);
+}
+
 void ZmqRuntime::Impl::begin_group() {
   MHR_ASSERT(!grouping && held_messages.empty() && held_replies.empty());
   store().begin_group();
@@ -698,8 +766,7 @@ void ZmqRuntime::Impl::end_group() {
   MHR_ASSERT(grouping);
   store().end_group();
   grouping = false;
-  for (auto& [to, m] : held_messages) transmit(to, std::move(m));
-  held_messages.clear();
+  transmit_held();
   for (auto& [id, r] : held_replies) transmit_reply(id, std::move(r));
   held_replies.clear();
 }
@@ -861,6 +928,8 @@ std::string runtime_stats_json(const RuntimeStats& s) {
   field("messages_out", s.messages_out);
   field("bytes_in", s.bytes_in);
   field("bytes_out", s.bytes_out);
+  field("frames_in", s.frames_in);
+  field("frames_out", s.frames_out);
   field("out_intra", s.out_intra);
   field("out_inter", s.out_inter);
   field("dropped_oversize", s.dropped_oversize);

@@ -30,6 +30,8 @@ struct RuntimeStats {
   std::uint64_t messages_out = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t frames_in = 0;  // node frames: each a bundle of one or more messages
+  std::uint64_t frames_out = 0;
   std::uint64_t dropped_oversize = 0;
   std::uint64_t dropped_undecodable = 0;
   std::uint64_t dropped_unknown_sender = 0;

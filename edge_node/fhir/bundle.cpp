@@ -28,8 +28,10 @@ struct Entry {
   std::optional<UserId> user;
   bool write = false;
   bool post = false;
-  bool existed = false;  // a PUT of a resource that was there: 200, not 201
-  bool unowned = false;  // names no patient: stored with the Bundle's patient
+  bool existed = false;                // a PUT of a resource that was there: 200, not 201
+  bool unowned = false;                // names no patient: stored with the Bundle's patient
+  bool grants = false;                 // a Consent whose grants are sent after the records
+  std::vector<PatientStatement> acts;  // those grants, signed
   std::optional<Hash> supersedes;
   std::optional<FhirError> error;
   std::string note;  // told in the entry's response.outcome
@@ -96,14 +98,18 @@ void parse_entry(const Json& in, const std::string& base_url, Entry& e) {
   e.resource = std::move(*checked);
   e.type = find_resource_type(type);
   if (e.type->name == "Consent") {
-    // Grants and revocations are signed one Consent at a time.
+    // A new Consent's grants are signed once its actors' references are
+    // resolved (they may name parties of this Bundle) and sent after the
+    // records. Revocations are sent on their own: they end grants that
+    // exist, which the Bundle's own writes would make ambiguous.
     set_consent_grants(e.resource, {});
     auto plan = consent_plan(e.resource);
     if (!plan) return void(e.error = plan.error());
-    if (plan->effect != ConsentEffect::kNone || !e.post)
+    if (plan->effect == ConsentEffect::kRevoke || (plan->effect != ConsentEffect::kNone && !e.post))
       return void(e.error = unprocessable(
-                      "a Consent that grants or revokes access, or changes, is sent on its own "
-                      "(POST or PUT /fhir/Consent), not in a Bundle"));
+                      "a Consent that revokes access, or changes one that grants it, is sent on "
+                      "its own (POST or PUT /fhir/Consent), not in a Bundle"));
+    e.grants = plan->effect == ConsentEffect::kGrant;
   }
   if (!e.post) {
     e.id = std::get<Update>(*r).id;
@@ -242,9 +248,21 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
   for (Entry& e : es) {
     if (e.error || !e.write) continue;
     rewrite_references(e.resource, refs);
-    if (!seen.insert(type_and_id(e)).second) {
+    if (!seen.insert(type_and_id(e)).second)
       e.error = bad_request("the Bundle writes " + type_and_id(e) + " twice");
-      continue;
+  }
+  BundleResources in_bundle;
+  for (const Entry& e : es)
+    if (!e.error && e.write) in_bundle.emplace(type_and_id(e), &e.resource);
+  for (Entry& e : es) {
+    if (e.error || !e.write) continue;
+    if (e.grants) {
+      auto acts = consent_acts(who, *e.user, e.resource, nullptr, req.base_url, in_bundle);
+      if (!acts) {
+        e.error = acts.error();
+        continue;
+      }
+      e.acts = std::move(*acts);
     }
     e.payload = stored_payload(e.resource);
     if (e.payload.size() > kMaxInlinePayloadBytes)
@@ -338,6 +356,17 @@ FhirResponse FhirService::bundle(const FhirRequest& req, const Identity& who) {
     } else {
       e.error = backend_error(replies[k].status, replies[k].detail, "writing " + type_and_id(e));
     }
+  }
+  // A Consent's grants follow its record, as for a Consent on its own; a
+  // Consent on the chain gets them even when another entry failed.
+  for (std::size_t i : record_entry) {
+    Entry& e = es[i];
+    if (!e.committed || e.acts.empty()) continue;
+    if (auto failed = send_consent_acts(who, e.acts, true,
+                                        "; " + type_and_id(e) +
+                                            " was stored but not all of its grants were "
+                                            "committed: PUT it again"))
+      e.error = *failed;
   }
   if (atomic && first_error_status(es) != 200) {
     std::string note;

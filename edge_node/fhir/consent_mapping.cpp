@@ -38,15 +38,24 @@ Result<std::vector<ConsentActor>, FhirError> actors_of(const Json& provision) {
     return err(cannot_enforce("more than " + std::to_string(kMaxConsentActors) + " actors"));
   for (const Json& a : actors) {
     const Json ref = a.is_object() ? a.value("reference", Json::object()) : Json::object();
-    const Json ident = ref.is_object() ? ref.value("identifier", Json::object()) : Json::object();
-    ConsentActor actor{str_at(ident, "system"), str_at(ident, "value")};
-    if ((actor.system != kApiKeyActorSystem && actor.system != kNodeActorSystem) ||
-        actor.value.empty())
-      return err(cannot_enforce(
-          "provision.actor.reference " + ref.dump() +
-          " names no party of this chain: use {\"identifier\": {\"system\": \"" +
-          std::string(kApiKeyActorSystem) + "\", \"value\": <API key name>}} or the system " +
-          std::string(kNodeActorSystem) + " with a record node's name"));
+    if (!ref.is_object()) return err(cannot_enforce("provision.actor.reference must be an object"));
+    const Json ident = ref.value("identifier", Json::object());
+    ConsentActor actor{str_at(ident, "system"), str_at(ident, "value"), ""};
+    const bool identified =
+        (actor.system == kApiKeyActorSystem || actor.system == kNodeActorSystem) &&
+        !actor.value.empty();
+    if (!identified) {
+      // A literal reference: the party its resource's identifiers name.
+      actor = ConsentActor{"", "", str_at(ref, "reference")};
+      if (actor.reference.empty())
+        return err(cannot_enforce(
+            "provision.actor.reference " + ref.dump() +
+            " names no party of this chain: reference a Practitioner, PractitionerRole, "
+            "Organization or RelatedPerson whose identifier names it, or use "
+            "{\"identifier\": {\"system\": \"" +
+            std::string(kApiKeyActorSystem) + "\", \"value\": <API key name>}} or the system " +
+            std::string(kNodeActorSystem) + " with a record node's name"));
+    }
     out.push_back(std::move(actor));
   }
   return out;
@@ -89,6 +98,26 @@ Result<ConsentScope, FhirError> scope_of(const Json& provision) {
   // Types alone: in whatever category they are.
   if (s.categories == 0) s.categories = ConsentScope::all().categories;
   return s;
+}
+
+enum class ConsentKind { kPrivacy, kOther, kUnknown };
+
+// Consent.scope: patient-privacy Consents say who may read; treatment,
+// research and advance-directive Consents (e.g. a DNR order) do not, and
+// are stored only. A Consent with no scope code is taken as privacy.
+ConsentKind kind_of(const Json& consent) {
+  auto scope = consent.find("scope");
+  if (scope == consent.end() || !scope->is_object()) return ConsentKind::kPrivacy;
+  const Json& codings = list_at(*scope, "coding");
+  if (codings.empty()) return ConsentKind::kPrivacy;
+  for (const Json& c : codings) {
+    if (!c.is_object()) continue;
+    const std::string system = str_at(c, "system"), code = str_at(c, "code");
+    if (!system.empty() && system != kConsentScopeSystem) continue;
+    if (code == "patient-privacy") return ConsentKind::kPrivacy;
+    if (code == "treatment" || code == "research" || code == "adr") return ConsentKind::kOther;
+  }
+  return ConsentKind::kUnknown;
 }
 
 bool scoped(const Json& provision) {
@@ -148,6 +177,17 @@ Result<ConsentPlan, FhirError> consent_plan(const Json& consent) {
     return err(cannot_enforce("status '" + status +
                               "' is not an R4 Consent status (draft, proposed, active, "
                               "rejected, inactive, entered-in-error)"));
+  switch (kind_of(consent)) {
+    case ConsentKind::kOther:
+      return plan;
+    case ConsentKind::kUnknown:
+      return err(cannot_enforce(
+          "scope names no kind of consent known here (system " + std::string(kConsentScopeSystem) +
+          ": patient-privacy, treatment, research, adr), so whether it grants access to the "
+          "patient's records cannot be told"));
+    case ConsentKind::kPrivacy:
+      break;
+  }
   const Json provision = consent.value("provision", Json::object());
   if (!provision.is_object()) return err(cannot_enforce("provision must be an object"));
   for (const char* narrowing : {"provision", "data", "dataPeriod"})
@@ -181,6 +221,24 @@ Result<ConsentPlan, FhirError> consent_plan(const Json& consent) {
   if (auto e = set_period(provision, plan)) return err(*e);
   plan.effect = ConsentEffect::kGrant;
   return plan;
+}
+
+bool names_a_party(std::string_view resource_type) {
+  return resource_type == "Practitioner" || resource_type == "PractitionerRole" ||
+         resource_type == "Organization" || resource_type == "RelatedPerson";
+}
+
+std::vector<ConsentActor> actor_identifiers(const Json& party) {
+  std::vector<ConsentActor> out;
+  if (!party.is_object()) return out;
+  for (const Json& id : list_at(party, "identifier")) {
+    if (!id.is_object()) continue;
+    ConsentActor a{str_at(id, "system"), str_at(id, "value"), ""};
+    if ((a.system != kApiKeyActorSystem && a.system != kNodeActorSystem) || a.value.empty())
+      continue;
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(std::move(a));
+  }
+  return out;
 }
 
 std::vector<ConsentGrantNote> consent_grants(const Json& consent) {

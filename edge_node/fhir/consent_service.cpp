@@ -17,6 +17,17 @@ std::string actor_name(const ConsentActor& a) {
   return a.system + "|" + a.value;
 }
 
+// "Type/id" of a literal reference, relative or on this server's base;
+// empty for anything else (urn:uuid: outside its Bundle, other servers).
+std::string local_reference(std::string_view ref, const std::string& base_url) {
+  if (!base_url.empty() && ref.starts_with(base_url + "/")) ref.remove_prefix(base_url.size() + 1);
+  const std::size_t slash = ref.find('/');
+  if (slash == std::string_view::npos || slash == 0 || ref.find('/', slash + 1) != ref.npos ||
+      !valid_id(ref.substr(slash + 1)))
+    return "";
+  return std::string(ref);
+}
+
 // Grants named by the current version of every Consent of the patient.
 std::vector<ConsentGrantNote> grants_in_timeline(const Timeline& t) {
   std::vector<ConsentGrantNote> out;
@@ -28,21 +39,75 @@ std::vector<ConsentGrantNote> grants_in_timeline(const Timeline& t) {
 
 }  // namespace
 
-Result<std::vector<PatientStatement>, FhirError> FhirService::consent_acts(const Identity& who,
-                                                                           const UserId& user,
-                                                                           Json& consent,
-                                                                           const Json* superseded) {
+Result<Grantee, FhirError> FhirService::consent_grantee(const Identity& who, const UserId& user,
+                                                        const ConsentActor& actor,
+                                                        const std::string& base_url,
+                                                        const BundleResources& bundle,
+                                                        std::optional<Timeline>& timeline) {
+  if (actor.reference.empty()) {
+    auto g = backend_.grantee(actor.system, actor.value);
+    if (!g)
+      return err(unprocessable("Consent: provision.actor " + actor_name(actor) +
+                               " is no party of this chain (not an API key of this gateway, "
+                               "nor a record node of the deployment)"));
+    return *g;
+  }
+  const std::string what = "Consent: provision.actor.reference '" + actor.reference + "'";
+  const std::string name = local_reference(actor.reference, base_url);
+  if (name.empty())
+    return err(unprocessable(what +
+                             " is not a reference to a resource of this server (Type/id), so "
+                             "the party it names cannot be known"));
+  const std::string type = name.substr(0, name.find('/'));
+  if (!names_a_party(type))
+    return err(unprocessable(what + " refers to type " + type +
+                             ", which is no party: a grantee is a Practitioner, PractitionerRole, "
+                             "Organization or RelatedPerson"));
+  const Json* party = nullptr;
+  if (auto it = bundle.find(name); it != bundle.end()) party = it->second;
+  if (!party) {
+    if (!timeline) {
+      auto t = load(who, user);
+      if (!t && t.error().status != 404) return err(t.error());
+      timeline.emplace(t ? std::move(*t) : Timeline({}));
+    }
+    if (const ResourceHistory* h = timeline->find(type, name.substr(type.size() + 1)))
+      party = &h->current().resource;
+  }
+  if (!party)
+    return err(unprocessable(what + " resolves to nothing known: Patient/" + patient_id(user) +
+                             " has no such resource here" +
+                             (bundle.empty() ? "" : ", nor has the Bundle")));
+  std::vector<Grantee> found;
+  for (const ConsentActor& id : actor_identifiers(*party))
+    if (auto g = backend_.grantee(id.system, id.value);
+        g &&
+        std::none_of(found.begin(), found.end(), [&](const Grantee& f) { return f.key == g->key; }))
+      found.push_back(*g);
+  if (found.size() != 1)
+    return err(unprocessable(what +
+                             (found.empty()
+                                  ? " carries no identifier naming a party of this chain"
+                                  : " carries identifiers naming " + std::to_string(found.size()) +
+                                        " different parties of this chain") +
+                             ": its identifiers of system " + std::string(kApiKeyActorSystem) +
+                             " (an API key's name) and " + std::string(kNodeActorSystem) +
+                             " (a record node's name) must name exactly one party"));
+  return found[0];
+}
+
+Result<std::vector<PatientStatement>, FhirError> FhirService::consent_acts(
+    const Identity& who, const UserId& user, Json& consent, const Json* superseded,
+    const std::string& base_url, const BundleResources& bundle) {
   set_consent_grants(consent, {});  // notes are the server's, never the client's
   auto plan = consent_plan(consent);
   if (!plan) return err(plan.error());
 
   std::vector<Grantee> grantees;
+  std::optional<Timeline> timeline;
   for (const ConsentActor& a : plan->actors) {
-    auto g = backend_.grantee(a.system, a.value);
-    if (!g)
-      return err(unprocessable("Consent: provision.actor " + actor_name(a) +
-                               " is no party of this chain (not an API key of this gateway, "
-                               "nor a record node of the deployment)"));
+    auto g = consent_grantee(who, user, a, base_url, bundle, timeline);
+    if (!g) return err(g.error());
     grantees.push_back(*g);
   }
 

@@ -48,7 +48,8 @@ Result<Json, FhirError> parse_json(std::string_view body) {
     return err(bad_request("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"));
   try {
     return Json::parse(body.begin(), body.end());
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error, and out_of_range for a number beyond a double (1e999).
     return err(bad_request(std::string("malformed JSON: ") + e.what()));
   }
 }

@@ -197,7 +197,7 @@ FhirResponse FhirService::write_resource(const Identity& who, NewRecord record, 
   const UserId user = record.user;
   std::vector<PatientStatement> acts;
   if (record.content_type == "Consent") {
-    auto a = consent_acts(who, user, resource, superseded);
+    auto a = consent_acts(who, user, resource, superseded, base_url);
     if (!a) return error_response(a.error());
     acts = std::move(*a);
     if (auto e = send_consent_acts(who, acts, false, "; nothing was stored"))

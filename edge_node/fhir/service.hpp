@@ -5,11 +5,13 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "edge_node/fhir/backend.hpp"
+#include "edge_node/fhir/consent_mapping.hpp"
 #include "edge_node/fhir/router.hpp"
 #include "edge_node/fhir/timeline.hpp"
 
@@ -31,6 +33,10 @@ struct FhirResponse {
   std::string etag;      // W/"<versionId>"
   std::string allow;     // Allow header of a 405
 };
+
+// The resources a Bundle is writing, by "Type/id" (references rewritten),
+// so that a Consent in it can name a party of the same Bundle.
+using BundleResources = std::map<std::string, const Json*, std::less<>>;
 
 struct ServiceLimits {
   std::size_t max_bundle_entries = 5000;
@@ -58,10 +64,20 @@ class FhirService {
 
   // Consent resources (consent_service.cpp): the patient's acts a Consent
   // asks for, signed; sets the grant notes in its meta. `superseded` is the
-  // version a PUT replaces.
+  // version a PUT replaces; `bundle` the resources of the Bundle it comes
+  // in, if any, where its actors' references are looked up first.
   Result<std::vector<PatientStatement>, FhirError> consent_acts(const Identity& who,
                                                                 const UserId& user, Json& consent,
-                                                                const Json* superseded);
+                                                                const Json* superseded,
+                                                                const std::string& base_url,
+                                                                const BundleResources& bundle = {});
+  // The party a Consent actor names: its identifier, or the identifiers of
+  // the resource its reference names (in `bundle`, or on the patient's
+  // timeline, loaded into `timeline` when first needed). 422 otherwise.
+  Result<Grantee, FhirError> consent_grantee(const Identity& who, const UserId& user,
+                                             const ConsentActor& actor, const std::string& base_url,
+                                             const BundleResources& bundle,
+                                             std::optional<Timeline>& timeline);
   // Sends the revocations (grants = false) or the grants among `acts`;
   // an error's diagnostics end with `note`.
   std::optional<FhirError> send_consent_acts(const Identity& who,

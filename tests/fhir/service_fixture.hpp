@@ -2,6 +2,7 @@
 // send it requests as the HTTP binding would.
 #pragma once
 
+#include "common/sim/rng.hpp"
 #include "edge_node/fhir/router.hpp"
 #include "edge_node/fhir/service.hpp"
 #include "tests/fhir/memory_backend.hpp"
@@ -11,15 +12,7 @@ namespace mhr::fhir::test {
 struct ServiceFixture {
   MemoryBackend backend;
   std::uint64_t state = 42;
-  FhirService service{backend,
-                      [this] {
-                        state += 0x9E3779B97F4A7C15ull;  // splitmix64
-                        std::uint64_t z = state;
-                        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-                        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-                        return z ^ (z >> 31);
-                      },
-                      ServiceLimits{600}};
+  FhirService service{backend, [this] { return mhr::splitmix64(state); }, ServiceLimits{600}};
   Identity who{"dr-test", "clinician"};
 
   FhirResponse send(const std::string& method, const std::string& url, const std::string& body = "",

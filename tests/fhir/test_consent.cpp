@@ -50,8 +50,9 @@ TEST_CASE("consent_plan: an active permit grants each actor, scoped and timed as
   auto plan = consent_plan(consent("p", provision));
   REQUIRE(plan);
   CHECK(plan->effect == ConsentEffect::kGrant);
-  CHECK(plan->actors == std::vector<ConsentActor>{{std::string(kApiKeyActorSystem), "dr-outside"},
-                                                  {std::string(kNodeActorSystem), "net1.r0"}});
+  CHECK(plan->actors ==
+        std::vector<ConsentActor>{{std::string(kApiKeyActorSystem), "dr-outside", ""},
+                                  {std::string(kNodeActorSystem), "net1.r0", ""}});
   CHECK(plan->scope.categories == (bit(Category::kMedical) | bit(Category::kBilling)));
   CHECK(plan->scope.content_types == std::vector<std::string>{"Observation"});
   CHECK(plan->purpose == "TREAT");
@@ -96,7 +97,12 @@ TEST_CASE("consent_plan: what cannot be enforced as written is refused with 422"
     return p.error().diagnostics;
   };
   CHECK(refused(Json::object()).find("names nobody") != std::string::npos);
-  CHECK(refused({{"actor", Json::array({{{"reference", {{"reference", "Practitioner/1"}}}}})}})
+  CHECK(refused({{"actor", Json::array({{{"reference", {{"display", "Dr. Who"}}}}})}})
+            .find("names no party") != std::string::npos);
+  CHECK(refused({{"actor", Json::array({{{"reference",
+                                          {{"identifier",
+                                            {{"system", "http://hl7.org/fhir/sid/us-npi"},
+                                             {"value", "1234"}}}}}}})}})
             .find("names no party") != std::string::npos);
   Json p = permit_to("x");
   p["class"] = Json::array({{{"system", "http://loinc.org"}, {"code", "1-8"}}});
@@ -121,6 +127,73 @@ TEST_CASE("consent_plan: what cannot be enforced as written is refused with 422"
   p["class"] = Json::array({{{"system", kCategorySystem}, {"code", "billing"}}});
   CHECK(refused(p).find("whole") != std::string::npos);
   CHECK(refused(Json::object(), "approved").find("not an R4 Consent status") != std::string::npos);
+  Json unknown_scope = consent("p", permit_to("x"));
+  unknown_scope["scope"] = {
+      {"coding", Json::array({{{"system", kConsentScopeSystem}, {"code", "marketing"}}})}};
+  auto u = consent_plan(unknown_scope);
+  REQUIRE_FALSE(u);
+  CHECK(u.error().status == 422);
+  CHECK(u.error().diagnostics.find("scope") != std::string::npos);
+}
+
+TEST_CASE(
+    "consent_plan: an actor named by a literal reference is kept for the service to resolve") {
+  Json provision = {
+      {"actor", Json::array({{{"reference", {{"reference", "Practitioner/dr-1"}}}},
+                             {{"reference",
+                               {{"reference", "urn:uuid:4f8a"},
+                                {"identifier", {{"system", "http://x"}, {"value", "y"}}}}}}})}};
+  auto plan = consent_plan(consent("p", provision));
+  REQUIRE(plan);
+  CHECK(plan->actors ==
+        std::vector<ConsentActor>{{"", "", "Practitioner/dr-1"}, {"", "", "urn:uuid:4f8a"}});
+  // An identifier of this chain wins over the reference next to it.
+  provision["actor"][0]["reference"]["identifier"] = {{"system", kApiKeyActorSystem},
+                                                      {"value", "dr-outside"}};
+  plan = consent_plan(consent("p", provision));
+  REQUIRE(plan);
+  CHECK(plan->actors[0] == ConsentActor{std::string(kApiKeyActorSystem), "dr-outside", ""});
+}
+
+TEST_CASE(
+    "consent_plan: only patient-privacy Consents grant; treatment, research, adr are stored") {
+  for (const char* kind : {"treatment", "research", "adr"}) {
+    Json c = consent("p", Json::object());  // no actor: would be refused as a grant
+    c["scope"] = {{"coding", Json::array({{{"system", kConsentScopeSystem}, {"code", kind}}})}};
+    auto plan = consent_plan(c);
+    REQUIRE_MESSAGE(plan, kind);
+    CHECK(plan->effect == ConsentEffect::kNone);
+  }
+  Json privacy = consent("p", permit_to("x"));
+  privacy["scope"] = {
+      {"coding", Json::array({{{"system", "http://other"}, {"code", "treatment"}},
+                              {{"system", kConsentScopeSystem}, {"code", "patient-privacy"}}})}};
+  auto plan = consent_plan(privacy);
+  REQUIRE(plan);
+  CHECK(plan->effect == ConsentEffect::kGrant);
+  privacy.erase("scope");  // none: taken as privacy, the safe reading for a grant's refusals
+  plan = consent_plan(privacy);
+  REQUIRE(plan);
+  CHECK(plan->effect == ConsentEffect::kGrant);
+}
+
+TEST_CASE("actor_identifiers: the identities of this chain a party resource names") {
+  const Json practitioner = {
+      {"resourceType", "Practitioner"},
+      {"identifier", Json::array({{{"system", "http://hl7.org/fhir/sid/us-npi"}, {"value", "99"}},
+                                  {{"system", kApiKeyActorSystem}, {"value", "dr-outside"}},
+                                  {{"system", kNodeActorSystem}, {"value", "net1.r0"}},
+                                  {{"system", kApiKeyActorSystem}, {"value", "dr-outside"}},
+                                  {{"system", kApiKeyActorSystem}, {"value", ""}},
+                                  "not an identifier"})}};
+  CHECK(actor_identifiers(practitioner) ==
+        std::vector<ConsentActor>{{std::string(kApiKeyActorSystem), "dr-outside", ""},
+                                  {std::string(kNodeActorSystem), "net1.r0", ""}});
+  CHECK(actor_identifiers(Json{{"resourceType", "Organization"}}).empty());
+  CHECK(names_a_party("Organization"));
+  CHECK(names_a_party("PractitionerRole"));
+  CHECK_FALSE(names_a_party("Observation"));
+  CHECK_FALSE(names_a_party("Patient"));
 }
 
 TEST_CASE("grant notes in a Consent's meta: set, replaced, read back") {
@@ -214,15 +287,157 @@ TEST_CASE("service: Consent refusals") {
   Json orphan = consent(p, permit_to("dr-outside"));
   orphan.erase("patient");
   CHECK(f.send("POST", "Consent", orphan).status == 422);
-  // A granting Consent inside a Bundle.
+  // A revoking Consent inside a Bundle.
+  Json deny = permit_to("dr-outside");
+  deny["type"] = "deny";
   Json bundle = {{"resourceType", "Bundle"},
                  {"type", "transaction"},
-                 {"entry", Json::array({{{"resource", consent(p, permit_to("dr-outside"))},
+                 {"entry", Json::array({{{"resource", consent(p, deny)},
                                          {"request", {{"method", "POST"}, {"url", "Consent"}}}}})}};
-  CHECK(f.send("POST", "", bundle).status == 422);
+  r = f.send("POST", "", bundle);
+  CHECK(r.status == 422);
+  CHECK(r.body["issue"][0]["diagnostics"].get<std::string>().find("on its own") !=
+        std::string::npos);
   // An external identity writes nothing.
   f.who = {"dr-outside", "clinician", true};
   CHECK(f.send("POST", "Consent", consent(p, permit_to("dr-outside"))).status == 403);
   CHECK(f.backend.acts.empty());
   CHECK(f.backend.chains[*user_of_patient_id(p)].size() == 1);  // the Patient only
+}
+
+namespace {
+
+Json party(const std::string& type, const std::string& system, const std::string& value) {
+  return {{"resourceType", type},
+          {"identifier", Json::array({{{"system", system}, {"value", value}}})}};
+}
+
+Json actor_ref(const std::string& reference) {
+  return {{"actor", Json::array({{{"reference", {{"reference", reference}}}}})}};
+}
+
+Json post_entry(const Json& resource, const std::string& full_url = "") {
+  Json e = {{"resource", resource},
+            {"request", {{"method", "POST"}, {"url", resource["resourceType"]}}}};
+  if (!full_url.empty()) e["fullUrl"] = full_url;
+  return e;
+}
+
+// A transaction Bundle of `entries`.
+Json transaction(Json entries) {
+  return {{"resourceType", "Bundle"}, {"type", "transaction"}, {"entry", std::move(entries)}};
+}
+
+}  // namespace
+
+TEST_CASE(
+    "service: a Consent actor referencing a Practitioner or Organization is granted as its "
+    "identifier names") {
+  ServiceFixture f;
+  const std::string p = f.new_patient();
+  // The Practitioner arrives in a patient Bundle; its id names the patient.
+  FhirResponse b =
+      f.send("POST", "",
+             transaction(Json::array(
+                 {post_entry(party("Practitioner", std::string(kApiKeyActorSystem), "dr-outside"),
+                             "urn:uuid:pr-1"),
+                  post_entry({{"resourceType", "Observation"},
+                              {"status", "final"},
+                              {"subject", {{"reference", "Patient/" + p}}},
+                              {"performer", Json::array({{{"reference", "urn:uuid:pr-1"}}})}})})));
+  REQUIRE_MESSAGE(b.status == 200, b.body.dump());
+  const std::string pr = b.body["entry"][0]["response"]["location"].get<std::string>().substr(
+      0, std::string("Practitioner/").size() + 64);
+
+  FhirResponse r = f.send("POST", "Consent", consent(p, actor_ref(pr)));
+  REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+  REQUIRE(f.backend.acts.size() == 1);
+  CHECK(std::get<ConsentGrant>(f.backend.acts[0].act).grantee ==
+        MemoryBackend::key_of("identity:dr-outside"));
+  // The stored Consent keeps the reference as written.
+  CHECK(r.body["provision"]["actor"][0]["reference"]["reference"] == pr);
+  // An absolute reference on this server's base names it too; a deny revokes.
+  Json deny = actor_ref("http://fhir.test/fhir/" + pr);
+  deny["type"] = "deny";
+  r = f.send("POST", "Consent", consent(p, deny));
+  REQUIRE_MESSAGE(r.status == 201, r.body.dump());
+  REQUIRE(f.backend.acts.size() == 2);
+  CHECK(std::get<ConsentRevocation>(f.backend.acts[1].act).grant ==
+        statement_id(f.backend.acts[0]));
+
+  // In a Bundle: an Organization of the same Bundle, by its urn:uuid, names a node.
+  const std::string q = f.new_patient();
+  r = f.send("POST", "",
+             transaction(Json::array(
+                 {post_entry(consent(q, actor_ref("urn:uuid:org-1"))),
+                  post_entry(party("Organization", std::string(kNodeActorSystem), "net1.r0"),
+                             "urn:uuid:org-1")})));
+  REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+  CHECK(r.body["entry"][0]["response"]["status"] == "201 Created");
+  REQUIRE(f.backend.acts.size() == 3);
+  CHECK(std::get<ConsentGrant>(f.backend.acts[2].act).grantee ==
+        MemoryBackend::key_of("node:net1.r0"));
+  // The stored Consent names its grant, and its reference now the Organization's id.
+  const std::string cid = r.body["entry"][0]["response"]["location"].get<std::string>().substr(
+      std::string("Consent/").size(), 64);
+  FhirResponse stored = f.send("GET", "Consent/" + cid);
+  REQUIRE(stored.status == 200);
+  CHECK(consent_grants(stored.body).size() == 1);
+  CHECK(
+      stored.body["provision"]["actor"][0]["reference"]["reference"].get<std::string>().starts_with(
+          "Organization/"));
+}
+
+TEST_CASE("service: a Consent actor reference that resolves to no known party is refused 422") {
+  ServiceFixture f;
+  const std::string p = f.new_patient();
+  FhirResponse b = f.send(
+      "POST", "",
+      transaction(Json::array(
+          {post_entry(party("Practitioner", "http://hl7.org/fhir/sid/us-npi", "123"),
+                      "urn:uuid:npi-only"),
+           post_entry({{"resourceType", "Practitioner"},
+                       {"identifier",
+                        Json::array({{{"system", kApiKeyActorSystem}, {"value", "dr-outside"}},
+                                     {{"system", kApiKeyActorSystem}, {"value", "dr-test"}}})}},
+                      "urn:uuid:two"),
+           post_entry({{"resourceType", "Observation"},
+                       {"status", "final"},
+                       {"subject", {{"reference", "Patient/" + p}}}})})));
+  REQUIRE_MESSAGE(b.status == 200, b.body.dump());
+  auto id_at = [&](int i) {
+    const std::string loc = b.body["entry"][i]["response"]["location"];
+    return loc.substr(0, loc.find("/_history"));
+  };
+  auto refused = [&](const std::string& reference) {
+    FhirResponse r = f.send("POST", "Consent", consent(p, actor_ref(reference)));
+    CHECK_MESSAGE(r.status == 422, reference);
+    CHECK(r.body["resourceType"] == "OperationOutcome");
+    return r.body["issue"][0]["diagnostics"].get<std::string>();
+  };
+  CHECK(refused("Practitioner/123").find("resolves to nothing known") != std::string::npos);
+  CHECK(refused("urn:uuid:npi-only").find("not a reference to a resource of this server") !=
+        std::string::npos);
+  CHECK(refused("http://elsewhere.example/fhir/" + id_at(0)).find("not a reference") !=
+        std::string::npos);
+  CHECK(refused(id_at(0)).find("no identifier naming a party") != std::string::npos);
+  CHECK(refused(id_at(1)).find("2 different parties") != std::string::npos);
+  CHECK(refused(id_at(2)).find("refers to type Observation") != std::string::npos);
+  // A Practitioner of another patient is not looked up on that patient's timeline.
+  const std::string q = f.new_patient();
+  FhirResponse other = f.send("POST", "Consent", consent(q, actor_ref(id_at(1))));
+  CHECK(other.status == 422);
+  CHECK(f.backend.acts.empty());
+  // In a transaction, the refusal names the entry and nothing is written.
+  const std::size_t before = f.backend.chains[*user_of_patient_id(p)].size();
+  FhirResponse t =
+      f.send("POST", "",
+             transaction(Json::array({post_entry({{"resourceType", "Observation"},
+                                                  {"status", "final"},
+                                                  {"subject", {{"reference", "Patient/" + p}}}}),
+                                      post_entry(consent(p, actor_ref("urn:uuid:missing")))})));
+  CHECK(t.status == 422);
+  CHECK(t.body["issue"][0]["expression"][0] == "Bundle.entry[1]");
+  CHECK(f.backend.chains[*user_of_patient_id(p)].size() == before);
+  CHECK(f.backend.acts.empty());
 }

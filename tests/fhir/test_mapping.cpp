@@ -79,6 +79,9 @@ TEST_CASE("references are rewritten wherever they are") {
 TEST_CASE("JSON input: malformed, too deep, not a known resource") {
   CHECK(parse_json("{").error().status == 400);
   CHECK(parse_json("{\"a\":\"\xff\"}").error().status == 400);
+  // A number no double holds (found by fuzz_fhir): out_of_range, not parse_error.
+  CHECK(parse_json("{\"valueDecimal\": 4E4444}").error().status == 400);
+  CHECK(parse_json("[-1e99999]").error().status == 400);
   CHECK(parse_json(std::string(100, '[') + std::string(100, ']')).error().status == 400);
   CHECK(parse_json(
       R"({"s":"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["})"));

@@ -16,6 +16,7 @@
 #include "common/crypto.hpp"
 #include "edge_node/fhir/consent_mapping.hpp"
 #include "tests/fhir/sample_bundle.hpp"
+#include "tests/fhir/third_party_bundle.hpp"
 #include "tools/launch/cluster.hpp"
 
 using namespace mhr;
@@ -517,30 +518,113 @@ TEST_CASE("process: a Consent opens a patient's records to an external identity,
 
 namespace {
 
-// A third-party Bundle as a transaction for this gateway (bundles/README.md):
-// a document's or collection's entries are POSTed; a Bundle without a
-// Patient entry gets one made first, and `patient` names it.
-Json as_transaction(FhirCluster& c, Json bundle, std::string& patient) {
-  bool has_patient = false;
-  std::set<std::string> patient_refs;
-  for (Json& e : bundle["entry"]) {
-    const std::string type = e["resource"]["resourceType"];
-    has_patient = has_patient || type == "Patient";
-    if (bundle["type"] != "transaction") e["request"] = {{"method", "POST"}, {"url", type}};
-    for (const char* element : {"subject", "patient"})
-      if (e["resource"].contains(element))
-        patient_refs.insert(e["resource"][element].value("reference", ""));
-  }
-  bundle["type"] = "transaction";
-  if (!has_patient) {
-    REQUIRE_MESSAGE(patient_refs.size() == 1, "a Bundle of one patient");
-    patient = c.new_patient();
-    std::map<std::string, std::string, std::less<>> refs{
-        {*patient_refs.begin(), "Patient/" + patient}};
-    for (Json& e : bundle["entry"]) rewrite_references(e["resource"], refs);
-  }
-  return bundle;
+Json party_entry(const std::string& type, const std::string& full_url, std::string_view system,
+                 const std::string& value) {
+  return {{"fullUrl", full_url},
+          {"resource",
+           {{"resourceType", type},
+            {"identifier", Json::array({{{"system", system}, {"value", value}}})}}},
+          {"request", {{"method", "POST"}, {"url", type}}}};
 }
+
+Json consent_naming(const std::string& patient, const std::string& reference,
+                    const char* type = "permit") {
+  Json c = consent_for(patient, kApiKeyActorSystem, "unused");
+  c["provision"]["type"] = type;
+  c["provision"]["actor"][0]["reference"] = {{"reference", reference}};
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "process: a Consent actor referencing a Practitioner or Organization grants the party "
+    "its identifier names") {
+  FhirCluster c("consent-reference");
+  auto as_outsider = [&](const std::string& path) {
+    return c.request("GET", path, "", c.outside_key_);
+  };
+
+  {  // A patient Bundle whose Consent names a Practitioner of the same Bundle by urn:uuid.
+    const std::string p = c.new_patient();
+    Json bundle = {
+        {"resourceType", "Bundle"},
+        {"type", "transaction"},
+        {"entry",
+         Json::array(
+             {{{"resource", consent_naming(p, "urn:uuid:dr-outside")},
+               {"request", {{"method", "POST"}, {"url", "Consent"}}}},
+              party_entry("Practitioner", "urn:uuid:dr-outside", kApiKeyActorSystem, "dr-outside"),
+              {{"fullUrl", "urn:uuid:obs"},
+               {"resource",
+                {{"resourceType", "Observation"},
+                 {"status", "final"},
+                 {"code", coding("http://loinc.org", "8867-4", "Heart rate")},
+                 {"subject", {{"reference", "Patient/" + p}}},
+                 {"performer", Json::array({{{"reference", "urn:uuid:dr-outside"}}})}}},
+               {"request", {{"method", "POST"}, {"url", "Observation"}}}}})}};
+    HttpResult r = c.request("POST", "", bundle);
+    REQUIRE_MESSAGE(r.status == 200, r.body.dump());
+    for (const Json& e : r.body["entry"]) CHECK(e["response"]["status"] == "201 Created");
+    const std::string obs = r.body["entry"][2]["response"]["location"];
+    HttpResult read = as_outsider(obs.substr(0, obs.find("/_history")));
+    CHECK_MESSAGE(read.status == 200, read.body.dump());
+    // The stored Consent names the Practitioner by its new id, and its grant.
+    const std::string consent = r.body["entry"][0]["response"]["location"];
+    HttpResult stored = c.request("GET", consent.substr(0, consent.find("/_history")));
+    REQUIRE(stored.status == 200);
+    CHECK(stored.body["provision"]["actor"][0]["reference"]["reference"]
+              .get<std::string>()
+              .starts_with("Practitioner/"));
+    CHECK(consent_grants(stored.body).size() == 1);
+  }
+
+  {  // A Consent on its own naming a Practitioner stored on the patient's timeline.
+    const std::string q = c.new_patient();
+    auto [obs, claim] = observation_and_claim(c, q);
+    Json bundle = {
+        {"resourceType", "Bundle"},
+        {"type", "transaction"},
+        {"entry",
+         Json::array(
+             {party_entry("Practitioner", "urn:uuid:a", kApiKeyActorSystem, "dr-outside"),
+              party_entry("Organization", "urn:uuid:b", "http://hl7.org/fhir/sid/us-npi", "1234"),
+              // gives the Bundle its patient
+              {{"resource",
+                {{"resourceType", "Encounter"},
+                 {"status", "finished"},
+                 {"subject", {{"reference", "Patient/" + q}}}}},
+               {"request", {{"method", "POST"}, {"url", "Encounter"}}}}})}};
+    HttpResult made = c.request("POST", "", bundle);
+    REQUIRE_MESSAGE(made.status == 200, made.body.dump());
+    auto stored_as = [&](int i) {
+      const std::string loc = made.body["entry"][i]["response"]["location"];
+      return loc.substr(0, loc.find("/_history"));
+    };
+    const std::string practitioner = stored_as(0), organization = stored_as(1);
+    CHECK(as_outsider(path_of(obs)).status == 403);
+    HttpResult granted = c.request("POST", "Consent", consent_naming(q, practitioner));
+    REQUIRE_MESSAGE(granted.status == 201, granted.body.dump());
+    CHECK(as_outsider(path_of(obs)).status == 200);
+    CHECK(as_outsider(path_of(claim)).status == 200);
+    // A deny naming the same Practitioner revokes it.
+    HttpResult denied = c.request("POST", "Consent", consent_naming(q, practitioner, "deny"));
+    REQUIRE_MESSAGE(denied.status == 201, denied.body.dump());
+    CHECK(as_outsider(path_of(obs)).status == 403);
+
+    // References that resolve to no party of this chain: 422, nothing granted.
+    for (const std::string& ref :
+         {std::string("Practitioner/123"), organization, path_of(obs), std::string("urn:uuid:a")}) {
+      HttpResult r = c.request("POST", "Consent", consent_naming(q, ref));
+      CHECK_MESSAGE(r.status == 422, ref);
+      CHECK(r.body.value("resourceType", "") == "OperationOutcome");
+      CHECK_MESSAGE(diagnostics(r).find(ref) != std::string::npos, diagnostics(r));
+    }
+    CHECK(as_outsider(path_of(obs)).status == 403);
+  }
+}
+
+namespace {
 
 // Imports every patient Bundle (transaction, document, collection) of the
 // *.json files in `dir`, each read back equal; returns how many. Batch
@@ -554,12 +638,15 @@ int import_directory(FhirCluster& c, const std::string& dir) {
   for (const auto& path : files) {
     INFO(path.string());
     std::ifstream in(path);
-    Json bundle = Json::parse(in);
-    const std::string type = bundle.value("type", "");
-    if (type != "transaction" && type != "document" && type != "collection") continue;
+    auto bundle = as_transaction(Json::parse(in));
+    if (!bundle) continue;
     std::string patient;
-    const Json transaction = as_transaction(c, std::move(bundle), patient);
-    import_and_compare(c, transaction, patient);
+    if (!bundle->absent_patient.empty()) {
+      // About a patient the sender expects on the server: made first.
+      patient = c.new_patient();
+      point_at_patient(*bundle, "Patient/" + patient);
+    }
+    import_and_compare(c, bundle->transaction, patient);
     ++n;
   }
   return n;

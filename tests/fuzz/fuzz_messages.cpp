@@ -8,6 +8,7 @@
 
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
+#include "common/message_bundle.hpp"
 #include "common/messages.hpp"
 #include "consensus_node/block_body.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
@@ -39,6 +40,15 @@ void block_body(ByteView in) {
   FUZZ_CHECK(encode_block_body(entries) == Bytes(in.begin(), in.end()));
 }
 
+void bundle(ByteView in) {
+  auto v = decode_bundle(in);
+  if (!v.ok()) return;
+  FUZZ_CHECK(!v.value().empty() && v.value().size() <= kMaxBundleMessages);
+  BundleWriter w(in.size());
+  for (const Message& m : v.value()) w.add(encode(m));
+  FUZZ_CHECK(w.take() == Bytes(in.begin(), in.end()));
+}
+
 using Decoder = void (*)(ByteView);
 constexpr Decoder kDecoders[] = {
     round_trip<Message>,
@@ -54,6 +64,7 @@ constexpr Decoder kDecoders[] = {
     round_trip<Registration>,
     round_trip<OffChainRef>,
     block_body,
+    bundle,
 };
 
 }  // namespace

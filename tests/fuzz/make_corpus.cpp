@@ -1,9 +1,12 @@
 // Writes the seed corpus of the fuzz targets: one valid encoding of every
 // message and stored structure (messages/), valid verification cases signed
 // with the fuzz deployment's keys (verify/), and the project's scenarios
-// with a deployment, node and key file (config/). Deterministic: the same
-// build writes the same files.
-//   make_corpus OUT_DIR SCENARIO_DIR
+// with a deployment, node and key file (config/), and requests to the FHIR
+// gateway (fhir/): the third-party patient bundles as their transactions,
+// and small resources, searches, Consents and errors. Deterministic: the
+// same build writes the same files.
+//   make_corpus OUT_DIR SCENARIO_DIR FHIR_BUNDLE_DIR
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -16,7 +19,11 @@
 #include "common/messages.hpp"
 #include "common/net/deployment.hpp"
 #include "common/verification.hpp"
+#include "common/message_bundle.hpp"
 #include "consensus_node/block_body.hpp"
+#include "edge_node/fhir/consent_mapping.hpp"
+#include "tests/fhir/sample_bundle.hpp"
+#include "tests/fhir/third_party_bundle.hpp"
 #include "tests/fuzz/fuzz_case.hpp"
 #include "tests/fuzz/fuzz_topology.hpp"
 
@@ -124,6 +131,7 @@ enum MessageSelector : std::uint8_t {
   kRegistration,
   kOffChainRef,
   kBlockBody,
+  kBundle,
 };
 
 void messages_corpus(const fs::path& dir) {
@@ -157,6 +165,18 @@ void messages_corpus(const fs::path& dir) {
       Ack{h},
       BlobRequest{3, rec.user, h, kManifestPart, {NodeId{2}, NodeId{5}}, true},
       BlobPart{3, h, 1, true, SharedBytes(Bytes(300, 9)), {NodeId{2}}},
+      Proposal{2, b.header.header, SharedBytes(Bytes(64, 3)), b.header.signatures.at(0).signature,
+               1},
+      Vote{VotePhase::kCommit, 2, 1, header_hash(b.header.header),
+           b.header.signatures.at(0).signature},
+      ViewChange{3, NodeId{1}, b.header, PreparedCert{2, b.header.header, b.header.signatures},
+                 b.header.signatures.at(0).signature, SharedBytes(Bytes(32, 4))},
+      NewView{3,
+              {ViewChange{
+                  3, NodeId{1}, b.header, std::nullopt, b.header.signatures.at(0).signature, {}}}},
+      BlockFetch{4, 2},
+      CommittedBlock{b.header, SharedBytes(Bytes(64, 3))},
+      Forwarded{NodeId{2}, SharedBytes(encode(Message{StoreRequest{rec}}))},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
     write_case(dir,
@@ -224,6 +244,10 @@ void messages_corpus(const fs::path& dir) {
   for (const ProvenEntry& pe : b.entries)
     body.push_back({pe.entry, entry_hash(pe.entry), NodeId{1}, {NodeId{1}, NodeId{2}}});
   write_case(dir, "block-body", kBlockBody, encode_block_body(body));
+  BundleWriter bundle(1 << 20);
+  bundle.add(encode(Message{StoreRequest{rec}}));
+  bundle.add(encode(Message{BlockDelivery{b.header, b.entries}}));
+  write_case(dir, "bundle", kBundle, bundle.take());
 }
 
 void verify_corpus(const fs::path& dir) {
@@ -290,17 +314,112 @@ void config_corpus(const fs::path& dir, const fs::path& scenarios) {
   fs::remove_all(tmp);
 }
 
+// Requests in fuzz_fhir.cpp's form: "METHOD path" then the body, requests
+// separated by "\n---\n"; {patient}, {practitioner} and {observation} name
+// the fixture's resources.
+void fhir_corpus(const fs::path& dir, const fs::path& bundles) {
+  using fhir::Json;
+  auto write = [&](const std::string& name, const std::vector<std::string>& requests) {
+    std::string text;
+    for (const std::string& r : requests) text += (text.empty() ? "" : "\n---\n") + r;
+    write_file(dir / name, as_bytes(text));
+  };
+  auto post = [](const std::string& path, const Json& body) {
+    return "POST " + path + "\n" + body.dump();
+  };
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(bundles))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& f : files) {
+    auto b = fhir::test::as_transaction(Json::parse(read_text(f)));
+    if (!b) continue;
+    fhir::test::point_at_patient(*b, "Patient/{patient}");
+    write("bundle-" + f.stem().string(), {post("", b->transaction)});
+  }
+  write("bundle-sample", {post("", fhir::test::patient_bundle(3, 2))});
+  write("batch-sample", {post("", fhir::test::patient_bundle(4, 1, "batch"))});
+
+  const Json subject = {{"reference", "Patient/{patient}"}};
+  const Json obs = {
+      {"resourceType", "Observation"},
+      {"status", "final"},
+      {"code", fhir::test::coding("http://loinc.org", "29463-7", "Body Weight")},
+      {"subject", subject},
+      {"effectivePeriod", {{"start", "2021-03-04T09:30:00+01:00"}, {"end", "2021-03"}}},
+      {"valueQuantity", {{"value", 72.4}, {"unit", "kg"}}}};
+  Json updated = obs;
+  updated["id"] = "{observation}";
+  write("create-read", {post("Observation", obs), "GET Observation/{observation}",
+                        "GET Observation/{observation}/_history/0.2"});
+  write("update-history", {"PUT Observation/{observation}\n" + updated.dump(),
+                           "GET Observation/{observation}/_history"});
+  write("create-patient",
+        {post("Patient", {{"resourceType", "Patient"}, {"birthDate", "1980-01-01"}}),
+         "PUT Patient/{patient}\n" +
+             Json{{"resourceType", "Patient"}, {"id", "{patient}"}, {"gender", "female"}}.dump()});
+  write("search", {"GET Observation?patient={patient}&date=ge2020-01-01&date=lt2022&_count=1",
+                   "GET Patient/{patient}/$everything?_type=Observation,Practitioner&start=2020",
+                   "GET Observation?subject=Patient/{patient}&_offset=1&_count=0"});
+  write("errors", {"POST Observation\n{\"resourceType\": \"Observation\", \"status\": \"final\"}",
+                   "DELETE Observation/{observation}", "GET Spaceship/1",
+                   "POST Observation\n{\"resourceType\": [1, {\"a\": "});
+  write("external", {"!POST Observation\n" + obs.dump(), "!GET Patient/{patient}/$everything"});
+
+  auto consent = [&](Json actor, const char* type = "permit",
+                     const char* scope = "patient-privacy") {
+    Json provision = {{"type", type},
+                      {"period", {{"start", "2024-01-01"}, {"end", "2030"}}},
+                      {"actor", Json::array({{{"reference", std::move(actor)}}})}};
+    if (std::string(type) == "permit")  // a deny revokes whole grants
+      provision["class"] = Json::array({{{"system", fhir::kCategorySystem}, {"code", "medical"}}});
+    return Json{
+        {"resourceType", "Consent"},
+        {"status", "active"},
+        {"scope",
+         {{"coding", Json::array({{{"system", fhir::kConsentScopeSystem}, {"code", scope}}})}}},
+        {"patient", subject},
+        {"provision", std::move(provision)}};
+  };
+  const Json by_key = {
+      {"identifier", {{"system", fhir::kApiKeyActorSystem}, {"value", "dr-outside"}}}};
+  write("consent-practitioner",
+        {post("Consent", consent({{"reference", "Practitioner/{practitioner}"}})),
+         "!GET Observation/{observation}",
+         post("Consent", consent({{"reference", "Practitioner/{practitioner}"}}, "deny"))});
+  write("consent-identifier",
+        {post("Consent", consent(by_key)), "!GET Patient/{patient}/$everything"});
+  write("consent-treatment", {post("Consent", consent(Json::object(), "permit", "treatment"))});
+  Json org = {
+      {"resourceType", "Organization"},
+      {"identifier", Json::array({{{"system", fhir::kNodeActorSystem}, {"value", "net1.r0"}}})}};
+  Json with_org = {
+      {"resourceType", "Bundle"},
+      {"type", "transaction"},
+      {"entry",
+       Json::array(
+           {{{"resource", consent({{"reference", "urn:uuid:org"}})},
+             {"request", {{"method", "POST"}, {"url", "Consent"}}}},
+            {{"fullUrl", "urn:uuid:org"},
+             {"resource", org},
+             {"request", {{"method", "POST"}, {"url", "Organization"}}}},
+            {{"resource", obs}, {"request", {{"method", "POST"}, {"url", "Observation"}}}},
+            {{"request", {{"method", "GET"}, {"url", "Patient/{patient}/$everything"}}}}})}};
+  write("bundle-consent", {post("", with_org)});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: make_corpus OUT_DIR SCENARIO_DIR\n");
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: make_corpus OUT_DIR SCENARIO_DIR FHIR_BUNDLE_DIR\n");
     return 2;
   }
   const fs::path out = argv[1];
   messages_corpus(out / "messages");
   verify_corpus(out / "verify");
   config_corpus(out / "config", argv[2]);
+  fhir_corpus(out / "fhir", argv[3]);
   std::printf("corpus written to %s\n", argv[1]);
   return 0;
 }

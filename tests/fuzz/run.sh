@@ -4,13 +4,14 @@
 #   tests/fuzz/run.sh                      # every target, 20 s each
 #   FUZZ_SECONDS=600 tests/fuzz/run.sh verify
 #   FUZZ_RUNS=10000000 tests/fuzz/run.sh messages config
+#   FUZZ_SECONDS=300 tests/fuzz/run.sh fhir
 # New inputs go to build-fuzz/corpus/<target> (the checked-in corpus is only
 # read); crashes to build-fuzz/crashes/<target>/. Exits non-zero on a crash.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/setup.sh
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(messages config verify)
+[ ${#targets[@]} -eq 0 ] && targets=(messages config verify fhir)
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMHR_FUZZ=ON >/dev/null
 mkdir -p build-fuzz
@@ -28,9 +29,12 @@ for t in "${targets[@]}"; do
   echo "== fuzz_$t ${limit[*]}"
   # -max_len: the largest valid seed is well below 16 KiB; messages up to
   # kMaxMessageBytes are covered by the decoders' limits, not by length.
+  # fhir's seeds are whole patient bundles (up to 105 KB).
+  max_len=16384
+  [ "$t" = fhir ] && max_len=131072
   log=build-fuzz/fuzz_$t.log
   set +e
-  build-fuzz/bin/fuzz_"$t" "${limit[@]}" -max_len=16384 -rss_limit_mb=2048 -timeout=10 \
+  build-fuzz/bin/fuzz_"$t" "${limit[@]}" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   set -e

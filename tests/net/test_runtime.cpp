@@ -9,6 +9,7 @@
 
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
+#include "common/message_bundle.hpp"
 #include "common/net/replay_window.hpp"
 #include "net_harness.hpp"
 
@@ -43,13 +44,15 @@ struct RawDealer {
     (void)socket.send(zmq::buffer(kind), zmq::send_flags::sndmore);
     (void)socket.send(zmq::buffer(body), zmq::send_flags::none);
   }
-  // A node message as the runtime frames it: 'N', the nonce, the encoding.
+  // A node message as the runtime frames it: 'N', the nonce, a bundle of one.
   void send_node(const Message& m, std::uint64_t nonce) {
+    BundleWriter bundle(1 << 20);
+    bundle.add(encode(m));
     Bytes n;
     append_be64(n, nonce);
     (void)socket.send(zmq::buffer(std::string_view("N")), zmq::send_flags::sndmore);
     (void)socket.send(zmq::buffer(n), zmq::send_flags::sndmore);
-    (void)socket.send(zmq::buffer(encode(m)), zmq::send_flags::none);
+    (void)socket.send(zmq::buffer(bundle.take()), zmq::send_flags::none);
   }
 };
 
@@ -96,7 +99,8 @@ TEST_CASE("runtime: two nodes exchange messages over CURVE and know who sent the
   CHECK(sa.messages_in == 1);
   CHECK(sb.messages_in == 1);
   CHECK(sb.messages_out == 1);
-  CHECK(sa.bytes_out == encode(*presence_query(1)).size());
+  CHECK(sa.bytes_out == BundleWriter::single_size(encode(*presence_query(1)).size()));
+  CHECK(sa.frames_out == 1);
   CHECK(sa.auth_refused + sb.auth_refused == 0);
   CHECK(sa.dropped_unknown_sender + sb.dropped_unknown_sender == 0);
   // Env basics on the loop thread.
@@ -322,16 +326,31 @@ TEST_CASE("runtime: a restarted peer is reached again and its LMDB store survive
   CHECK(call_until_answered(client, ReadUserRequest{user_of(6), {}}).detail == "absent");
 }
 
+TEST_CASE("runtime: a turn's messages to one peer travel as one bundle") {
+  Cluster cluster;
+  TestNode a(cluster, kRecordNode), c(cluster, kIndexNode);
+  c.start();
+  a.start();
+  a.exec([](Env& env) {
+    for (int i = 0; i < 50; ++i) env.send(kIndexNode, presence_query(static_cast<std::uint8_t>(i)));
+  });
+  CHECK(c.seen().wait([&] { return c.seen().count_from<PresenceQuery>(kRecordNode) == 50; }));
+  const RuntimeStats s = a.stats();
+  CHECK(s.messages_out == 50);
+  CHECK(s.frames_out == 1);
+  CHECK(c.stats().frames_in == 1);
+  CHECK(c.stats().messages_in == 50);
+}
+
 TEST_CASE("runtime: messages to a down peer queue up to the high-water mark and never block") {
   Cluster cluster;
   cluster.configs[kRecordNode.value].send_hwm = 5;
   TestNode a(cluster, kRecordNode), c(cluster, kIndexNode);
   a.start();
   auto t0 = std::chrono::steady_clock::now();
-  a.exec([](Env& env) {
-    for (int i = 0; i < 200; ++i)
-      env.send(kIndexNode, presence_query(static_cast<std::uint8_t>(i)));
-  });
+  // One message a turn: the messages of one turn would go as one bundle.
+  for (int i = 0; i < 200; ++i)
+    a.exec([i](Env& env) { env.send(kIndexNode, presence_query(static_cast<std::uint8_t>(i))); });
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   RuntimeStats s = a.stats();
   CHECK(s.dropped_queue_full >= 150);

@@ -250,6 +250,51 @@ TEST_CASE("messages: HistoryBatch round-trips") {
   check_round_trip(HistoryBatch{});
 }
 
+TEST_CASE("messages: consensus group messages round-trip") {
+  SampleBlock b0 = sample_block(0, Hash{});
+  const BlockHeader& h = b0.header.header;
+  const SharedBytes body(as_bytes("an encoded block body"));
+  const Signature sig = test::key_from_byte(11).sign(as_bytes("x"));
+  check_round_trip(Proposal{7, h, body, sig, 3});
+  check_round_trip(Proposal{});
+  check_round_trip(Vote{VotePhase::kCommit, 1ull << 40, 12, header_hash(h), sig});
+  check_round_trip(Vote{});
+  PreparedCert cert{6, h, {{NodeId{1}, sig}, {NodeId{4}, sig}, {NodeId{9}, sig}}};
+  ViewChange vc{7, NodeId{4}, b0.header, cert, sig, body};
+  check_round_trip(vc);
+  check_round_trip(ViewChange{});
+  ViewChange bare{8, NodeId{5}, std::nullopt, std::nullopt, sig, {}};
+  check_round_trip(NewView{7, {vc, bare}});
+  check_round_trip(NewView{});
+  check_round_trip(BlockFetch{123, 4});
+  check_round_trip(CommittedBlock{b0.header, body});
+  check_round_trip(Forwarded{NodeId{3}, SharedBytes(encode(Message{StoreRequest{}}))});
+  // The view is part of a signed header's encoding (and of what it signs).
+  SignedHeader later = b0.header;
+  later.view = 5;
+  CHECK(encode(Message{CommittedBlock{later, {}}}) !=
+        encode(Message{CommittedBlock{b0.header, {}}}));
+  CHECK(header_signing_bytes(header_hash(h), 0) != header_signing_bytes(header_hash(h), 5));
+}
+
+TEST_CASE("messages: prepare signatures in a certificate must be in signer order") {
+  PreparedCert cert{1, BlockHeader{}, {{NodeId{4}, Signature{}}, {NodeId{1}, Signature{}}}};
+  Writer w;
+  start_message(w, index_of<ViewChange>());
+  w.varint(2);  // view
+  w.varint(1);  // sender
+  w.boolean(false);
+  w.boolean(true);
+  Codec<PreparedCert>::write(w, cert);
+  w.fixed(Signature{});
+  w.bytes({});
+  CHECK(error_of(w.data()) == DecodeError::kNonCanonical);
+  Vote v{};
+  Bytes b = encode(Message{v});
+  b[2] = 2;  // past the last phase
+  CHECK(error_of(b) == DecodeError::kUnknownType);
+}
+
 TEST_CASE("messages: type and reject reason names") {
   std::set<std::string_view> names;
   for (std::size_t i = 0; i < kMessageTypeCount; ++i) {

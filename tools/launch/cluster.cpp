@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -73,6 +74,21 @@ int free_tcp_port() {
   return port;
 }
 
+namespace {
+
+// A free port not handed out before in this launch: the kernel may give a
+// port back once its probe socket is closed, and two nodes must never share one.
+int fresh_free_port(std::set<int>& taken) {
+  constexpr int kMaxTries = 100;
+  for (int i = 0; i < kMaxTries; ++i) {
+    const int port = free_tcp_port();
+    if (taken.insert(port).second) return port;
+  }
+  throw std::runtime_error("cannot find a TCP port not already given to another node");
+}
+
+}  // namespace
+
 Cluster::Cluster(const Scenario& scenario, const ProtocolParams& params,
                  const ClusterOptions& options)
     : options_(options) {
@@ -112,11 +128,12 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
   std::vector<NodeKeys> keys;
   std::vector<PublicKey> sign_keys;
   std::vector<NodeAddress> address;
+  std::set<int> taken_ports;
   for (const NodeSpec& spec : specs) {
     keys.push_back(NodeKeys::generate());
     sign_keys.push_back(make_signer(params.crypto, keys.back().sign_seed)->public_key());
     int port = options_.base_port > 0 ? options_.base_port + static_cast<int>(spec.id.value)
-                                      : free_tcp_port();
+                                      : fresh_free_port(taken_ports);
     address.push_back({endpoint_for(s, spec.id, port), keys.back().curve.public_z85});
   }
   // The launcher's own client identity, saved so `mhr register/submit/read

@@ -20,6 +20,7 @@ struct BenchArgs {
   std::vector<std::string> overrides;
   std::uint32_t clients = 8;
   std::uint32_t window = 32;
+  std::uint32_t max_window = 256;
   std::uint32_t record_bytes = 1024;
   double warmup_s = 3;
   double measure_s = 10;
@@ -45,6 +46,7 @@ int run_bench_command(const BenchArgs& a) {
   o.bin_dir = own_bin_dir();
   o.clients = a.clients;
   o.window = a.window;
+  o.max_window = a.max_window;
   o.record_bytes = a.record_bytes;
   o.warmup_us = static_cast<TimeUs>(a.warmup_s * kUsPerSecond);
   o.measure_us = static_cast<TimeUs>(a.measure_s * kUsPerSecond);
@@ -56,10 +58,10 @@ int run_bench_command(const BenchArgs& a) {
   std::signal(SIGINT, [](int) { g_bench_interrupted = true; });
   std::signal(SIGTERM, [](int) { g_bench_interrupted = true; });
   std::printf(
-      "mhr bench: scenario %s, %zu processes per mode, %u connections x %u in flight, "
+      "mhr bench: scenario %s, %zu processes per mode, %u connections x %u-%u in flight, "
       "%u-byte records, fsync on, in %s\n",
-      scenario.name.c_str(), scenario.node_count(), o.clients, o.window, o.record_bytes,
-      o.out_dir.c_str());
+      scenario.name.c_str(), scenario.node_count(), o.clients, o.window,
+      std::max(o.window, o.max_window), o.record_bytes, o.out_dir.c_str());
   std::fflush(stdout);
   const nlohmann::json bench = run_bench(scenario, o);
   if (g_bench_interrupted) {
@@ -82,7 +84,12 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "output directory (default: out/bench-<name>)");
   cmd->add_option("--set", a->overrides, "override a scenario key")->type_name("KEY=VALUE");
   cmd->add_option("--clients", a->clients, "client connections")->check(CLI::Range(1, 256));
-  cmd->add_option("--window", a->window, "requests in flight per connection (closed loop)")
+  cmd->add_option("--window", a->window,
+                  "requests in flight per connection in the first closed loop; doubled while "
+                  "throughput rises")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--max-window", a->max_window,
+                  "largest window of the ramp (equal to --window: one closed loop)")
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--record-bytes", a->record_bytes, "sealed payload size")
       ->check(CLI::Range(64, 1 << 20));

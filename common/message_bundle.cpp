@@ -1,0 +1,54 @@
+#include "common/message_bundle.hpp"
+
+#include "common/assert.hpp"
+
+namespace mhr {
+namespace {
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::size_t BundleWriter::single_size(std::size_t encoded_bytes) {
+  return varint_size(encoded_bytes) + encoded_bytes;
+}
+
+bool BundleWriter::fits(std::size_t encoded_bytes) const {
+  return count_ < kMaxBundleMessages && out_.size() + single_size(encoded_bytes) <= max_bytes_;
+}
+
+void BundleWriter::add(ByteView encoded_message) {
+  MHR_ASSERT(fits(encoded_message.size()));
+  out_.bytes(encoded_message);
+  ++count_;
+}
+
+Bytes BundleWriter::take() {
+  MHR_ASSERT(count_ > 0);
+  count_ = 0;
+  return std::exchange(out_, Writer()).take();
+}
+
+Decoded<std::vector<Message>> decode_bundle(ByteView frame) {
+  if (frame.empty()) return err(DecodeError::kTruncated);
+  std::vector<Message> out;
+  Reader r(frame);
+  while (r.ok() && r.remaining() > 0) {
+    if (out.size() == kMaxBundleMessages) return err(DecodeError::kOversize);
+    const ByteView one = r.bytes(frame.size());
+    if (!r.ok()) break;
+    auto m = decode<Message>(one);
+    if (!m) return err(m.error());
+    out.push_back(std::move(m).value());
+  }
+  return r.finish(std::move(out));
+}
+
+}  // namespace mhr

@@ -1,0 +1,40 @@
+// MessageBundle: how node messages travel between two nodes. The messages
+// one node sends another in one runtime turn go as one frame, each encoded
+// message length-prefixed after the other, so a turn costs one ZeroMQ
+// send, one CURVE box and one replay nonce per peer however many messages
+// it holds. A bundle decodes whole or not at all.
+#pragma once
+
+#include <vector>
+
+#include "common/messages.hpp"
+
+namespace mhr {
+
+inline constexpr std::size_t kMaxBundleMessages = 1024;
+
+// Builds bundles no larger than `max_bytes` (a frame limit).
+class BundleWriter {
+ public:
+  explicit BundleWriter(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  // Whether a message of `encoded_bytes` fits after those already added.
+  bool fits(std::size_t encoded_bytes) const;
+  void add(ByteView encoded_message);
+  std::size_t count() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // The bundle so far; the writer starts a new one.
+  Bytes take();
+  // The size of a bundle of one message of `encoded_bytes`.
+  static std::size_t single_size(std::size_t encoded_bytes);
+
+ private:
+  std::size_t max_bytes_;
+  Writer out_;
+  std::size_t count_ = 0;
+};
+
+// The messages of a bundle in order; an error if any of them is malformed,
+// the bundle is empty, or it holds more than kMaxBundleMessages.
+Decoded<std::vector<Message>> decode_bundle(ByteView frame);
+
+}  // namespace mhr

@@ -1,0 +1,566 @@
+#include "consensus_node/bft/agreement.hpp"
+
+#include <algorithm>
+
+namespace mhr {
+
+namespace {
+
+// Votes for heights or views not reached yet, kept per replica until then.
+constexpr std::size_t kLaterVotesPerReplica = 8;
+// Distinct (view, header) pairs votes are counted for at one height: honest
+// replicas make one or two per view; more is a Byzantine replica's noise.
+constexpr std::size_t kVoteKeysPerReplica = 16;
+
+void drop_body(ViewChange& vc) {
+  vc.body = SharedBytes();
+}
+
+}  // namespace
+
+Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t height,
+                            const Hash& header_hash) {
+  Writer w(96);
+  w.str("mhr-prepare-v1");
+  w.varint(network.value);
+  w.varint(view);
+  w.varint(height);
+  w.fixed(header_hash);
+  return w.take();
+}
+
+Agreement::Agreement(GroupConfig config, const Signer& signer, const Verifier& verifier)
+    : config_(std::move(config)), signer_(signer), verifier_(verifier) {
+  MHR_ASSERT(!config_.replicas.empty() && config_.replicas.size() <= kMaxGroupReplicas);
+  MHR_ASSERT(config_.quorum >= 1 && config_.quorum <= config_.replicas.size());
+  MHR_ASSERT(is_replica(config_.self));
+  MHR_ASSERT(config_.body_matches);
+  validators_.members = config_.replicas;
+  validators_.quorum = config_.quorum;
+}
+
+// ---- state ------------------------------------------------------------------------
+
+void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteView> durable) {
+  committed_ = tip;
+  next_height_ = tip ? tip->header.height + 1 : 0;
+  view_ = tip ? tip->view : 0;
+  active_ = true;
+  if (!durable) return;
+  Reader r(*durable);
+  r.version();
+  const std::uint64_t view = r.varint();
+  const bool active = r.boolean();
+  const std::uint64_t height = r.varint();
+  std::optional<VoteKey> prepare_sent;
+  if (r.boolean()) {
+    const std::uint64_t v = r.varint();
+    prepare_sent = VoteKey{v, r.fixed_as<Hash>()};
+  }
+  std::optional<Constraint> constraint;
+  if (r.boolean()) {
+    Constraint c;
+    c.view = r.varint();
+    c.height = r.varint();
+    if (r.boolean()) c.hash = r.fixed_as<Hash>();
+    constraint = c;
+  }
+  std::optional<PreparedCert> prepared;
+  SharedBytes body;
+  if (r.boolean()) {
+    prepared = Codec<PreparedCert>::read(r);
+    body = SharedBytes(r.bytes(kMaxMessageBytes));
+  }
+  MHR_ASSERT_MSG(!r.finish_error(), "stored agreement state does not decode");
+  if (view > view_ || (view == view_ && !active)) {
+    view_ = view;
+    active_ = active;
+  }
+  if (height == next_height_) {
+    prepare_sent_ = prepare_sent;
+    if (prepared && prepared->header.height == next_height_) {
+      prepared_ = std::move(prepared);
+      prepared_body_ = std::move(body);
+    }
+  }
+  if (constraint && constraint->height >= next_height_) constraint_ = constraint;
+}
+
+Bytes Agreement::durable() const {
+  Writer w;
+  w.u8(kCodecVersion);
+  w.varint(view_);
+  w.boolean(active_);
+  w.varint(next_height_);
+  w.boolean(prepare_sent_.has_value());
+  if (prepare_sent_) {
+    w.varint(prepare_sent_->first);
+    w.fixed(prepare_sent_->second);
+  }
+  w.boolean(constraint_.has_value());
+  if (constraint_) {
+    w.varint(constraint_->view);
+    w.varint(constraint_->height);
+    w.boolean(constraint_->hash.has_value());
+    if (constraint_->hash) w.fixed(*constraint_->hash);
+  }
+  w.boolean(prepared_.has_value());
+  if (prepared_) {
+    Codec<PreparedCert>::write(w, *prepared_);
+    w.bytes(prepared_body_.view());
+  }
+  return w.take();
+}
+
+NodeId Agreement::leader_of(std::uint64_t view) const {
+  return config_.replicas[view % size()].node;
+}
+
+const PublicKey* Agreement::key_of(NodeId node) const {
+  for (const auto& m : config_.replicas)
+    if (m.node == node) return &m.key;
+  return nullptr;
+}
+
+bool Agreement::is_replica(NodeId node) const {
+  return key_of(node) != nullptr;
+}
+
+bool Agreement::can_propose() const {
+  if (!leading() || in_flight() || repropose_) return false;
+  // The first height of a view that must carry a prepared block waits for it.
+  return !(constraint_ && constraint_->view == view_ && constraint_->height == next_height_ &&
+           constraint_->hash);
+}
+
+Agreement::Output Agreement::take() {
+  Output o = std::move(out_);
+  out_ = Output{};
+  if (size() == 1) o.persist = false;  // nothing to vote twice on: no state worth keeping
+  return o;
+}
+
+// ---- normal case -------------------------------------------------------------------
+
+Agreement::Output Agreement::propose(const BlockHeader& header, SharedBytes body,
+                                     std::uint64_t delivered_below) {
+  MHR_ASSERT(can_propose());
+  propose_now(header, std::move(body), delivered_below);
+  return take();
+}
+
+void Agreement::propose_now(const BlockHeader& header, SharedBytes body,
+                            std::uint64_t delivered_below) {
+  MHR_ASSERT(header.height == next_height_ && header.network == config_.network);
+  Proposed p{header, header_hash(header), std::move(body), Signature{}};
+  // A single replica's prepare is never shown to anyone: not worth signing.
+  if (size() > 1)
+    p.prepare = signer_.sign(prepare_signing_bytes(config_.network, view_, next_height_, p.hash));
+  Proposal message{view_, header, p.body, p.prepare, delivered_below};
+  record_proposal(view_, p);
+  prepare_sent_ = VoteKey{view_, p.hash};
+  out_.persist = true;
+  out_.proposed = message;
+  sent_proposal_ = message;
+  if (size() > 1) send(std::nullopt, std::move(message));
+  progress();
+}
+
+void Agreement::record_proposal(std::uint64_t view, const Proposed& p) {
+  proposals_[view] = p;
+  insert_signature(prepares_[{view, p.hash}], {leader_of(view), p.prepare});
+}
+
+Agreement::Verdict Agreement::check_proposal(NodeId from, const Proposal& p) {
+  const BlockHeader& h = p.header;
+  if (h.network != config_.network || from != leader_of(p.view) || from == config_.self)
+    return Verdict::kIgnore;
+  if (p.view < view_ || h.height < next_height_) return Verdict::kIgnore;
+  if (p.view > view_ || !active_ || h.height > next_height_) {
+    // Keeps the latest such proposal; the caller fetches what it lacks.
+    if (!later_proposal_ || later_proposal_->second.view < p.view ||
+        (later_proposal_->second.view == p.view &&
+         later_proposal_->second.header.height <= h.height))
+      later_proposal_ = {from, p};
+    return Verdict::kLater;
+  }
+  if (proposals_.contains(p.view)) return Verdict::kIgnore;  // a duplicate, or equivocation
+  const Hash tip = committed_ ? header_hash(committed_->header) : Hash{};
+  if (h.prev_hash != tip) return Verdict::kIgnore;
+  const Hash hash = header_hash(h);
+  if (constraint_ && constraint_->view == p.view && constraint_->height == h.height &&
+      constraint_->hash && *constraint_->hash != hash)
+    return Verdict::kIgnore;  // the NewView fixed another block here
+  if (!verifier_.verify(*key_of(from),
+                        prepare_signing_bytes(config_.network, p.view, h.height, hash), p.prepare))
+    return Verdict::kIgnore;
+  return Verdict::kCheckBody;
+}
+
+Agreement::Output Agreement::accept_proposal(const Proposal& p) {
+  MHR_ASSERT(p.view == view_ && active_ && p.header.height == next_height_);
+  const Proposed proposed{p.header, header_hash(p.header), p.body, p.prepare};
+  record_proposal(p.view, proposed);
+  // After a restart the durable prepare forbids another block in this view.
+  if (!prepare_sent_ || prepare_sent_->first != p.view || prepare_sent_->second == proposed.hash)
+    vote(VotePhase::kPrepare, p.view, proposed.hash);
+  progress();
+  return take();
+}
+
+std::optional<std::pair<NodeId, Proposal>> Agreement::take_later_proposal() {
+  if (!later_proposal_) return std::nullopt;
+  const Proposal& p = later_proposal_->second;
+  if (p.view < view_ || p.header.height < next_height_) {
+    later_proposal_.reset();
+    return std::nullopt;
+  }
+  if (p.view != view_ || !active_ || p.header.height != next_height_) return std::nullopt;
+  auto out = std::move(later_proposal_);
+  later_proposal_.reset();
+  return out;
+}
+
+void Agreement::vote(VotePhase phase, std::uint64_t view, const Hash& hash) {
+  Vote v{phase, view, next_height_, hash, Signature{}};
+  if (phase == VotePhase::kPrepare) {
+    if (size() > 1)
+      v.signature = signer_.sign(prepare_signing_bytes(config_.network, view, next_height_, hash));
+    insert_signature(prepares_[{view, hash}], {config_.self, v.signature});
+    prepare_sent_ = VoteKey{view, hash};
+    out_.persist = true;
+  } else {
+    v.signature = signer_.sign(header_signing_bytes(hash, view));
+    insert_signature(commits_[{view, hash}], {config_.self, v.signature});
+    commit_sent_ = view;
+  }
+  sent_votes_.push_back(v);
+  if (size() > 1) send(std::nullopt, v);
+}
+
+Agreement::Output Agreement::on_vote(NodeId from, const Vote& v) {
+  if (from == config_.self || !is_replica(from) || v.height < next_height_) return take();
+  if (v.height > next_height_) {
+    const auto mine = std::count_if(later_votes_.begin(), later_votes_.end(),
+                                    [&](const auto& lv) { return lv.first == from; });
+    if (static_cast<std::size_t>(mine) < kLaterVotesPerReplica) later_votes_.emplace_back(from, v);
+    out_.fetch_from = from;  // it has moved on: this replica missed a commit
+    return take();
+  }
+  if (add_vote(from, v)) progress();
+  return take();
+}
+
+// Counts a verified vote at the next height; false when it adds nothing.
+bool Agreement::add_vote(NodeId from, const Vote& v) {
+  auto& votes = v.phase == VotePhase::kPrepare ? prepares_ : commits_;
+  const VoteKey key{v.view, v.header_hash};
+  if (!votes.contains(key) && votes.size() >= kVoteKeysPerReplica * size()) return false;
+  const Bytes message =
+      v.phase == VotePhase::kPrepare
+          ? prepare_signing_bytes(config_.network, v.view, v.height, v.header_hash)
+          : header_signing_bytes(v.header_hash, v.view);
+  if (!verifier_.verify(*key_of(from), message, v.signature)) return false;
+  return insert_signature(votes[key], {from, v.signature});
+}
+
+void Agreement::progress() {
+  // Prepared in this view: commit to it.
+  if (active_) {
+    if (auto it = proposals_.find(view_); it != proposals_.end()) {
+      const Proposed& p = it->second;
+      const auto& sigs = prepares_[{view_, p.hash}];
+      if (sigs.size() >= config_.quorum && commit_sent_ != view_) {
+        prepared_ = PreparedCert{view_, p.header, sigs};
+        prepared_body_ = p.body;
+        out_.persist = true;
+        vote(VotePhase::kCommit, view_, p.hash);
+      }
+    }
+  }
+  // 2f+1 commit signatures of one view: the block is decided.
+  for (const auto& [key, sigs] : commits_) {
+    if (sigs.size() < config_.quorum) continue;
+    const Hash hash = key.second;
+    const BlockHeader* header = nullptr;
+    SharedBytes body;
+    for (const auto& [view, p] : proposals_) {
+      if (p.hash == hash) {
+        header = &p.header;
+        body = p.body;
+      }
+    }
+    if (!header && prepared_ && header_hash(prepared_->header) == hash) {
+      header = &prepared_->header;
+      body = prepared_body_;
+    }
+    if (!header) {  // decided without this replica seeing it: fetch it
+      for (const HeaderSignature& s : sigs)
+        if (s.signer != config_.self) out_.fetch_from = s.signer;
+      continue;
+    }
+    decide(SignedHeader{*header, sigs, key.first}, std::move(body));
+    return;
+  }
+}
+
+void Agreement::decide(const SignedHeader& qc, SharedBytes body) {
+  out_.committed = Decision{qc, std::move(body)};
+  advance(qc);
+}
+
+void Agreement::advance(const SignedHeader& header) {
+  MHR_ASSERT(header.header.height == next_height_);
+  committed_ = header;
+  next_height_ = header.header.height + 1;
+  proposals_.clear();
+  prepares_.clear();
+  commits_.clear();
+  prepare_sent_.reset();
+  commit_sent_.reset();
+  prepared_.reset();
+  prepared_body_ = SharedBytes();
+  sent_proposal_.reset();
+  sent_votes_.clear();
+  failed_views_ = 0;
+  out_.persist = true;
+  if (constraint_ && constraint_->height < next_height_) constraint_.reset();
+  // A certificate of a later view shows that view began: 2f+1 replicas voted in it.
+  if (header.view > view_ || (header.view == view_ && !active_)) enter_view(header.view, {});
+  auto later = std::move(later_votes_);
+  later_votes_.clear();
+  bool added = false;
+  for (auto& [from, v] : later) {
+    if (v.height == next_height_) {
+      added = add_vote(from, v) || added;
+    } else if (v.height > next_height_) {
+      later_votes_.emplace_back(from, v);
+    }
+  }
+  repropose_if_due();
+  if (added) progress();
+}
+
+Agreement::Output Agreement::on_caught_up(const SignedHeader& header) {
+  advance(header);
+  return take();
+}
+
+// ---- view change -------------------------------------------------------------------
+
+Agreement::Output Agreement::start_view_change() {
+  ask_view(view_ + 1);
+  return take();
+}
+
+void Agreement::ask_view(std::uint64_t target) {
+  MHR_ASSERT(target > view_);
+  view_ = target;
+  active_ = false;
+  ++failed_views_;
+  new_view_.reset();
+  repropose_.reset();
+  sent_proposal_.reset();
+  out_.persist = true;
+  ViewChange vc{target, config_.self, committed_, std::nullopt, Signature{}, SharedBytes()};
+  if (prepared_ && prepared_->header.height == next_height_) vc.prepared = prepared_;
+  vc.signature = signer_.sign(view_change_signing_bytes(vc));
+  view_changes_[config_.self] = vc;
+  const NodeId next_leader = leader_of(target);
+  for (const auto& m : config_.replicas) {
+    if (m.node == config_.self) continue;
+    ViewChange copy = vc;
+    if (m.node == next_leader && vc.prepared) copy.body = prepared_body_;
+    send(m.node, std::move(copy));
+  }
+  try_new_view();
+}
+
+Agreement::Output Agreement::on_view_change(NodeId from, const ViewChange& vc) {
+  if (from == config_.self || vc.sender != from || !is_replica(from)) return take();
+  if (vc.view < view_ || (vc.view == view_ && active_)) {
+    // It is behind: the NewView of this view brings it along.
+    if (leading() && new_view_) send(from, *new_view_);
+    if (vc.committed && vc.committed->header.height >= next_height_) out_.fetch_from = from;
+    return take();
+  }
+  if (!view_change_ok(vc)) return take();
+  auto [it, fresh] = view_changes_.try_emplace(from, vc);
+  if (!fresh) {
+    if (it->second.view < vc.view || (it->second.view == vc.view && it->second.body.empty()))
+      it->second = vc;
+  }
+  if (vc.committed && vc.committed->header.height >= next_height_) out_.fetch_from = from;
+  // f+1 replicas ask for later views: at least one honest one timed out too.
+  std::vector<std::uint64_t> above;
+  for (const auto& [node, c] : view_changes_)
+    if (node != config_.self && c.view > view_) above.push_back(c.view);
+  if (above.size() >= f() + 1) {
+    ask_view(*std::min_element(above.begin(), above.end()));
+  } else {
+    try_new_view();
+  }
+  return take();
+}
+
+void Agreement::try_new_view() {
+  if (active_ || leader() != config_.self) return;
+  std::vector<const ViewChange*> set;
+  for (const auto& [node, c] : view_changes_)
+    if (c.view == view_) set.push_back(&c);
+  if (set.size() < config_.quorum) return;
+  NewView nv{view_, {}};
+  for (const ViewChange* c : set) {
+    nv.view_changes.push_back(*c);
+    drop_body(nv.view_changes.back());
+  }
+  std::optional<NodeId> ahead;
+  const Constraint c = constraint_of(nv, &ahead);
+  // The prepared block the view must carry, with a body that matches it.
+  std::optional<Proposed> carried;
+  if (c.hash && c.height == next_height_) {
+    if (prepared_ && header_hash(prepared_->header) == *c.hash)
+      carried = Proposed{prepared_->header, *c.hash, prepared_body_, {}};
+    for (const ViewChange* vc : set) {
+      if (carried) break;
+      if (vc->prepared && header_hash(vc->prepared->header) == *c.hash && !vc->body.empty() &&
+          config_.body_matches(vc->prepared->header, vc->body.view()))
+        carried = Proposed{vc->prepared->header, *c.hash, vc->body, {}};
+    }
+    // Without the body the view cannot start its first block: the view
+    // timer moves on to the next leader, who may have it.
+    if (!carried) return;
+  }
+  enter_view(view_, nv);
+  constraint_ = c;
+  send(std::nullopt, nv);
+  if (ahead) out_.fetch_from = ahead;
+  repropose_ = carried;
+  repropose_if_due();
+}
+
+Agreement::Output Agreement::on_new_view(NodeId from, const NewView& nv) {
+  if (from == config_.self || from != leader_of(nv.view)) return take();
+  if (nv.view < view_ || (nv.view == view_ && active_)) return take();
+  std::vector<NodeId> senders;
+  for (const ViewChange& vc : nv.view_changes) {
+    if (vc.view != nv.view || !view_change_ok(vc)) return take();
+    senders.push_back(vc.sender);
+  }
+  std::sort(senders.begin(), senders.end());
+  if (std::adjacent_find(senders.begin(), senders.end()) != senders.end() ||
+      senders.size() < config_.quorum)
+    return take();
+  std::optional<NodeId> ahead;
+  const Constraint c = constraint_of(nv, &ahead);
+  enter_view(nv.view, nv);
+  constraint_ = c;
+  if (ahead) out_.fetch_from = ahead;
+  return take();
+}
+
+void Agreement::enter_view(std::uint64_t view, std::optional<NewView> nv) {
+  view_ = view;
+  active_ = true;
+  new_view_ = std::move(nv);
+  sent_proposal_.reset();
+  out_.view_entered = true;
+  out_.persist = true;
+  for (auto it = view_changes_.begin(); it != view_changes_.end();) {
+    if (it->second.view <= view) {
+      it = view_changes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// The first height of the new view is the one above the highest certified
+// commit among the view changes; if any of them prepared a block there, the
+// one prepared in the latest view must be proposed again.
+Agreement::Constraint Agreement::constraint_of(const NewView& nv,
+                                               std::optional<NodeId>* ahead) const {
+  Constraint c{nv.view, 0, std::nullopt};
+  for (const ViewChange& vc : nv.view_changes) {
+    if (!vc.committed) continue;
+    const std::uint64_t h = vc.committed->header.height + 1;
+    if (h > c.height) {
+      c.height = h;
+      if (h > next_height_) *ahead = vc.sender;
+    }
+  }
+  std::uint64_t best_view = 0;
+  for (const ViewChange& vc : nv.view_changes) {
+    if (!vc.prepared || vc.prepared->header.height != c.height) continue;
+    if (!c.hash || vc.prepared->view > best_view) {
+      c.hash = header_hash(vc.prepared->header);
+      best_view = vc.prepared->view;
+    }
+  }
+  return c;
+}
+
+void Agreement::repropose_if_due() {
+  if (!repropose_ || !leading()) return;
+  if (repropose_->header.height < next_height_) {  // committed meanwhile
+    repropose_.reset();
+    return;
+  }
+  if (repropose_->header.height > next_height_ || in_flight()) return;  // catching up first
+  Proposed p = std::move(*repropose_);
+  repropose_.reset();
+  const Hash tip = committed_ ? header_hash(committed_->header) : Hash{};
+  if (p.header.prev_hash != tip) return;  // cannot happen with f or fewer faulty replicas
+  propose_now(p.header, std::move(p.body), 0);
+}
+
+bool Agreement::certificate_ok(const SignedHeader& sh) const {
+  return sh.header.network == config_.network && verify_quorum(sh, validators_, verifier_);
+}
+
+bool Agreement::prepared_ok(const PreparedCert& c) const {
+  if (c.header.network != config_.network) return false;
+  const Bytes message =
+      prepare_signing_bytes(config_.network, c.view, c.header.height, header_hash(c.header));
+  std::size_t valid = 0;
+  for (const HeaderSignature& s : c.prepares) {  // signers strictly increasing (decoder)
+    const PublicKey* key = key_of(s.signer);
+    if (key && verifier_.verify(*key, message, s.signature)) ++valid;
+  }
+  return valid >= config_.quorum;
+}
+
+bool Agreement::view_change_ok(const ViewChange& vc) const {
+  const PublicKey* key = key_of(vc.sender);
+  if (!key || !verifier_.verify(*key, view_change_signing_bytes(vc), vc.signature)) return false;
+  if (vc.committed && !certificate_ok(*vc.committed)) return false;
+  if (vc.prepared) {
+    const std::uint64_t above = vc.committed ? vc.committed->header.height + 1 : 0;
+    if (vc.prepared->header.height != above || vc.prepared->view >= vc.view ||
+        !prepared_ok(*vc.prepared))
+      return false;
+  }
+  return true;
+}
+
+Agreement::Output Agreement::resend() const {
+  Output o;
+  if (size() == 1) return o;
+  if (!active_) {
+    auto mine = view_changes_.find(config_.self);
+    if (mine == view_changes_.end() || mine->second.view != view_) return o;
+    for (const auto& m : config_.replicas) {
+      if (m.node == config_.self) continue;
+      ViewChange copy = mine->second;
+      if (m.node == leader() && copy.prepared) copy.body = prepared_body_;
+      o.sends.push_back({m.node, std::move(copy)});
+    }
+    return o;
+  }
+  if (sent_proposal_) o.sends.push_back({std::nullopt, *sent_proposal_});
+  for (const Vote& v : sent_votes_)
+    if (v.view == view_) o.sends.push_back({std::nullopt, v});
+  return o;
+}
+
+}  // namespace mhr
