@@ -431,7 +431,7 @@ struct Codec<Vote> {
   static Vote read(Reader& r) {
     Vote v;
     const std::uint8_t phase = r.u8();
-    if (phase > static_cast<std::uint8_t>(VotePhase::kCommit)) r.fail(DecodeError::kUnknownType);
+    if (phase > static_cast<std::uint8_t>(VotePhase::kSuspect)) r.fail(DecodeError::kUnknownType);
     v.phase = static_cast<VotePhase>(phase);
     v.view = r.varint();
     v.height = r.varint();

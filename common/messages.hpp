@@ -221,11 +221,12 @@ struct Proposal {
   bool operator==(const Proposal&) const = default;
 };
 
-enum class VotePhase : std::uint8_t { kPrepare = 0, kCommit = 1 };
+enum class VotePhase : std::uint8_t { kPrepare = 0, kCommit = 1, kSuspect = 2 };
 
 // replica -> replicas: a prepare or commit vote for a header in a view. A
 // commit signature is a header signature (header_signing_bytes): 2f+1 of
-// one view are the block's quorum certificate.
+// one view are the block's quorum certificate. A suspect vote (no header)
+// says the sender timed out in `view`: f+1 of them start a view change.
 struct Vote {
   VotePhase phase = VotePhase::kPrepare;
   std::uint64_t view = 0;

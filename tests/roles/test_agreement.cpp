@@ -128,7 +128,7 @@ class Group {
     run([](const Envelope&) { return false; });
   }
 
-  void timeout(std::size_t i) { handle(i, replicas[i]->start_view_change()); }
+  void timeout(std::size_t i) { handle(i, replicas[i]->on_timeout()); }
 
   std::vector<NodeId> ids;
   std::vector<std::unique_ptr<Signer>> signers;
@@ -281,10 +281,16 @@ TEST_CASE("agreement: one replica timing out alone changes nothing; f+1 pull the
   Group g(4);
   g.timeout(3);
   g.run();
-  CHECK(g.replicas[0]->view() == 0);
-  CHECK(g.replicas[0]->active());
-  CHECK_FALSE(g.replicas[3]->active());
-  g.timeout(2);  // a second one: f+1 = 2 ask for view 1, so replicas 0 and 1 join
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(g.replicas[i]->view() == 0);
+    CHECK(g.replicas[i]->active());
+  }
+  // It still takes part in view 0.
+  g.propose(0, "b");
+  g.run();
+  CHECK(g.decided[3].size() == 1);
+  g.timeout(3);
+  g.timeout(2);  // a second one: f+1 = 2 suspect view 0, so all move to view 1
   g.run();
   for (std::size_t i = 0; i < 4; ++i) {
     CHECK(g.replicas[i]->view() == 1);

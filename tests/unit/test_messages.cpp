@@ -291,7 +291,7 @@ TEST_CASE("messages: prepare signatures in a certificate must be in signer order
   CHECK(error_of(w.data()) == DecodeError::kNonCanonical);
   Vote v{};
   Bytes b = encode(Message{v});
-  b[2] = 2;  // past the last phase
+  b[2] = 3;  // past the last phase
   CHECK(error_of(b) == DecodeError::kUnknownType);
 }
 

@@ -213,19 +213,31 @@ SimWorld::LogicFactory SimRun::factory(NodeRole role) {
 }
 
 bool SimRun::quiescent() {
-  for (std::size_t i = 0; i < world_.node_count(); ++i) {
-    NodeLogic* logic = world_.logic_of(NodeId{static_cast<std::uint32_t>(i)});
+  return busy_nodes(1).empty();
+}
+
+std::vector<std::string> SimRun::busy_nodes(std::size_t max) {
+  std::vector<std::string> busy;
+  for (std::size_t i = 0; i < world_.node_count() && busy.size() < max; ++i) {
+    const NodeId id{static_cast<std::uint32_t>(i)};
+    NodeLogic* logic = world_.logic_of(id);
     if (!logic) continue;  // a node that stays down has nothing in flight
+    std::string what;
     if (auto* r = dynamic_cast<RecordNode*>(logic)) {
       if (r->pending_records() || r->syncs_in_progress() || r->registrations_pending())
-        return false;
+        what = std::to_string(r->pending_records()) + " records, " +
+               std::to_string(r->registrations_pending()) + " registrations, " +
+               std::to_string(r->syncs_in_progress()) + " history syncs pending";
     } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
-      if (c->queued() || c->outgoing()) return false;
+      if (c->queued() || c->outgoing())
+        what = std::to_string(c->queued()) + " entries queued, " + std::to_string(c->outgoing()) +
+               " blocks being delivered";
     } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
-      if (x->busy()) return false;
+      if (x->busy()) what = "hand-offs or replays pending";
     }
+    if (!what.empty()) busy.push_back(s_.layout.name_of(id) + ": " + what);
   }
-  return true;
+  return busy;
 }
 
 void SimRun::drain() {
@@ -296,10 +308,13 @@ void SimRun::check() {
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary_, std::move(m));
   summary_.violations = result.violations;
-  if (!quiescent())
+  if (auto busy = busy_nodes(3); !busy.empty()) {
+    std::string names;
+    for (const std::string& b : busy) names += (names.empty() ? "" : "; ") + b;
     add_violation(summary_, "work still in flight " +
                                 std::to_string((drained_at_us_ - s_.duration_us) / kUsPerSecond) +
-                                " s after the end of the scenario");
+                                " s after the end of the scenario (" + names + ")");
+  }
 }
 
 RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOptions& options) {

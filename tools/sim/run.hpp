@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/sim/world.hpp"
@@ -38,6 +39,8 @@ class SimRun {
   SimWorld& world() { return world_; }
   const Topology& topology() const { return *topology_; }
   bool quiescent();
+  // "name: what it still has to do" for up to `max` nodes with work in flight.
+  std::vector<std::string> busy_nodes(std::size_t max);
 
  private:
   class Driver;
