@@ -340,6 +340,18 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
   undelivered_.insert(height);
   tip_ = qc;
   checked_.clear();
+  if (inflight_ && inflight_->first != header_hash(qc.header)) {
+    // Another block took the height of this leader's own (it missed the
+    // commit of a block it proposed before a restart): what it held in
+    // flight is ordered afresh when its origins send it again.
+    std::set<Hash> committed;
+    for (const PlacedEntry& p : entries) committed.insert(p.hash);
+    for (const PlacedEntry& p : inflight_->second) {
+      if (committed.contains(p.hash)) continue;
+      queued_.erase(p.hash);
+      if (const auto* r = std::get_if<Record>(&p.entry)) projected_.erase(r->user);
+    }
+  }
   inflight_.reset();
   return joined;
 }

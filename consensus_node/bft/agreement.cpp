@@ -79,6 +79,13 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
     prepared = Codec<PreparedCert>::read(r);
     body = SharedBytes(r.bytes(kMaxMessageBytes));
   }
+  std::optional<Proposal> proposal;
+  if (r.boolean()) {
+    auto m = decode<Message>(r.bytes(kMaxMessageBytes));
+    MHR_ASSERT_MSG(m.ok() && std::holds_alternative<Proposal>(m.value()),
+                   "stored own proposal does not decode");
+    proposal = std::get<Proposal>(std::move(m).value());
+  }
   MHR_ASSERT_MSG(!r.finish_error(), "stored agreement state does not decode");
   if (view > view_ || (view == view_ && !active)) {
     view_ = view;
@@ -89,6 +96,13 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
     if (prepared && prepared->header.height == next_height_) {
       prepared_ = std::move(prepared);
       prepared_body_ = std::move(body);
+    }
+    // A leader proposes one block per height and view, also across a
+    // restart: the one it sent is in flight again, never another.
+    if (proposal && proposal->header.height == next_height_ && proposal->view == view_) {
+      record_proposal(proposal->view, Proposed{proposal->header, header_hash(proposal->header),
+                                               proposal->body, proposal->prepare});
+      sent_proposal_ = std::move(proposal);
     }
   }
   if (constraint && constraint->height >= next_height_) constraint_ = constraint;
@@ -117,6 +131,8 @@ Bytes Agreement::durable() const {
     Codec<PreparedCert>::write(w, *prepared_);
     w.bytes(prepared_body_.view());
   }
+  w.boolean(sent_proposal_.has_value());
+  if (sent_proposal_) w.bytes(encode(Message{*sent_proposal_}));
   return w.take();
 }
 

@@ -186,3 +186,32 @@ faults:
     CHECK_FALSE(replica->leading());  // it gave up on its view and found no quorum for another
   }
 }
+
+TEST_CASE("groups: a replica down for a while catches up from its peers and votes again") {
+  const std::uint64_t seed = 26;
+  // c3 misses blocks while down; once c1 is gone for good, no quorum forms
+  // without c3: commits after that show it caught up (certificates checked)
+  // and takes part again.
+  FlowRun run(std::string(kGroup) + R"(
+faults:
+  crashes:
+    - {node: net0.c3, at: 3.5s, restart: 6s}
+    - {node: net0.c1, at: 8s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  check_replicas_agree(run, {"net0.c1"});
+  CHECK(run.summary.messages.by_type.at("committed_block") > 0);
+  CHECK(run.summary.counters.at("verify_failures") == 0);
+  // Blocks committed after c1 left carry c3's commit signature.
+  ChainStore chain(run.sim->world().store_of(run.node("net0.c0")));
+  auto last = chain.last_header(NetworkId{0});
+  REQUIRE(last);
+  CHECK(last->header.time_us > 9 * kUsPerSecond);
+  bool signed_by_c3 = false;
+  for (const HeaderSignature& sig : last->signatures)
+    signed_by_c3 |= sig.signer == run.node("net0.c3");
+  CHECK(signed_by_c3);
+}

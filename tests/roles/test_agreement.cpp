@@ -357,6 +357,30 @@ TEST_CASE("agreement: a restarted replica keeps its prepare and its view") {
   }
 }
 
+TEST_CASE("agreement: a restarted leader sends its own proposal again, never another") {
+  Group g(4);
+  const Hash first = header_hash(g.header_for(0, "first"));
+  g.propose(0, "first");
+  g.queue.clear();  // lost: nobody saw it
+  const Bytes saved = g.replicas[0]->durable();
+  g.replicas[0] = g.make(0);
+  g.replicas[0]->load(std::nullopt, ByteView(saved));
+  CHECK(g.replicas[0]->leading());
+  CHECK(g.replicas[0]->in_flight());
+  CHECK_FALSE(g.replicas[0]->can_propose());
+  auto again = g.replicas[0]->resend();
+  REQUIRE_FALSE(again.sends.empty());
+  const auto* p = std::get_if<Proposal>(&again.sends.front().message);
+  REQUIRE(p);
+  CHECK(header_hash(p->header) == first);
+  g.handle(0, std::move(again));
+  g.run();
+  for (std::size_t i = 0; i < 4; ++i) {
+    REQUIRE(g.decided[i].size() == 1);
+    CHECK(header_hash(g.decided[i][0].header.header) == first);
+  }
+}
+
 TEST_CASE("agreement: a replica that missed commits is told whom to fetch from") {
   Group g(4);
   g.down = {3};

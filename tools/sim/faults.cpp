@@ -1,6 +1,7 @@
 #include "tools/sim/faults.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "common/sim/rng.hpp"
 
@@ -14,9 +15,24 @@ TimeUs between(Rng& rng, TimeUs lo, TimeUs hi) {
   return lo + static_cast<TimeUs>(rng.uniform_u64(static_cast<std::uint64_t>(hi - lo) + 1));
 }
 
-// Splits the networks in two (or, with one network, one node from the rest).
+// Splits the networks in two (or, with one network, one node from the
+// rest); with consensus groups, every other partition cuts off some
+// replicas of one network from everything else instead.
 std::vector<std::vector<NodeId>> split(const Scenario& s, Rng& rng) {
   std::vector<std::vector<NodeId>> groups(2);
+  if (s.consensus_nodes > 1 && rng.uniform_u64(2) == 0) {
+    const auto& net = s.layout.networks[rng.uniform_u64(s.network_count())];
+    const std::uint32_t cut =
+        1 + static_cast<std::uint32_t>(rng.uniform_u64(net.consensus_count - 1));
+    std::vector<std::uint32_t> replicas(net.consensus_count);
+    for (std::uint32_t i = 0; i < net.consensus_count; ++i) replicas[i] = net.first_consensus + i;
+    for (std::size_t i = replicas.size() - 1; i > 0; --i)
+      std::swap(replicas[i], replicas[rng.uniform_u64(i + 1)]);
+    std::set<std::uint32_t> cut_off(replicas.begin(), replicas.begin() + cut);
+    for (std::uint32_t n = 0; n < s.layout.node_count; ++n)
+      groups[cut_off.contains(n) ? 0 : 1].push_back(NodeId{n});
+    return groups;
+  }
   const std::size_t networks = s.network_count();
   if (networks >= 2) {
     std::size_t cut = 1 + rng.uniform_u64(networks - 1);
