@@ -215,3 +215,24 @@ faults:
     signed_by_c3 |= sig.signer == run.node("net0.c3");
   CHECK(signed_by_c3);
 }
+
+TEST_CASE("groups: one Byzantine replica (f = 1) causes no fork and no lost record") {
+  struct Case {
+    const char* node;
+    const char* behaviour;
+  };
+  // The first leader equivocates or withholds its blocks; followers
+  // withhold their votes or sign nothing validly.
+  for (const Case c : {Case{"net0.c0", "equivocate"}, Case{"net0.c0", "withhold_blocks"},
+                       Case{"net0.c2", "withhold_votes"}, Case{"net0.c1", "bad_signatures"},
+                       Case{"net0.c0", "bad_signatures"}}) {
+    const std::uint64_t seed = 27;
+    FlowRun run(std::string(kGroup) + "faults:\n  byzantine:\n    - {node: " + c.node +
+                    ", behaviour: " + c.behaviour + "}\n",
+                seed);
+    INFO(c.node << " " << c.behaviour << ", seed " << seed << "\n" << run.violations());
+    CHECK(run.summary.violations == 0);
+    CHECK(run.summary.records_committed == run.summary.records_submitted);
+    check_replicas_agree(run, {c.node});
+  }
+}

@@ -120,7 +120,8 @@ class LiveCluster {
           open_lmdb_store(cluster_.data_dir(NodeId{static_cast<std::uint32_t>(i)})).value()));
     CheckInput in{*cluster_.deployment().topology,
                   [&](NodeId n) -> const Store& { return *stores.at(n.value); },
-                  [&](NodeId n) { return cluster_.name(n); }};
+                  [&](NodeId n) { return cluster_.name(n); },
+                  {}};
     return check_stores(in);
   }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/sim/rng.hpp"
+#include "consensus_node/consensus_node.hpp"
 
 namespace mhr {
 
@@ -77,6 +78,123 @@ Scenario with_random_faults(const Scenario& base, std::uint64_t seed) {
     s.partitions.push_back(std::move(p));
   }
   return s;
+}
+
+namespace {
+
+void damage(Signature& s) {
+  s.bytes[0] ^= 0x5A;
+}
+
+void damage(SignedHeader& sh) {
+  for (HeaderSignature& sig : sh.signatures) damage(sig.signature);
+}
+
+// The node's Env, except that what it sends is altered as `b` says.
+class LyingEnv final : public Env {
+ public:
+  LyingEnv(Env& inner, Scenario::Byzantine b) : inner_(inner), b_(b) {}
+
+  NodeId self() const override { return inner_.self(); }
+  TimeUs now_us() const override { return inner_.now_us(); }
+  TimerId set_timer(TimeUs delay_us, std::uint64_t tag) override {
+    return inner_.set_timer(delay_us, tag);
+  }
+  void cancel_timer(TimerId id) override { inner_.cancel_timer(id); }
+  Store& store() override { return inner_.store(); }
+  std::uint64_t random_u64() override { return inner_.random_u64(); }
+  const Signer& signer() const override { return inner_.signer(); }
+  const Verifier& verifier() const override { return inner_.verifier(); }
+  void reply(ClientRequestId id, ClientReply reply) override { inner_.reply(id, std::move(reply)); }
+  void count(Counter c, std::int64_t delta) override { inner_.count(c, delta); }
+  void log(LogLevel level, std::string_view text) override { inner_.log(level, text); }
+
+  void send(NodeId to, MessagePtr message) override {
+    using B = Scenario::Byzantine;
+    const Message& m = *message;
+    switch (b_) {
+      case B::kWithholdVotes:
+        if (std::holds_alternative<Vote>(m) || std::holds_alternative<ViewChange>(m)) return;
+        break;
+      case B::kWithholdBlocks:
+        if (std::holds_alternative<Proposal>(m) || std::holds_alternative<BlockDelivery>(m) ||
+            std::holds_alternative<CommittedBlock>(m))
+          return;
+        break;
+      case B::kBadSignatures:
+        if (auto bad = damaged(m)) message = make_message(std::move(*bad));
+        break;
+      case B::kEquivocate:
+        // Half the group sees another block at the same height and view,
+        // as validly signed and as valid as the first.
+        if (const auto* p = std::get_if<Proposal>(&m); p && to.value % 2 == 1) {
+          Proposal other = *p;
+          other.header.time_us += 1;
+          other.prepare = inner_.signer().sign(prepare_signing_bytes(
+              other.header.network, other.view, other.header.height, header_hash(other.header)));
+          message = make_message(std::move(other));
+        }
+        break;
+    }
+    inner_.send(to, std::move(message));
+  }
+
+ private:
+  static std::optional<Message> damaged(const Message& m) {
+    if (const auto* p = std::get_if<Proposal>(&m)) {
+      Proposal c = *p;
+      damage(c.prepare);
+      return c;
+    }
+    if (const auto* v = std::get_if<Vote>(&m)) {
+      Vote c = *v;
+      damage(c.signature);
+      return c;
+    }
+    if (const auto* vc = std::get_if<ViewChange>(&m)) {
+      ViewChange c = *vc;
+      damage(c.signature);
+      return c;
+    }
+    if (const auto* d = std::get_if<BlockDelivery>(&m)) {
+      BlockDelivery c = *d;
+      damage(c.header);
+      return c;
+    }
+    if (const auto* b = std::get_if<CommittedBlock>(&m)) {
+      CommittedBlock c = *b;
+      damage(c.header);
+      return c;
+    }
+    return std::nullopt;
+  }
+
+  Env& inner_;
+  Scenario::Byzantine b_;
+};
+
+// Owns the lying Env and the honest logic behind it.
+class ByzantineReplica final : public NodeLogic {
+ public:
+  ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b)
+      : env_(env, b), node_(env_, std::move(topology)) {}
+  void start() override { node_.start(); }
+  void on_message(NodeId from, const Message& message) override { node_.on_message(from, message); }
+  void on_timer(TimerId id, std::uint64_t tag) override { node_.on_timer(id, tag); }
+  void on_client(ClientRequestId id, const ClientRequest& request) override {
+    node_.on_client(id, request);
+  }
+
+ private:
+  LyingEnv env_;
+  ConsensusNode node_;
+};
+
+}  // namespace
+
+std::unique_ptr<NodeLogic> byzantine_replica(Env& env, TopologyPtr topology,
+                                             Scenario::Byzantine b) {
+  return std::make_unique<ByzantineReplica>(env, std::move(topology), b);
 }
 
 }  // namespace mhr

@@ -190,7 +190,7 @@ void SimRun::build() {
   topology_ = std::make_shared<const Topology>(make_topology(s_, params, keys));
   for (std::size_t i = 0; i < specs.size(); ++i) {
     NodeId id =
-        world_.add_node(specs[i].network, std::move(signers[i]), verifier, factory(specs[i].role));
+        world_.add_node(specs[i].network, std::move(signers[i]), verifier, factory(specs[i]));
     MHR_ASSERT(id == specs[i].id);
   }
   for (const auto& p : s_.partitions) world_.add_partition({p.start_us, p.end_us, p.groups});
@@ -198,9 +198,12 @@ void SimRun::build() {
     world_.schedule_crash(c.node, c.at_us, c.restart_us.value_or(INT64_MAX));
 }
 
-SimWorld::LogicFactory SimRun::factory(NodeRole role) {
+SimWorld::LogicFactory SimRun::factory(const NodeSpec& spec) {
   TopologyPtr t = topology_;
-  switch (role) {
+  for (const Scenario::ByzantineReplica& b : s_.byzantine)
+    if (b.node == spec.id)
+      return [t, b](Env& env) { return byzantine_replica(env, t, b.behaviour); };
+  switch (spec.role) {
     case NodeRole::kRecord:
       return [t](Env& env) { return std::make_unique<RecordNode>(env, t); };
     case NodeRole::kConsensus:
@@ -303,8 +306,11 @@ void SimRun::collect() {
 }
 
 void SimRun::check() {
-  CheckInput in{*topology_, [this](NodeId n) -> const Store& { return world_.store_of(n); },
-                [this](NodeId n) { return s_.layout.name_of(n); }};
+  CheckInput in{*topology_,
+                [this](NodeId n) -> const Store& { return world_.store_of(n); },
+                [this](NodeId n) { return s_.layout.name_of(n); },
+                {}};
+  for (const Scenario::ByzantineReplica& b : s_.byzantine) in.faulty.insert(b.node);
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary_, std::move(m));
   summary_.violations = result.violations;

@@ -49,7 +49,7 @@ class SimRun {
   void collect();
   void check();
   void install_progress();
-  SimWorld::LogicFactory factory(NodeRole role);
+  SimWorld::LogicFactory factory(const NodeSpec& spec);
 
   const Scenario& s_;
   ScenarioMode mode_;
