@@ -141,32 +141,22 @@ class LyingEnv final : public Env {
 
  private:
   static std::optional<Message> damaged(const Message& m) {
-    if (const auto* p = std::get_if<Proposal>(&m)) {
-      Proposal c = *p;
-      damage(c.prepare);
-      return c;
-    }
-    if (const auto* v = std::get_if<Vote>(&m)) {
-      Vote c = *v;
-      damage(c.signature);
-      return c;
-    }
-    if (const auto* vc = std::get_if<ViewChange>(&m)) {
-      ViewChange c = *vc;
-      damage(c.signature);
-      return c;
-    }
-    if (const auto* d = std::get_if<BlockDelivery>(&m)) {
-      BlockDelivery c = *d;
-      damage(c.header);
-      return c;
-    }
-    if (const auto* b = std::get_if<CommittedBlock>(&m)) {
-      CommittedBlock c = *b;
-      damage(c.header);
-      return c;
-    }
-    return std::nullopt;
+    return std::visit(
+        [](auto c) -> std::optional<Message> {
+          using T = decltype(c);
+          if constexpr (std::is_same_v<T, Proposal>) {
+            damage(c.prepare);
+          } else if constexpr (std::is_same_v<T, Vote> || std::is_same_v<T, ViewChange>) {
+            damage(c.signature);
+          } else if constexpr (std::is_same_v<T, BlockDelivery> ||
+                               std::is_same_v<T, CommittedBlock>) {
+            damage(c.header);
+          } else {
+            return std::nullopt;
+          }
+          return Message{std::move(c)};
+        },
+        m);
   }
 
   Env& inner_;
