@@ -213,6 +213,8 @@ struct Codec<BlockDelivery> {
     MHR_ASSERT(v.entries.size() <= kMaxBlockEntries);
     w.varint(v.entries.size());
     for (const ProvenEntry& e : v.entries) Codec<ProvenEntry>::write(w, e);
+    w.u8(v.to ? 1 : 0);
+    if (v.to) w.varint(v.to->value);
   }
   static BlockDelivery read(Reader& r) {
     BlockDelivery v;
@@ -220,6 +222,7 @@ struct Codec<BlockDelivery> {
     std::size_t n = r.count(kMaxBlockEntries, min_proven_entry_size());
     v.entries.reserve(n);
     for (std::size_t i = 0; i < n && r.ok(); ++i) v.entries.push_back(Codec<ProvenEntry>::read(r));
+    if (r.boolean()) v.to = NodeId{r.u32()};
     return v;
   }
 };

@@ -84,6 +84,9 @@ struct Rejected {
 struct BlockDelivery {
   SignedHeader header;
   std::vector<ProvenEntry> entries;
+  // The member these entries are for (none for a header alone): a holder
+  // must not take another member's share for its own and acknowledge it.
+  std::optional<NodeId> to;
   bool operator==(const BlockDelivery&) const = default;
 };
 

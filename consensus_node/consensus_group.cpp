@@ -181,10 +181,8 @@ void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
 // leader decided must follow from the committed chain alone.
 std::optional<std::string> ConsensusNode::body_error(
     const BlockHeader& h, const std::vector<PlacedEntry>& entries) const {
-  if (entries.empty() || entries.size() != h.entry_count) return "wrong entry count";
-  std::vector<Hash> leaves;
-  for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
-  if (merkle_root(leaves) != h.merkle_root) return "the Merkle root does not match the body";
+  if (entries.empty()) return "an empty block";
+  if (auto e = body_mismatch(h, entries)) return e;
   std::set<Hash> seen;
   std::map<UserId, ChainTip> tips;  // the users' chains as the block extends them
   for (const PlacedEntry& p : entries) {
@@ -447,11 +445,8 @@ void ConsensusNode::apply_fetched() {
     if (h != height()) continue;
     const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
     auto entries = decode_block_body(cb.body.view());
-    std::vector<Hash> leaves;
-    if (entries.ok())
-      for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
     if (!agreement_.certificate_ok(cb.header) || header_link_error(cb.header.header, prev) ||
-        !entries.ok() || merkle_root(leaves) != cb.header.header.merkle_root) {
+        !entries.ok() || body_mismatch(cb.header.header, entries.value())) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn,
                "a committed block from replica " + std::to_string(from.value) + " is refused");

@@ -34,10 +34,7 @@ GroupConfig group_config(const Topology& topology, NetworkId network, NodeId sel
     MHR_ASSERT(c.replicas[i].node == net.consensus_nodes[i]);
   c.body_matches = [](const BlockHeader& h, ByteView body) {
     auto entries = decode_block_body(body);
-    if (!entries.ok() || entries.value().size() != h.entry_count) return false;
-    std::vector<Hash> leaves;
-    for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
-    return merkle_root(leaves) == h.merkle_root;
+    return entries.ok() && !body_mismatch(h, entries.value());
   };
   return c;
 }
@@ -489,7 +486,8 @@ void ConsensusNode::build_block() {
                              merkle_root(leaves),
                              static_cast<std::uint32_t>(leaves.size()),
                              env_.now_us(),
-                             env_.self()};
+                             env_.self(),
+                             placement_hash(entries)};
     SharedBytes body(encode_block_body(entries));
     inflight_.emplace(header_hash(header), std::move(entries));
     act(agreement_.propose(header, std::move(body), delivered_below()));
@@ -553,11 +551,11 @@ void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
   for (NodeId m : to) {
     auto it = out.entries_of.find(m);
     if (it == out.entries_of.end()) {
-      if (!header_only) header_only = make_message(BlockDelivery{out.header, {}});
+      if (!header_only) header_only = make_message(BlockDelivery{out.header, {}, std::nullopt});
       env_.send(m, header_only);
       continue;
     }
-    BlockDelivery d{out.header, {}};
+    BlockDelivery d{out.header, {}, m};
     d.entries.reserve(it->second.size());
     for (std::uint32_t i : it->second) d.entries.push_back({out.entries[i].entry, out.proofs[i]});
     MessagePtr message = make_message(std::move(d));
@@ -694,7 +692,7 @@ void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
     std::vector<Hash> leaves;
     for (const auto& p : entries) leaves.push_back(p.hash);
     MerkleTree tree(leaves);
-    BlockDelivery d{*sh, {}};
+    BlockDelivery d{*sh, {}, from};
     for (std::uint32_t i = 0; i < entries.size(); ++i)
       if (std::binary_search(entries[i].holders.begin(), entries[i].holders.end(), from))
         d.entries.push_back({entries[i].entry, tree.prove(i)});

@@ -597,6 +597,11 @@ void RecordNode::on_delivery(NodeId from, const BlockDelivery& d) {
 }
 
 ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
+  if ((d.to && *d.to != env_.self()) || (sparse() && meant_for_another(d))) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn, "a delivery meant for another node refused");
+    return ChainFollower::Applied::kRefused;
+  }
   const BlockHeader& header = d.header.header;
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
@@ -632,6 +637,17 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   writer.write();
   for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   return ChainFollower::Applied::kStored;
+}
+
+bool RecordNode::meant_for_another(const BlockDelivery& d) const {
+  std::set<UserId> joining;  // registered here by this very block
+  for (const ProvenEntry& pe : d.entries) {
+    if (const auto* reg = std::get_if<Registration>(&pe.entry); reg && reg->node == env_.self())
+      joining.insert(reg->user);
+    const auto* r = std::get_if<Record>(&pe.entry);
+    if (r && !registered_.contains(r->user) && !joining.contains(r->user)) return true;
+  }
+  return false;
 }
 
 void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {

@@ -221,16 +221,21 @@ TEST_CASE("groups: one Byzantine replica (f = 1) causes no fork and no lost reco
     const char* node;
     const char* behaviour;
   };
-  // The first leader equivocates or withholds its blocks; followers
-  // withhold their votes or sign nothing validly.
+  // The first leader equivocates, withholds its blocks, proposes blocks
+  // that send records to non-holders (refused by the replicas) or sends
+  // committed records to every node (refused by the non-holders); followers
+  // withhold their votes or sign nothing validly. The checkers find every
+  // record on exactly its holders.
   for (const Case c : {Case{"net0.c0", "equivocate"}, Case{"net0.c0", "withhold_blocks"},
                        Case{"net0.c2", "withhold_votes"}, Case{"net0.c1", "bad_signatures"},
-                       Case{"net0.c0", "bad_signatures"}}) {
+                       Case{"net0.c0", "bad_signatures"}, Case{"net0.c0", "wrong_holders"},
+                       Case{"net0.c0", "leak_records"}}) {
     const std::uint64_t seed = 27;
     FlowRun run(std::string(kGroup) + "faults:\n  byzantine:\n    - {node: " + c.node +
                     ", behaviour: " + c.behaviour + "}\n",
                 seed);
-    INFO(c.node << " " << c.behaviour << ", seed " << seed << "\n" << run.violations());
+    const std::string name = std::string(c.node) + " " + c.behaviour;
+    INFO(name << ", seed " << seed << "\n" << run.violations());
     CHECK(run.summary.violations == 0);
     CHECK(run.summary.records_committed == run.summary.records_submitted);
     check_replicas_agree(run, {c.node});

@@ -70,7 +70,8 @@ class Group {
                   sha256(as_bytes(text)),
                   1,
                   1000,
-                  ids[i]};
+                  ids[i],
+                  Hash{}};
     return h;
   }
 

@@ -93,7 +93,8 @@ void damage(SignedHeader& sh) {
 // The node's Env, except that what it sends is altered as `b` says.
 class LyingEnv final : public Env {
  public:
-  LyingEnv(Env& inner, Scenario::Byzantine b) : inner_(inner), b_(b) {}
+  LyingEnv(Env& inner, TopologyPtr topology, Scenario::Byzantine b)
+      : inner_(inner), topology_(std::move(topology)), b_(b) {}
 
   NodeId self() const override { return inner_.self(); }
   TimeUs now_us() const override { return inner_.now_us(); }
@@ -135,6 +136,18 @@ class LyingEnv final : public Env {
           message = make_message(std::move(other));
         }
         break;
+      case B::kWrongHolders:
+        if (const auto* p = std::get_if<Proposal>(&m))
+          message = make_message(with_extra_holder(*p));
+        break;
+      case B::kLeakRecords:
+        // Each record to the holders and to every other record node too.
+        if (const auto* d = std::get_if<BlockDelivery>(&m);
+            d && !d->entries.empty() && d->header.header.network == network()) {
+          for (NodeId n : topology_->network(network()).record_nodes)
+            if (n != to) inner_.send(n, message);
+        }
+        break;
     }
     inner_.send(to, std::move(message));
   }
@@ -159,7 +172,32 @@ class LyingEnv final : public Env {
         m);
   }
 
+  NetworkId network() const { return topology_->network_of(inner_.self()); }
+
+  // The proposal with one more holder for every record, one where the user
+  // is not registered, and the header and signature to match.
+  Proposal with_extra_holder(const Proposal& p) const {
+    auto entries = decode_block_body(p.body.view());
+    MHR_ASSERT(entries.ok());
+    const auto& record_nodes = topology_->network(network()).record_nodes;
+    for (PlacedEntry& e : entries.value()) {
+      if (!std::holds_alternative<Record>(e.entry)) continue;
+      for (NodeId n : record_nodes) {
+        if (std::binary_search(e.holders.begin(), e.holders.end(), n)) continue;
+        e.holders.insert(std::lower_bound(e.holders.begin(), e.holders.end(), n), n);
+        break;
+      }
+    }
+    Proposal out = p;
+    out.body = SharedBytes(encode_block_body(entries.value()));
+    out.header.placement_hash = placement_hash(entries.value());
+    out.prepare = inner_.signer().sign(prepare_signing_bytes(
+        out.header.network, out.view, out.header.height, header_hash(out.header)));
+    return out;
+  }
+
   Env& inner_;
+  TopologyPtr topology_;
   Scenario::Byzantine b_;
 };
 
@@ -167,7 +205,7 @@ class LyingEnv final : public Env {
 class ByzantineReplica final : public NodeLogic {
  public:
   ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b)
-      : env_(env, b), node_(env_, std::move(topology)) {}
+      : env_(env, topology, b), node_(env_, std::move(topology)) {}
   void start() override { node_.start(); }
   void on_message(NodeId from, const Message& message) override { node_.on_message(from, message); }
   void on_timer(TimerId id, std::uint64_t tag) override { node_.on_timer(id, tag); }

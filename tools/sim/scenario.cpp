@@ -660,6 +660,8 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
       {"withhold_votes", Scenario::Byzantine::kWithholdVotes},
       {"withhold_blocks", Scenario::Byzantine::kWithholdBlocks},
       {"bad_signatures", Scenario::Byzantine::kBadSignatures},
+      {"wrong_holders", Scenario::Byzantine::kWrongHolders},
+      {"leak_records", Scenario::Byzantine::kLeakRecords},
   };
   for_each_item(list, [&](const ConfigNode& b) {
     b.allow_only({"node", "behaviour"});
@@ -678,7 +680,8 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
     }
     if (!known)
       behaviour.fail("unknown behaviour '" + name +
-                     "' (equivocate, withhold_votes, withhold_blocks, bad_signatures)");
+                     "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
+                     "wrong_holders, leak_records)");
     s.byzantine.push_back(r);
   });
 }

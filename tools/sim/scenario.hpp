@@ -189,6 +189,8 @@ struct Scenario {
     kWithholdVotes,   // sends no votes and no view changes
     kWithholdBlocks,  // sends no proposals, deliveries or committed blocks
     kBadSignatures,   // every signature it sends is damaged
+    kWrongHolders,    // as leader, proposes blocks that send records to a non-holder too
+    kLeakRecords,     // as leader, delivers every block's records to every record node
   };
   struct ByzantineReplica {
     NodeId node;
