@@ -20,6 +20,7 @@ void Codec<BlockHeader>::write(Writer& w, const BlockHeader& v) {
   MHR_ASSERT(v.time_us >= 0);
   w.varint(static_cast<std::uint64_t>(v.time_us));
   w.varint(v.proposer.value);
+  w.fixed(v.placement_hash);
 }
 
 BlockHeader Codec<BlockHeader>::read(Reader& r) {
@@ -31,6 +32,7 @@ BlockHeader Codec<BlockHeader>::read(Reader& r) {
   v.entry_count = r.u32();
   v.time_us = r.time_us();
   v.proposer = NodeId{r.u32()};
+  v.placement_hash = r.fixed_as<Hash>();
   return v;
 }
 

@@ -24,6 +24,10 @@ struct BlockHeader {
   std::uint32_t entry_count = 0;
   TimeUs time_us = 0;
   NodeId proposer;
+  // Commits to who each entry goes to: its origin and holders, the sharing
+  // table's decisions (consensus_node/block_body.hpp), so that replicas agree
+  // on them with the header. Members, who see only their entries, ignore it.
+  Hash placement_hash;
   bool operator==(const BlockHeader&) const = default;
 };
 

@@ -53,7 +53,9 @@ class ChainFollower {
   NetworkId network_;
   GroupContact contact_;
   std::optional<SignedHeader> tip_;
-  std::map<std::uint64_t, std::pair<NodeId, BlockDelivery>> buffered_;  // with its sender
+  // With its sender; several per height, since a delivery may be refused
+  // (a faulty leader's copy meant for another node) and the next one not.
+  std::multimap<std::uint64_t, std::pair<NodeId, BlockDelivery>> buffered_;
   // Heights stored with kStoredAckLater: retransmissions of them are not
   // acknowledged here, the member acknowledges when it is ready.
   std::set<std::uint64_t> deferred_;

@@ -213,6 +213,8 @@ struct Codec<BlockDelivery> {
     MHR_ASSERT(v.entries.size() <= kMaxBlockEntries);
     w.varint(v.entries.size());
     for (const ProvenEntry& e : v.entries) Codec<ProvenEntry>::write(w, e);
+    w.u8(v.to ? 1 : 0);
+    if (v.to) w.varint(v.to->value);
   }
   static BlockDelivery read(Reader& r) {
     BlockDelivery v;
@@ -220,6 +222,7 @@ struct Codec<BlockDelivery> {
     std::size_t n = r.count(kMaxBlockEntries, min_proven_entry_size());
     v.entries.reserve(n);
     for (std::size_t i = 0; i < n && r.ok(); ++i) v.entries.push_back(Codec<ProvenEntry>::read(r));
+    if (r.boolean()) v.to = NodeId{r.u32()};
     return v;
   }
 };
@@ -431,7 +434,7 @@ struct Codec<Vote> {
   static Vote read(Reader& r) {
     Vote v;
     const std::uint8_t phase = r.u8();
-    if (phase > static_cast<std::uint8_t>(VotePhase::kCommit)) r.fail(DecodeError::kUnknownType);
+    if (phase > static_cast<std::uint8_t>(VotePhase::kSuspect)) r.fail(DecodeError::kUnknownType);
     v.phase = static_cast<VotePhase>(phase);
     v.view = r.varint();
     v.height = r.varint();

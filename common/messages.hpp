@@ -84,6 +84,9 @@ struct Rejected {
 struct BlockDelivery {
   SignedHeader header;
   std::vector<ProvenEntry> entries;
+  // The member these entries are for (none for a header alone): a holder
+  // must not take another member's share for its own and acknowledge it.
+  std::optional<NodeId> to;
   bool operator==(const BlockDelivery&) const = default;
 };
 
@@ -221,11 +224,12 @@ struct Proposal {
   bool operator==(const Proposal&) const = default;
 };
 
-enum class VotePhase : std::uint8_t { kPrepare = 0, kCommit = 1 };
+enum class VotePhase : std::uint8_t { kPrepare = 0, kCommit = 1, kSuspect = 2 };
 
 // replica -> replicas: a prepare or commit vote for a header in a view. A
 // commit signature is a header signature (header_signing_bytes): 2f+1 of
-// one view are the block's quorum certificate.
+// one view are the block's quorum certificate. A suspect vote (no header)
+// says the sender timed out in `view`: f+1 of them start a view change.
 struct Vote {
   VotePhase phase = VotePhase::kPrepare;
   std::uint64_t view = 0;

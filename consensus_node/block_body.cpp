@@ -1,5 +1,7 @@
 #include "consensus_node/block_body.hpp"
 
+#include "common/merkle.hpp"
+
 namespace mhr {
 
 namespace {
@@ -18,6 +20,31 @@ Bytes encode_block_body(const std::vector<PlacedEntry>& entries) {
     for (NodeId n : p.holders) w.varint(n.value);
   }
   return w.take();
+}
+
+Hash placement_hash(const std::vector<PlacedEntry>& entries) {
+  Writer w;
+  w.str("mhr-placement-v1");
+  w.varint(entries.size());
+  for (const auto& p : entries) {
+    w.fixed(p.hash);
+    w.varint(p.origin.value);
+    w.varint(p.holders.size());
+    for (NodeId n : p.holders) w.varint(n.value);
+  }
+  return sha256(w.data());
+}
+
+std::optional<std::string> body_mismatch(const BlockHeader& header,
+                                         const std::vector<PlacedEntry>& entries) {
+  if (entries.size() != header.entry_count) return "wrong entry count";
+  std::vector<Hash> leaves;
+  leaves.reserve(entries.size());
+  for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
+  if (merkle_root(leaves) != header.merkle_root) return "the Merkle root does not match the body";
+  if (placement_hash(entries) != header.placement_hash)
+    return "the placement hash does not match the holders";
+  return std::nullopt;
 }
 
 Decoded<std::vector<PlacedEntry>> decode_block_body(ByteView in) {

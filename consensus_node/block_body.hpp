@@ -3,8 +3,11 @@
 // catch-up deliveries, restarts and the offline checkers.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "common/block.hpp"
 #include "common/codec.hpp"
 #include "common/entry.hpp"
 
@@ -18,6 +21,13 @@ struct PlacedEntry {
 };
 
 Bytes encode_block_body(const std::vector<PlacedEntry>& entries);
+// What BlockHeader::placement_hash commits to: each entry's hash, origin and
+// holders, in block order.
+Hash placement_hash(const std::vector<PlacedEntry>& entries);
+// Why a body is not the one `header` commits to (count, Merkle root,
+// placement), or nullopt.
+std::optional<std::string> body_mismatch(const BlockHeader& header,
+                                         const std::vector<PlacedEntry>& entries);
 Decoded<std::vector<PlacedEntry>> decode_block_body(ByteView in);
 
 }  // namespace mhr

@@ -37,13 +37,39 @@ std::optional<Entry> watched_entry(const Message& m) {
 
 }  // namespace
 
+// Requests a leader does not take while it is behind the group.
+bool ConsensusNode::deferred_while_behind(const Message& m) {
+  return std::holds_alternative<StoreRequest>(m) || std::holds_alternative<TxRequest>(m) ||
+         std::holds_alternative<HistoryRequest>(m) || std::holds_alternative<BlobRequest>(m) ||
+         std::holds_alternative<RemotePresence>(m) || std::holds_alternative<BlockDelivery>(m);
+}
+
 void ConsensusNode::on_group_message(NodeId from, const Message& message) {
   if (!agreement_.is_replica(from) || from == env_.self()) return;
+  // How far the group got, as far as this replica can tell: it fetches
+  // committed blocks until it is there.
+  std::uint64_t shown = 0;
+  if (const auto* p = std::get_if<Proposal>(&message)) shown = p->header.height;
+  if (const auto* v = std::get_if<Vote>(&message)) shown = v->height;
+  if (const auto* vc = std::get_if<ViewChange>(&message); vc && vc->committed)
+    shown = vc->committed->header.height + 1;
+  if (const auto* nv = std::get_if<NewView>(&message))
+    for (const ViewChange& vc : nv->view_changes)
+      if (vc.committed) shown = std::max(shown, vc.committed->header.height + 1);
+  if (shown > group_height_) {
+    group_height_ = shown;
+    ahead_peer_ = from;
+  }
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, m);
-        if constexpr (std::is_same_v<T, Vote>) act(agreement_.on_vote(from, m));
+        if constexpr (std::is_same_v<T, Vote>) {
+          // A replica still voting on a height committed here missed the
+          // commit: the block brings it along.
+          if (m.phase != VotePhase::kSuspect && m.height < height()) send_block(from, m.height);
+          act(agreement_.on_vote(from, m));
+        }
         if constexpr (std::is_same_v<T, ViewChange>) act(agreement_.on_view_change(from, m));
         if constexpr (std::is_same_v<T, NewView>) act(agreement_.on_new_view(from, m));
         if constexpr (std::is_same_v<T, BlockFetch>) on_block_fetch(from, m);
@@ -122,6 +148,8 @@ ConsensusNode::Watch ConsensusNode::watch_state(const Hash& h, const Entry& entr
 // ---- proposals: checked before a vote ------------------------------------------------------
 
 void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
+  if (p.header.network == network_ && p.header.height < height())
+    send_block(from, p.header.height);  // a leader that missed the commit of its own block
   switch (agreement_.check_proposal(from, p)) {
     case Agreement::Verdict::kIgnore:
       return;
@@ -153,10 +181,8 @@ void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
 // leader decided must follow from the committed chain alone.
 std::optional<std::string> ConsensusNode::body_error(
     const BlockHeader& h, const std::vector<PlacedEntry>& entries) const {
-  if (entries.empty() || entries.size() != h.entry_count) return "wrong entry count";
-  std::vector<Hash> leaves;
-  for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
-  if (merkle_root(leaves) != h.merkle_root) return "the Merkle root does not match the body";
+  if (entries.empty()) return "an empty block";
+  if (auto e = body_mismatch(h, entries)) return e;
   std::set<Hash> seen;
   std::map<UserId, ChainTip> tips;  // the users' chains as the block extends them
   for (const PlacedEntry& p : entries) {
@@ -256,8 +282,11 @@ void ConsensusNode::act(Agreement::Output out) {
   if (out.proposed && proposal_deadline_us_ == 0)
     proposal_deadline_us_ = env_.now_us() + view_timeout_us();
   if (out.view_entered) {
+    // The new leader gets a whole time-out for what was pending.
     last_progress_us_ = env_.now_us();
     view_deadline_us_ = 0;
+    proposal_deadline_us_ = 0;
+    for (auto& [h, w] : watched_) w.deadline_us = env_.now_us() + view_timeout_us();
   }
   check_leadership();
   if (decided) after_commit(decided->first, std::move(decided->second), joined);
@@ -296,6 +325,11 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
       if (table_.add_holder(b, reg->user, reg->node)) joined.emplace_back(reg->user, reg->node);
     } else if (const auto* r = std::get_if<Record>(&p.entry)) {
       b.put(Table::kUsers, tagged_key(kTipTag, r->user.view()), encode_tip({r->sequence, p.hash}));
+      // A projection the chain caught up with (or overtook, when this
+      // leader was behind) says nothing more than the chain.
+      if (auto t = projected_.find(r->user);
+          t != projected_.end() && t->second.sequence <= r->sequence)
+        projected_.erase(t);
     }
   }
   chain_.put_header(b, qc);
@@ -304,7 +338,19 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
   undelivered_.insert(height);
   tip_ = qc;
   checked_.clear();
-  if (inflight_ && inflight_->first != header_hash(qc.header)) inflight_.reset();
+  if (inflight_ && inflight_->first != header_hash(qc.header)) {
+    // Another block took the height of this leader's own (it missed the
+    // commit of a block it proposed before a restart): what it held in
+    // flight is ordered afresh when its origins send it again.
+    std::set<Hash> committed;
+    for (const PlacedEntry& p : entries) committed.insert(p.hash);
+    for (const PlacedEntry& p : inflight_->second) {
+      if (committed.contains(p.hash)) continue;
+      queued_.erase(p.hash);
+      if (const auto* r = std::get_if<Record>(&p.entry)) projected_.erase(r->user);
+    }
+  }
+  inflight_.reset();
   return joined;
 }
 
@@ -365,12 +411,14 @@ void ConsensusNode::on_block_fetch(NodeId from, const BlockFetch& f) {
   if (f.view < agreement_.view() && agreement_.leading() && agreement_.new_view())
     env_.send(from, make_message(*agreement_.new_view()));
   const std::uint64_t end = std::min(height(), f.from_height + kFetchBlocks);
-  for (std::uint64_t h = f.from_height; h < end; ++h) {
-    auto sh = chain_.header(network_, h);
-    auto body = env_.store().get(Table::kBlocks, header_key(network_, h));
-    MHR_ASSERT_MSG(sh && body, "committed block missing from the store");
-    env_.send(from, make_message(CommittedBlock{*sh, SharedBytes(std::move(*body))}));
-  }
+  for (std::uint64_t h = f.from_height; h < end; ++h) send_block(from, h);
+}
+
+void ConsensusNode::send_block(NodeId to, std::uint64_t height) {
+  auto sh = chain_.header(network_, height);
+  auto body = env_.store().get(Table::kBlocks, header_key(network_, height));
+  MHR_ASSERT_MSG(sh && body, "committed block missing from the store");
+  env_.send(to, make_message(CommittedBlock{*sh, SharedBytes(std::move(*body))}));
 }
 
 void ConsensusNode::on_committed_block(NodeId from, const CommittedBlock& cb) {
@@ -378,6 +426,13 @@ void ConsensusNode::on_committed_block(NodeId from, const CommittedBlock& cb) {
   if (h < height() || h >= height() + kMaxFetchedAhead) return;
   fetched_.try_emplace(h, from, cb);
   apply_fetched();
+  // More where that came from: one fetch brings at most kFetchBlocks.
+  if (h + 1 > group_height_ && agreement_.certificate_ok(cb.header)) {
+    group_height_ = h + 1;
+    ahead_peer_ = from;
+  }
+  if (height() < group_height_ && fetched_.empty()) fetch(ahead_peer_);
+  if (height() >= group_height_) order_watched();  // a leader that was behind
 }
 
 // Fetched blocks in height order, each checked: its certificate, its link
@@ -390,11 +445,8 @@ void ConsensusNode::apply_fetched() {
     if (h != height()) continue;
     const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
     auto entries = decode_block_body(cb.body.view());
-    std::vector<Hash> leaves;
-    if (entries.ok())
-      for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
     if (!agreement_.certificate_ok(cb.header) || header_link_error(cb.header.header, prev) ||
-        !entries.ok() || merkle_root(leaves) != cb.header.header.merkle_root) {
+        !entries.ok() || body_mismatch(cb.header.header, entries.value())) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn,
                "a committed block from replica " + std::to_string(from.value) + " is refused");
@@ -455,7 +507,9 @@ TimeUs ConsensusNode::view_timeout_us() const {
 
 void ConsensusNode::want_group_tick() {
   if (!group()) return;
-  if (agreement_.active() && !agreement_.in_flight() && watched_.empty()) return;
+  if (agreement_.active() && !agreement_.in_flight() && watched_.empty() &&
+      height() >= group_height_)
+    return;
   group_timer_.want(env_, env_.now_us() + kGroupTickUs);
 }
 
@@ -469,24 +523,30 @@ void ConsensusNode::on_group_tick() {
     due = now >= view_deadline_us_;
   } else {
     due = agreement_.in_flight() && proposal_deadline_us_ > 0 && now >= proposal_deadline_us_;
-    for (auto it = watched_.begin(); it != watched_.end();) {
+    // The leader orders what it watches itself; it does not time itself out.
+    for (auto it = watched_.begin(); it != watched_.end() && !leading();) {
       const Watch state = watch_state(it->first, it->second.entry);
       if (state == Watch::kDone) {
         it = watched_.erase(it);
         continue;
       }
-      if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
+      if (state == Watch::kDue && it->second.deadline_us <= now) {
+        due = true;
+      }
       ++it;
     }
   }
   if (due) {
-    env_.log(LogLevel::kInfo,
-             "view " + std::to_string(agreement_.view()) + " timed out; asking for the next");
-    act(agreement_.start_view_change());
+    env_.log(LogLevel::kInfo, "view " + std::to_string(agreement_.view()) + " timed out");
+    act(agreement_.on_timeout());
+    // Another round of the timer before suspecting again, or giving up on
+    // the next view; longer after each view that failed.
     view_deadline_us_ = now + view_timeout_us();
-    proposal_deadline_us_ = 0;
+    if (proposal_deadline_us_ != 0) proposal_deadline_us_ = view_deadline_us_;
     for (auto& [h, w] : watched_) w.deadline_us = view_deadline_us_;
     last_resend_us_ = now;
+  } else if (height() < group_height_) {
+    fetch(ahead_peer_);  // behind the group: catching up first
   } else if (now - std::max(last_progress_us_, last_resend_us_) >= params().retry_timeout_us &&
              (!agreement_.active() || agreement_.in_flight())) {
     last_resend_us_ = now;

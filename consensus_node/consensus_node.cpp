@@ -34,10 +34,7 @@ GroupConfig group_config(const Topology& topology, NetworkId network, NodeId sel
     MHR_ASSERT(c.replicas[i].node == net.consensus_nodes[i]);
   c.body_matches = [](const BlockHeader& h, ByteView body) {
     auto entries = decode_block_body(body);
-    if (!entries.ok() || entries.value().size() != h.entry_count) return false;
-    std::vector<Hash> leaves;
-    for (const PlacedEntry& p : entries.value()) leaves.push_back(p.hash);
-    return merkle_root(leaves) == h.merkle_root;
+    return entries.ok() && !body_mismatch(h, entries.value());
   };
   return c;
 }
@@ -100,6 +97,25 @@ void ConsensusNode::lead() {
     return true;
   });
   for (const auto& d : foreign) on_foreign_delivery(index_node(), d);
+  order_watched();
+}
+
+// Requests other replicas forwarded while another replica led: ordered
+// now, without waiting for their origins to send them again.
+void ConsensusNode::order_watched() {
+  if (!leading() || height() < group_height_) return;
+  std::vector<Entry> requests;
+  for (const auto& [h, w] : watched_) requests.push_back(w.entry);
+  for (const Entry& e : requests) {
+    if (const auto* r = std::get_if<Record>(&e)) {
+      on_store_request(r->author_node, StoreRequest{*r});
+    } else if (const auto* reg = std::get_if<Registration>(&e)) {
+      on_tx_request(reg->node, TxRequest{*reg});
+    } else {
+      const auto& a = std::get<AuditAnchor>(e);
+      on_tx_request(a.node, TxRequest{a});
+    }
+  }
 }
 
 void ConsensusNode::redeliver(std::uint64_t height) {
@@ -124,6 +140,9 @@ void ConsensusNode::on_message(NodeId from, const Message& message) {
   if (is_group_message(message)) {
     on_group_message(from, message);
   } else if (leading()) {
+    // A leader behind the group would order and refuse on an old chain and
+    // sharing table: requests wait (their origins retry) until it caught up.
+    if (height() < group_height_ && deferred_while_behind(message)) return;
     on_member_message(from, message);
   } else {
     while_not_leading(from, message);
@@ -447,6 +466,8 @@ void ConsensusNode::build_block() {
         std::make_move_iterator(queue_.begin()),
         std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    if (group()) drop_stale(entries);
+    if (entries.empty()) continue;
     std::vector<Hash> leaves;
     for (PlacedEntry& p : entries) {
       // Holders as the committed table says now (a registration may have
@@ -465,7 +486,8 @@ void ConsensusNode::build_block() {
                              merkle_root(leaves),
                              static_cast<std::uint32_t>(leaves.size()),
                              env_.now_us(),
-                             env_.self()};
+                             env_.self(),
+                             placement_hash(entries)};
     SharedBytes body(encode_block_body(entries));
     inflight_.emplace(header_hash(header), std::move(entries));
     act(agreement_.propose(header, std::move(body), delivered_below()));
@@ -474,6 +496,35 @@ void ConsensusNode::build_block() {
   // Entries the time-out should not wait for a fresh one to pick up.
   if (!queue_.empty() && !block_due_)
     block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+}
+
+// A leader that took over, or caught up while leading, may hold requests
+// that blocks committed meanwhile made stale: replicas would refuse a block
+// with them, so they go (their origins hear the truth when they retry).
+void ConsensusNode::drop_stale(std::vector<PlacedEntry>& entries) {
+  std::map<UserId, std::optional<ChainTip>> tips;
+  std::set<UserId> broken;
+  auto stale = [&](const PlacedEntry& p) {
+    if (env_.store().get(Table::kRecordIndex, p.hash.view())) return true;
+    const auto* r = std::get_if<Record>(&p.entry);
+    if (!r) return false;
+    auto [t, fresh] = tips.try_emplace(r->user);
+    if (fresh) t->second = committed_tip(env_.store(), r->user);
+    if (broken.contains(r->user) || r->sequence != (t->second ? t->second->sequence + 1 : 0) ||
+        chain_continuity_error(*r, t->second)) {
+      broken.insert(r->user);
+      return true;
+    }
+    t->second = ChainTip{r->sequence, p.hash};
+    return false;
+  };
+  auto kept = std::remove_if(entries.begin(), entries.end(), [&](const PlacedEntry& p) {
+    if (!stale(p)) return false;
+    queued_.erase(p.hash);
+    if (const auto* r = std::get_if<Record>(&p.entry)) projected_.erase(r->user);
+    return true;
+  });
+  entries.erase(kept, entries.end());
 }
 
 // Works out who waits for what and sends every member its delivery.
@@ -500,11 +551,11 @@ void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
   for (NodeId m : to) {
     auto it = out.entries_of.find(m);
     if (it == out.entries_of.end()) {
-      if (!header_only) header_only = make_message(BlockDelivery{out.header, {}});
+      if (!header_only) header_only = make_message(BlockDelivery{out.header, {}, std::nullopt});
       env_.send(m, header_only);
       continue;
     }
-    BlockDelivery d{out.header, {}};
+    BlockDelivery d{out.header, {}, m};
     d.entries.reserve(it->second.size());
     for (std::uint32_t i : it->second) d.entries.push_back({out.entries[i].entry, out.proofs[i]});
     MessagePtr message = make_message(std::move(d));
@@ -641,7 +692,7 @@ void ConsensusNode::on_catch_up(NodeId from, const CatchUpRequest& req) {
     std::vector<Hash> leaves;
     for (const auto& p : entries) leaves.push_back(p.hash);
     MerkleTree tree(leaves);
-    BlockDelivery d{*sh, {}};
+    BlockDelivery d{*sh, {}, from};
     for (std::uint32_t i = 0; i < entries.size(); ++i)
       if (std::binary_search(entries[i].holders.begin(), entries[i].holders.end(), from))
         d.entries.push_back({entries[i].entry, tree.prove(i)});

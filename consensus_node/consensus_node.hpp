@@ -120,6 +120,7 @@ class ConsensusNode final : public NodeLogic {
   void release_in_order(const UserId& user);
   void enqueue(PlacedEntry p);
   void build_block();
+  void drop_stale(std::vector<PlacedEntry>& entries);
   std::vector<NodeId> record_holders(const Record& r) const;
   NodeId index_node() const { return topology_->index_of(network_); }
 
@@ -154,12 +155,15 @@ class ConsensusNode final : public NodeLogic {
                     const std::vector<std::pair<UserId, NodeId>>& joined);
   void fetch(NodeId peer);
   void on_block_fetch(NodeId from, const BlockFetch& f);
+  void send_block(NodeId to, std::uint64_t height);
   void on_committed_block(NodeId from, const CommittedBlock& cb);
   void apply_fetched();
   void forget_delivered(std::uint64_t below);
   std::uint64_t delivered_below() const;
   void check_leadership();
   void lead();
+  void order_watched();
+  static bool deferred_while_behind(const Message& m);
   void step_down();
   void redeliver(std::uint64_t height);
   void on_group_tick();
@@ -216,6 +220,8 @@ class ConsensusNode final : public NodeLogic {
   };
   std::map<Hash, Watched> watched_;
   std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
+  std::uint64_t group_height_ = 0;   // the highest next height a replica showed
+  NodeId ahead_peer_;                // the replica that showed it
   TimeUs proposal_deadline_us_ = 0;  // 0: none
   TimeUs view_deadline_us_ = 0;
   TimeUs last_progress_us_ = 0;

@@ -597,6 +597,11 @@ void RecordNode::on_delivery(NodeId from, const BlockDelivery& d) {
 }
 
 ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
+  if ((d.to && *d.to != env_.self()) || (sparse() && meant_for_another(d))) {
+    env_.count(Counter::kVerifyFailures);
+    env_.log(LogLevel::kWarn, "a delivery meant for another node refused");
+    return ChainFollower::Applied::kRefused;
+  }
   const BlockHeader& header = d.header.header;
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
@@ -632,6 +637,17 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   writer.write();
   for (const UserId& u : writer.parked_users) start_sync(u);  // fill the gap
   return ChainFollower::Applied::kStored;
+}
+
+bool RecordNode::meant_for_another(const BlockDelivery& d) const {
+  std::set<UserId> joining;  // registered here by this very block
+  for (const ProvenEntry& pe : d.entries) {
+    if (const auto* reg = std::get_if<Registration>(&pe.entry); reg && reg->node == env_.self())
+      joining.insert(reg->user);
+    const auto* r = std::get_if<Record>(&pe.entry);
+    if (r && !registered_.contains(r->user) && !joining.contains(r->user)) return true;
+  }
+  return false;
 }
 
 void RecordNode::apply_foreign_block(NodeId from, const BlockDelivery& d) {
@@ -722,20 +738,38 @@ void RecordNode::on_rejected(const Rejected& r) {
                  std::string("refused: ") + std::string(reject_reason_name(r.reason)));
 }
 
-// Another node of this network wrote for the user first: this record and
-// every later pending one of the user move up behind the new tip.
+// Another record took this one's place in the user's chain: this record,
+// and the pending ones chained on it, move behind the tip (behind this
+// node's own pending records that continue the tip, if any: after a restart
+// or a leader change a stale duplicate may come back while its successors
+// were ordered already, and those must stay as they are).
 void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) {
   const UserId user = pending_.at(rejected).record.user;
-  std::deque<Hash> queue = pending_by_user_[user];
-  auto from = std::find(queue.begin(), queue.end(), rejected);
-  MHR_ASSERT(from != queue.end());
-  WriteBatch b;
+  const std::deque<Hash> queue = pending_by_user_[user];
+  MHR_ASSERT(std::find(queue.begin(), queue.end(), rejected) != queue.end());
+  std::set<Hash> moving{rejected};
+  std::deque<Hash> stays, moved;
+  bool after = false;
+  for (const Hash& h : queue) {
+    after = after || h == rejected;
+    if (after && (h == rejected || moving.contains(pending_.at(h).record.prev_hash))) {
+      moving.insert(h);
+      moved.push_back(h);
+    } else {
+      stays.push_back(h);
+    }
+  }
   ChainTip link = tip;
-  std::deque<Hash> rebuilt(queue.begin(), from);
-  for (auto it = from; it != queue.end(); ++it) {
-    PendingRecord p = std::move(pending_.at(*it));
-    pending_.erase(*it);
-    b.del(Table::kPending, tagged_key(kPendingRecord, it->view()));
+  for (const Hash& h : stays) {
+    const Record& r = pending_.at(h).record;
+    if (r.sequence == link.sequence + 1 && r.prev_hash == link.hash) link = {r.sequence, h};
+  }
+  WriteBatch b;
+  std::deque<Hash> rebuilt;
+  for (const Hash& old : moved) {
+    PendingRecord p = std::move(pending_.at(old));
+    pending_.erase(old);
+    b.del(Table::kPending, tagged_key(kPendingRecord, old.view()));
     p.record.sequence = link.sequence + 1;
     p.record.prev_hash = link.hash;
     sign_record(p.record, env_.signer());
@@ -747,9 +781,9 @@ void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) 
     pending_[h] = std::move(p);
   }
   env_.store().write(b);
-  pending_by_user_[user] = rebuilt;
-  for (auto it = rebuilt.begin() + (from - queue.begin()); it != rebuilt.end(); ++it)
-    send_pending(pending_.at(*it));
+  stays.insert(stays.end(), rebuilt.begin(), rebuilt.end());
+  pending_by_user_[user] = stays;
+  for (const Hash& h : rebuilt) send_pending(pending_.at(h));
 }
 
 // ---- history: answering as a holder, pulling as a new node -------------------

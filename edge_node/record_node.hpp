@@ -112,6 +112,11 @@ class RecordNode final : public NodeLogic {
 
   // blocks: own network's in order, foreign ones as they come
   ChainFollower::Applied apply_own_block(const BlockDelivery& d);
+  // Whether a delivery of an own block holds a record of a user not
+  // registered here (nor by the block itself): it was meant for another
+  // node, and storing its header would make the right one look duplicate
+  // (and its acknowledgement would claim records this node lacks).
+  bool meant_for_another(const BlockDelivery& d) const;
   void apply_foreign_block(NodeId from, const BlockDelivery& d);
 
   // storing records in chain order

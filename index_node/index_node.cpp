@@ -157,7 +157,7 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
         if (n.id != network_) targets.push_back(n.id);
     }
     for (NetworkId t : targets) {
-      auto [it, fresh] = forwards.try_emplace(t, BlockDelivery{d.header, {}});
+      auto [it, fresh] = forwards.try_emplace(t, BlockDelivery{d.header, {}, std::nullopt});
       it->second.entries.push_back(pe);
     }
   }
@@ -371,8 +371,8 @@ void IndexNode::on_replay_page(const HistoryBatch& page) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
-    auto [d, fresh] = by_header.try_emplace(item.header_index,
-                                            BlockDelivery{page.headers[item.header_index], {}});
+    auto [d, fresh] = by_header.try_emplace(
+        item.header_index, BlockDelivery{page.headers[item.header_index], {}, std::nullopt});
     d->second.entries.push_back({Entry{item.record}, item.proof});
     next = std::max(next, item.record.sequence + 1);
   }

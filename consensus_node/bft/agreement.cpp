@@ -29,6 +29,14 @@ Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t
   return w.take();
 }
 
+Bytes suspect_signing_bytes(NetworkId network, std::uint64_t view) {
+  Writer w(48);
+  w.str("mhr-suspect-v1");
+  w.varint(network.value);
+  w.varint(view);
+  return w.take();
+}
+
 Agreement::Agreement(GroupConfig config, const Signer& signer, const Verifier& verifier)
     : config_(std::move(config)), signer_(signer), verifier_(verifier) {
   MHR_ASSERT(!config_.replicas.empty() && config_.replicas.size() <= kMaxGroupReplicas);
@@ -71,6 +79,13 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
     prepared = Codec<PreparedCert>::read(r);
     body = SharedBytes(r.bytes(kMaxMessageBytes));
   }
+  std::optional<Proposal> proposal;
+  if (r.boolean()) {
+    auto m = decode<Message>(r.bytes(kMaxMessageBytes));
+    MHR_ASSERT_MSG(m.ok() && std::holds_alternative<Proposal>(m.value()),
+                   "stored own proposal does not decode");
+    proposal = std::get<Proposal>(std::move(m).value());
+  }
   MHR_ASSERT_MSG(!r.finish_error(), "stored agreement state does not decode");
   if (view > view_ || (view == view_ && !active)) {
     view_ = view;
@@ -81,6 +96,13 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
     if (prepared && prepared->header.height == next_height_) {
       prepared_ = std::move(prepared);
       prepared_body_ = std::move(body);
+    }
+    // A leader proposes one block per height and view, also across a
+    // restart: the one it sent is in flight again, never another.
+    if (proposal && proposal->header.height == next_height_ && proposal->view == view_) {
+      record_proposal(proposal->view, Proposed{proposal->header, header_hash(proposal->header),
+                                               proposal->body, proposal->prepare});
+      sent_proposal_ = std::move(proposal);
     }
   }
   if (constraint && constraint->height >= next_height_) constraint_ = constraint;
@@ -109,6 +131,8 @@ Bytes Agreement::durable() const {
     Codec<PreparedCert>::write(w, *prepared_);
     w.bytes(prepared_body_.view());
   }
+  w.boolean(sent_proposal_.has_value());
+  if (sent_proposal_) w.bytes(encode(Message{*sent_proposal_}));
   return w.take();
 }
 
@@ -239,7 +263,12 @@ void Agreement::vote(VotePhase phase, std::uint64_t view, const Hash& hash) {
 }
 
 Agreement::Output Agreement::on_vote(NodeId from, const Vote& v) {
-  if (from == config_.self || !is_replica(from) || v.height < next_height_) return take();
+  if (from == config_.self || !is_replica(from)) return take();
+  if (v.phase == VotePhase::kSuspect) {
+    on_suspect(from, v);
+    return take();
+  }
+  if (v.height < next_height_) return take();
   if (v.height > next_height_) {
     const auto mine = std::count_if(later_votes_.begin(), later_votes_.end(),
                                     [&](const auto& lv) { return lv.first == from; });
@@ -348,9 +377,26 @@ Agreement::Output Agreement::on_caught_up(const SignedHeader& header) {
 
 // ---- view change -------------------------------------------------------------------
 
-Agreement::Output Agreement::start_view_change() {
-  ask_view(view_ + 1);
+Agreement::Output Agreement::on_timeout() {
+  if (!active_) {
+    ask_view(view_ + 1);
+    return take();
+  }
+  Vote v{VotePhase::kSuspect, view_, next_height_, Hash{},
+         signer_.sign(suspect_signing_bytes(config_.network, view_))};
+  sent_suspect_ = v;
+  suspects_.insert(config_.self);
+  send(std::nullopt, v);
+  if (suspects_.size() >= f() + 1) ask_view(view_ + 1);
   return take();
+}
+
+void Agreement::on_suspect(NodeId from, const Vote& v) {
+  if (!active_ || v.view != view_ ||
+      !verifier_.verify(*key_of(from), suspect_signing_bytes(config_.network, v.view), v.signature))
+    return;
+  suspects_.insert(from);
+  if (suspects_.size() >= f() + 1) ask_view(view_ + 1);
 }
 
 void Agreement::ask_view(std::uint64_t target) {
@@ -358,6 +404,8 @@ void Agreement::ask_view(std::uint64_t target) {
   view_ = target;
   active_ = false;
   ++failed_views_;
+  suspects_.clear();
+  sent_suspect_.reset();
   new_view_.reset();
   repropose_.reset();
   sent_proposal_.reset();
@@ -418,7 +466,7 @@ void Agreement::try_new_view() {
   const Constraint c = constraint_of(nv, &ahead);
   // The prepared block the view must carry, with a body that matches it.
   std::optional<Proposed> carried;
-  if (c.hash && c.height == next_height_) {
+  if (c.hash && c.height >= next_height_) {
     if (prepared_ && header_hash(prepared_->header) == *c.hash)
       carried = Proposed{prepared_->header, *c.hash, prepared_body_, {}};
     for (const ViewChange* vc : set) {
@@ -462,6 +510,8 @@ Agreement::Output Agreement::on_new_view(NodeId from, const NewView& nv) {
 void Agreement::enter_view(std::uint64_t view, std::optional<NewView> nv) {
   view_ = view;
   active_ = true;
+  suspects_.clear();
+  sent_suspect_.reset();
   new_view_ = std::move(nv);
   sent_proposal_.reset();
   out_.view_entered = true;
@@ -557,6 +607,7 @@ Agreement::Output Agreement::resend() const {
     }
     return o;
   }
+  if (sent_suspect_) o.sends.push_back({std::nullopt, *sent_suspect_});
   if (sent_proposal_) o.sends.push_back({std::nullopt, *sent_proposal_});
   for (const Vote& v : sent_votes_)
     if (v.view == view_) o.sends.push_back({std::nullopt, v});

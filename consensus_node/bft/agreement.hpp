@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/block.hpp"
@@ -28,6 +29,8 @@ struct GroupConfig {
 // The bytes a replica signs to prepare a header in a view.
 Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t height,
                             const Hash& header_hash);
+// The bytes a replica signs to suspect the leader of a view.
+Bytes suspect_signing_bytes(NetworkId network, std::uint64_t view);
 
 class Agreement {
  public:
@@ -90,8 +93,10 @@ class Agreement {
   // A committed block that came by catch-up, already checked by the caller
   // (certificate, link, body) and applied: the chain moved on.
   Output on_caught_up(const SignedHeader& header);
-  // The view timer expired: ask for the next view.
-  Output start_view_change();
+  // The view timer expired. Active in a view, this replica suspects its
+  // leader and says so; once f+1 replicas do (one of them honest), it asks
+  // for the next view. Waiting for a NewView, it asks for the view after.
+  Output on_timeout();
   // No progress for a while: send again what this replica sent for the
   // current height or view change (messages get lost).
   Output resend() const;
@@ -122,6 +127,7 @@ class Agreement {
   void record_proposal(std::uint64_t view, const Proposed& p);
   void vote(VotePhase phase, std::uint64_t view, const Hash& hash);
   bool add_vote(NodeId from, const Vote& v);
+  void on_suspect(NodeId from, const Vote& v);
   void progress();
   void decide(const SignedHeader& qc, SharedBytes body);
   void advance(const SignedHeader& header);
@@ -160,6 +166,9 @@ class Agreement {
   std::optional<Proposal> sent_proposal_;
   std::vector<Vote> sent_votes_;
 
+  // Replicas that timed out in the current view (this one included).
+  std::set<NodeId> suspects_;
+  std::optional<Vote> sent_suspect_;
   // View changes: the latest from each replica.
   std::map<NodeId, ViewChange> view_changes_;
   std::optional<NewView> new_view_;

@@ -107,9 +107,10 @@ SampleBlock sample_block(CryptoMode mode) {
   for (const Entry& e : entries) leaves.push_back(entry_hash(e));
   const MerkleTree tree(leaves);
   SampleBlock b;
-  b.prev = BlockHeader{net.id, 0, {}, merkle_root({}), 0, 500, net.consensus_nodes.at(0)};
-  b.header.header = BlockHeader{net.id, 1,         header_hash(b.prev),      tree.root(),
-                                4,      1'000'100, net.consensus_nodes.at(0)};
+  b.prev = BlockHeader{net.id, 0, {}, merkle_root({}), 0, 500, net.consensus_nodes.at(0), Hash{}};
+  b.header.header =
+      BlockHeader{net.id, 1,         header_hash(b.prev),       tree.root(),
+                  4,      1'000'100, net.consensus_nodes.at(0), sha256(as_bytes("placement"))};
   for (NodeId c : net.consensus_nodes) add_signature(b.header, c, *d.signers.at(c.value));
   for (std::size_t i = 0; i < entries.size(); ++i)
     b.entries.push_back(ProvenEntry{entries[i], tree.prove(i)});
@@ -148,8 +149,8 @@ void messages_corpus(const fs::path& dir) {
       Committed{{h, record_hash(off)}},
       Rejected{h, RejectReason::kStaleChainTip, ChainTip{4, h}},
       Rejected{h, RejectReason::kNotRegistered, std::nullopt},
-      BlockDelivery{b.header, b.entries},
-      BlockDelivery{b.header, {}},
+      BlockDelivery{b.header, b.entries, NodeId{2}},
+      BlockDelivery{b.header, {}, std::nullopt},
       DeliveryAck{NetworkId{0}, 1, header_hash(b.header.header)},
       CatchUpRequest{NetworkId{1}, 7},
       MembershipUpdate{NetworkId{1}, {rec.user, reg.user}},

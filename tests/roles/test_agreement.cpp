@@ -70,7 +70,8 @@ class Group {
                   sha256(as_bytes(text)),
                   1,
                   1000,
-                  ids[i]};
+                  ids[i],
+                  Hash{}};
     return h;
   }
 
@@ -128,7 +129,7 @@ class Group {
     run([](const Envelope&) { return false; });
   }
 
-  void timeout(std::size_t i) { handle(i, replicas[i]->start_view_change()); }
+  void timeout(std::size_t i) { handle(i, replicas[i]->on_timeout()); }
 
   std::vector<NodeId> ids;
   std::vector<std::unique_ptr<Signer>> signers;
@@ -281,10 +282,16 @@ TEST_CASE("agreement: one replica timing out alone changes nothing; f+1 pull the
   Group g(4);
   g.timeout(3);
   g.run();
-  CHECK(g.replicas[0]->view() == 0);
-  CHECK(g.replicas[0]->active());
-  CHECK_FALSE(g.replicas[3]->active());
-  g.timeout(2);  // a second one: f+1 = 2 ask for view 1, so replicas 0 and 1 join
+  for (std::size_t i = 0; i < 4; ++i) {
+    CHECK(g.replicas[i]->view() == 0);
+    CHECK(g.replicas[i]->active());
+  }
+  // It still takes part in view 0.
+  g.propose(0, "b");
+  g.run();
+  CHECK(g.decided[3].size() == 1);
+  g.timeout(3);
+  g.timeout(2);  // a second one: f+1 = 2 suspect view 0, so all move to view 1
   g.run();
   for (std::size_t i = 0; i < 4; ++i) {
     CHECK(g.replicas[i]->view() == 1);
@@ -348,6 +355,30 @@ TEST_CASE("agreement: a restarted replica keeps its prepare and its view") {
   for (std::size_t i = 1; i < 4; ++i) {
     REQUIRE(g.decided[i].size() == 1);
     CHECK(header_hash(g.decided[i][0].header.header) == expected);
+  }
+}
+
+TEST_CASE("agreement: a restarted leader sends its own proposal again, never another") {
+  Group g(4);
+  const Hash first = header_hash(g.header_for(0, "first"));
+  g.propose(0, "first");
+  g.queue.clear();  // lost: nobody saw it
+  const Bytes saved = g.replicas[0]->durable();
+  g.replicas[0] = g.make(0);
+  g.replicas[0]->load(std::nullopt, ByteView(saved));
+  CHECK(g.replicas[0]->leading());
+  CHECK(g.replicas[0]->in_flight());
+  CHECK_FALSE(g.replicas[0]->can_propose());
+  auto again = g.replicas[0]->resend();
+  REQUIRE_FALSE(again.sends.empty());
+  const auto* p = std::get_if<Proposal>(&again.sends.front().message);
+  REQUIRE(p);
+  CHECK(header_hash(p->header) == first);
+  g.handle(0, std::move(again));
+  g.run();
+  for (std::size_t i = 0; i < 4; ++i) {
+    REQUIRE(g.decided[i].size() == 1);
+    CHECK(header_hash(g.decided[i][0].header.header) == first);
   }
 }
 

@@ -435,3 +435,44 @@ TEST_CASE("scenario: node ids and names") {
   CHECK(v.quorum == 1);
   CHECK_THROWS_AS(make_topology(s, params, std::vector<PublicKey>(8)), std::invalid_argument);
 }
+
+TEST_CASE("scenario: consensus groups of 3f+1 replicas and Byzantine replicas") {
+  auto s = load_text(
+      "duration: 10s\n"
+      "topology: {networks: 2, record_nodes: 2, consensus_nodes: 7}\n"
+      "workload: {users: 5, record_rate: 1}\n"
+      "faults:\n"
+      "  byzantine:\n"
+      "    - {node: net1.c6, behaviour: equivocate}\n"
+      "    - {node: net0.c2, behaviour: withhold_votes}\n");
+  REQUIRE(s.node_count() == 2 * (2 + 7 + 1));
+  const NodeId c6 = *find_node(s, "net1.c6");
+  CHECK(s.layout.role_of(c6) == NodeRole::kConsensus);
+  REQUIRE(s.byzantine.size() == 2);
+  CHECK(s.byzantine[0].node == c6);
+  CHECK(s.byzantine[0].behaviour == Scenario::Byzantine::kEquivocate);
+  CHECK(s.byzantine[1].behaviour == Scenario::Byzantine::kWithholdVotes);
+  std::vector<PublicKey> keys(s.node_count());
+  for (std::size_t i = 0; i < keys.size(); ++i) keys[i].bytes[0] = static_cast<std::uint8_t>(i + 1);
+  Topology topo = make_topology(s, protocol_params(s, ScenarioMode::kBroadcast), keys);
+  const NetworkInfo& net = topo.network(NetworkId{1});
+  REQUIRE(net.consensus_nodes.size() == 7);
+  CHECK(net.validators.quorum == 5);  // 2f+1 with f = 2
+  for (std::size_t i = 0; i < 7; ++i)
+    CHECK(net.validators.members[i].node == net.consensus_nodes[i]);
+  auto refuses = [&](const std::string& text, const std::string& key, const std::string& what) {
+    CAPTURE(text);
+    auto e = expect_config_error([&] { load_text(text); });
+    CHECK(e.key == key);
+    CHECK(contains(e.what(), what));
+  };
+  const std::string base =
+      "duration: 10s\ntopology: {networks: 1, record_nodes: 2, consensus_nodes: 4}\n"
+      "workload: {users: 5, record_rate: 1}\n";
+  refuses(base + "faults: {byzantine: [{node: net0.r0, behaviour: equivocate}]}\n",
+          "faults.byzantine.0.node", "not a consensus node");
+  refuses(base + "faults: {byzantine: [{node: net0.c1, behaviour: lie}]}\n",
+          "faults.byzantine.0.behaviour", "unknown behaviour");
+  refuses(base + "faults: {byzantine: [{node: net0.c4, behaviour: equivocate}]}\n",
+          "faults.byzantine.0.node", "unknown node");
+}

@@ -188,7 +188,8 @@ TEST_CASE("codec: 100,000+ random and mutated inputs give an error or a canonica
   block_header.header.entry_count = 2;
   add_signature(block_header, NodeId{1}, author);
   BlockDelivery delivery{block_header,
-                         {{entries[0], block_tree.prove(0)}, {entries[1], block_tree.prove(1)}}};
+                         {{entries[0], block_tree.prove(0)}, {entries[1], block_tree.prove(1)}},
+                         NodeId{3}};
   HistoryBatch batch{42,
                      rec.user,
                      {sh, block_header},

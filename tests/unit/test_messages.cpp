@@ -179,9 +179,10 @@ TEST_CASE("messages: Rejected round-trips with and without a tip") {
 
 TEST_CASE("messages: BlockDelivery round-trips with records and registrations") {
   SampleBlock b = sample_block(9, sha256(as_bytes("prev")));
-  check_round_trip(BlockDelivery{b.header, b.proven});
-  check_round_trip(BlockDelivery{b.header, {b.proven[1], b.proven[3]}});
-  check_round_trip(BlockDelivery{b.header, {}});  // for a node holding none of its users
+  check_round_trip(BlockDelivery{b.header, b.proven, NodeId{7}});
+  check_round_trip(BlockDelivery{b.header, {b.proven[1], b.proven[3]}, NodeId{0}});
+  check_round_trip(
+      BlockDelivery{b.header, {}, std::nullopt});  // for a node holding none of its users
 }
 
 TEST_CASE("messages: DeliveryAck and CatchUpRequest round-trip") {
@@ -291,7 +292,7 @@ TEST_CASE("messages: prepare signatures in a certificate must be in signer order
   CHECK(error_of(w.data()) == DecodeError::kNonCanonical);
   Vote v{};
   Bytes b = encode(Message{v});
-  b[2] = 2;  // past the last phase
+  b[2] = 3;  // past the last phase
   CHECK(error_of(b) == DecodeError::kUnknownType);
 }
 
@@ -321,7 +322,7 @@ TEST_CASE("messages: encoded_size counts large shared payloads without copying t
   Record big = test::sample_record(author, test::user_from_byte(2), 0, Hash{},
                                    std::string(kMaxInlinePayloadBytes, 'x'));
   SampleBlock b = sample_block(1, sha256(as_bytes("prev")));
-  BlockDelivery d{b.header, {}};
+  BlockDelivery d{b.header, {}, NodeId{1}};
   for (std::uint64_t i = 0; i < 40; ++i)  // 40 MiB on the wire, one payload in memory
     d.entries.push_back({big, MerkleProof{i, 40, {sha256(as_bytes("sibling"))}}});
   Message m = d;

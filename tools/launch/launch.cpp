@@ -99,7 +99,6 @@ class WallDriver {
   }
 
   void perform(const WorkloadAction& a) {
-
     const Signer& patient = this->patient(a.user);
     const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
@@ -117,14 +116,11 @@ class WallDriver {
     const std::uint32_t node =
         confirmed->second.contains(a.node.value) ? a.node.value : *confirmed->second.begin();
     ZmqClient& client = *clients_.at(node);
-    SubmitRecordRequest req{user,
-                            s_.workload.content_types.at(a.content_type),
-                            a.category,
-                            sealed_payload(a.user, user, a.payload_bytes),
+    SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
+                            a.category,   sealed_payload(a.user, user, a.payload_bytes),
                             std::nullopt,
 
-                            std::nullopt,
-                            {}};
+                            std::nullopt, {}};
     ++summary_.records_submitted;
     ++sample_at(summary_.per_second, since(t0_)).submitted;
     ClientRequest signed_req =
@@ -268,8 +264,10 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
                                     ChainStore(stores.at(n.id)).record_count()});
   }
   summary.storage_bytes = summarize_storage(summary.node_storage);
-  CheckInput in{topology, [&](NodeId n) -> const Store& { return stores.at(n); },
-                [&](NodeId n) { return cluster.name(n); }};
+  CheckInput in{topology,
+                [&](NodeId n) -> const Store& { return stores.at(n); },
+                [&](NodeId n) { return cluster.name(n); },
+                {}};
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary, std::move(m));
   summary.violations = result.violations;

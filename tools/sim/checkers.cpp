@@ -45,9 +45,15 @@ class Checker {
   void read_committed() {
     for (const NetworkInfo& net : in_.topology.networks()) {
       NodeId longest = net.consensus_nodes.front();
+      for (NodeId replica : net.consensus_nodes) {
+        if (in_.faulty.contains(replica)) continue;
+        longest = replica;
+        break;
+      }
       std::uint64_t longest_height = 0;
       std::map<std::uint64_t, std::pair<Hash, NodeId>> first_seen;  // height -> header hash
       for (NodeId replica : net.consensus_nodes) {
+        if (in_.faulty.contains(replica)) continue;
         const ChainStore chain(in_.store_of(replica));
         auto last = chain.last_header(net.id);
         const std::uint64_t height = last ? last->header.height + 1 : 0;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@ struct CheckInput {
   // The store of each node, by node id.
   std::function<const Store&(NodeId)> store_of;
   std::function<std::string(NodeId)> name_of;
+  // Byzantine replicas: what they store promises nothing.
+  std::set<NodeId> faulty;
 };
 
 struct CheckResult {

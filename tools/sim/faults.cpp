@@ -1,8 +1,10 @@
 #include "tools/sim/faults.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "common/sim/rng.hpp"
+#include "consensus_node/consensus_node.hpp"
 
 namespace mhr {
 
@@ -14,9 +16,24 @@ TimeUs between(Rng& rng, TimeUs lo, TimeUs hi) {
   return lo + static_cast<TimeUs>(rng.uniform_u64(static_cast<std::uint64_t>(hi - lo) + 1));
 }
 
-// Splits the networks in two (or, with one network, one node from the rest).
+// Splits the networks in two (or, with one network, one node from the
+// rest); with consensus groups, every other partition cuts off some
+// replicas of one network from everything else instead.
 std::vector<std::vector<NodeId>> split(const Scenario& s, Rng& rng) {
   std::vector<std::vector<NodeId>> groups(2);
+  if (s.consensus_nodes > 1 && rng.uniform_u64(2) == 0) {
+    const auto& net = s.layout.networks[rng.uniform_u64(s.network_count())];
+    const std::uint32_t cut =
+        1 + static_cast<std::uint32_t>(rng.uniform_u64(net.consensus_count - 1));
+    std::vector<std::uint32_t> replicas(net.consensus_count);
+    for (std::uint32_t i = 0; i < net.consensus_count; ++i) replicas[i] = net.first_consensus + i;
+    for (std::size_t i = replicas.size() - 1; i > 0; --i)
+      std::swap(replicas[i], replicas[rng.uniform_u64(i + 1)]);
+    std::set<std::uint32_t> cut_off(replicas.begin(), replicas.begin() + cut);
+    for (std::uint32_t n = 0; n < s.layout.node_count; ++n)
+      groups[cut_off.contains(n) ? 0 : 1].push_back(NodeId{n});
+    return groups;
+  }
   const std::size_t networks = s.network_count();
   if (networks >= 2) {
     std::size_t cut = 1 + rng.uniform_u64(networks - 1);
@@ -61,6 +78,151 @@ Scenario with_random_faults(const Scenario& base, std::uint64_t seed) {
     s.partitions.push_back(std::move(p));
   }
   return s;
+}
+
+namespace {
+
+void damage(Signature& s) {
+  s.bytes[0] ^= 0x5A;
+}
+
+void damage(SignedHeader& sh) {
+  for (HeaderSignature& sig : sh.signatures) damage(sig.signature);
+}
+
+// The node's Env, except that what it sends is altered as `b` says.
+class LyingEnv final : public Env {
+ public:
+  LyingEnv(Env& inner, TopologyPtr topology, Scenario::Byzantine b)
+      : inner_(inner), topology_(std::move(topology)), b_(b) {}
+
+  NodeId self() const override { return inner_.self(); }
+  TimeUs now_us() const override { return inner_.now_us(); }
+  TimerId set_timer(TimeUs delay_us, std::uint64_t tag) override {
+    return inner_.set_timer(delay_us, tag);
+  }
+  void cancel_timer(TimerId id) override { inner_.cancel_timer(id); }
+  Store& store() override { return inner_.store(); }
+  std::uint64_t random_u64() override { return inner_.random_u64(); }
+  const Signer& signer() const override { return inner_.signer(); }
+  const Verifier& verifier() const override { return inner_.verifier(); }
+  void reply(ClientRequestId id, ClientReply reply) override { inner_.reply(id, std::move(reply)); }
+  void count(Counter c, std::int64_t delta) override { inner_.count(c, delta); }
+  void log(LogLevel level, std::string_view text) override { inner_.log(level, text); }
+
+  void send(NodeId to, MessagePtr message) override {
+    using B = Scenario::Byzantine;
+    const Message& m = *message;
+    switch (b_) {
+      case B::kWithholdVotes:
+        if (std::holds_alternative<Vote>(m) || std::holds_alternative<ViewChange>(m)) return;
+        break;
+      case B::kWithholdBlocks:
+        if (std::holds_alternative<Proposal>(m) || std::holds_alternative<BlockDelivery>(m) ||
+            std::holds_alternative<CommittedBlock>(m))
+          return;
+        break;
+      case B::kBadSignatures:
+        if (auto bad = damaged(m)) message = make_message(std::move(*bad));
+        break;
+      case B::kEquivocate:
+        // Half the group sees another block at the same height and view,
+        // as validly signed and as valid as the first.
+        if (const auto* p = std::get_if<Proposal>(&m); p && to.value % 2 == 1) {
+          Proposal other = *p;
+          other.header.time_us += 1;
+          other.prepare = inner_.signer().sign(prepare_signing_bytes(
+              other.header.network, other.view, other.header.height, header_hash(other.header)));
+          message = make_message(std::move(other));
+        }
+        break;
+      case B::kWrongHolders:
+        if (const auto* p = std::get_if<Proposal>(&m))
+          message = make_message(with_extra_holder(*p));
+        break;
+      case B::kLeakRecords:
+        // Each record to the holders and to every other record node too.
+        if (const auto* d = std::get_if<BlockDelivery>(&m);
+            d && !d->entries.empty() && d->header.header.network == network()) {
+          for (NodeId n : topology_->network(network()).record_nodes)
+            if (n != to) inner_.send(n, message);
+        }
+        break;
+    }
+    inner_.send(to, std::move(message));
+  }
+
+ private:
+  static std::optional<Message> damaged(const Message& m) {
+    return std::visit(
+        [](auto c) -> std::optional<Message> {
+          using T = decltype(c);
+          if constexpr (std::is_same_v<T, Proposal>) {
+            damage(c.prepare);
+          } else if constexpr (std::is_same_v<T, Vote> || std::is_same_v<T, ViewChange>) {
+            damage(c.signature);
+          } else if constexpr (std::is_same_v<T, BlockDelivery> ||
+                               std::is_same_v<T, CommittedBlock>) {
+            damage(c.header);
+          } else {
+            return std::nullopt;
+          }
+          return Message{std::move(c)};
+        },
+        m);
+  }
+
+  NetworkId network() const { return topology_->network_of(inner_.self()); }
+
+  // The proposal with one more holder for every record, one where the user
+  // is not registered, and the header and signature to match.
+  Proposal with_extra_holder(const Proposal& p) const {
+    auto entries = decode_block_body(p.body.view());
+    MHR_ASSERT(entries.ok());
+    const auto& record_nodes = topology_->network(network()).record_nodes;
+    for (PlacedEntry& e : entries.value()) {
+      if (!std::holds_alternative<Record>(e.entry)) continue;
+      for (NodeId n : record_nodes) {
+        if (std::binary_search(e.holders.begin(), e.holders.end(), n)) continue;
+        e.holders.insert(std::lower_bound(e.holders.begin(), e.holders.end(), n), n);
+        break;
+      }
+    }
+    Proposal out = p;
+    out.body = SharedBytes(encode_block_body(entries.value()));
+    out.header.placement_hash = placement_hash(entries.value());
+    out.prepare = inner_.signer().sign(prepare_signing_bytes(
+        out.header.network, out.view, out.header.height, header_hash(out.header)));
+    return out;
+  }
+
+  Env& inner_;
+  TopologyPtr topology_;
+  Scenario::Byzantine b_;
+};
+
+// Owns the lying Env and the honest logic behind it.
+class ByzantineReplica final : public NodeLogic {
+ public:
+  ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b)
+      : env_(env, topology, b), node_(env_, std::move(topology)) {}
+  void start() override { node_.start(); }
+  void on_message(NodeId from, const Message& message) override { node_.on_message(from, message); }
+  void on_timer(TimerId id, std::uint64_t tag) override { node_.on_timer(id, tag); }
+  void on_client(ClientRequestId id, const ClientRequest& request) override {
+    node_.on_client(id, request);
+  }
+
+ private:
+  LyingEnv env_;
+  ConsensusNode node_;
+};
+
+}  // namespace
+
+std::unique_ptr<NodeLogic> byzantine_replica(Env& env, TopologyPtr topology,
+                                             Scenario::Byzantine b) {
+  return std::make_unique<ByzantineReplica>(env, std::move(topology), b);
 }
 
 }  // namespace mhr

@@ -190,7 +190,7 @@ void SimRun::build() {
   topology_ = std::make_shared<const Topology>(make_topology(s_, params, keys));
   for (std::size_t i = 0; i < specs.size(); ++i) {
     NodeId id =
-        world_.add_node(specs[i].network, std::move(signers[i]), verifier, factory(specs[i].role));
+        world_.add_node(specs[i].network, std::move(signers[i]), verifier, factory(specs[i]));
     MHR_ASSERT(id == specs[i].id);
   }
   for (const auto& p : s_.partitions) world_.add_partition({p.start_us, p.end_us, p.groups});
@@ -198,9 +198,12 @@ void SimRun::build() {
     world_.schedule_crash(c.node, c.at_us, c.restart_us.value_or(INT64_MAX));
 }
 
-SimWorld::LogicFactory SimRun::factory(NodeRole role) {
+SimWorld::LogicFactory SimRun::factory(const NodeSpec& spec) {
   TopologyPtr t = topology_;
-  switch (role) {
+  for (const Scenario::ByzantineReplica& b : s_.byzantine)
+    if (b.node == spec.id)
+      return [t, b](Env& env) { return byzantine_replica(env, t, b.behaviour); };
+  switch (spec.role) {
     case NodeRole::kRecord:
       return [t](Env& env) { return std::make_unique<RecordNode>(env, t); };
     case NodeRole::kConsensus:
@@ -213,19 +216,31 @@ SimWorld::LogicFactory SimRun::factory(NodeRole role) {
 }
 
 bool SimRun::quiescent() {
-  for (std::size_t i = 0; i < world_.node_count(); ++i) {
-    NodeLogic* logic = world_.logic_of(NodeId{static_cast<std::uint32_t>(i)});
+  return busy_nodes(1).empty();
+}
+
+std::vector<std::string> SimRun::busy_nodes(std::size_t max) {
+  std::vector<std::string> busy;
+  for (std::size_t i = 0; i < world_.node_count() && busy.size() < max; ++i) {
+    const NodeId id{static_cast<std::uint32_t>(i)};
+    NodeLogic* logic = world_.logic_of(id);
     if (!logic) continue;  // a node that stays down has nothing in flight
+    std::string what;
     if (auto* r = dynamic_cast<RecordNode*>(logic)) {
       if (r->pending_records() || r->syncs_in_progress() || r->registrations_pending())
-        return false;
+        what = std::to_string(r->pending_records()) + " records, " +
+               std::to_string(r->registrations_pending()) + " registrations, " +
+               std::to_string(r->syncs_in_progress()) + " history syncs pending";
     } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
-      if (c->queued() || c->outgoing()) return false;
+      if (c->queued() || c->outgoing())
+        what = std::to_string(c->queued()) + " entries queued, " + std::to_string(c->outgoing()) +
+               " blocks being delivered";
     } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
-      if (x->busy()) return false;
+      if (x->busy()) what = "hand-offs or replays pending";
     }
+    if (!what.empty()) busy.push_back(s_.layout.name_of(id) + ": " + what);
   }
-  return true;
+  return busy;
 }
 
 void SimRun::drain() {
@@ -291,15 +306,21 @@ void SimRun::collect() {
 }
 
 void SimRun::check() {
-  CheckInput in{*topology_, [this](NodeId n) -> const Store& { return world_.store_of(n); },
-                [this](NodeId n) { return s_.layout.name_of(n); }};
+  CheckInput in{*topology_,
+                [this](NodeId n) -> const Store& { return world_.store_of(n); },
+                [this](NodeId n) { return s_.layout.name_of(n); },
+                {}};
+  for (const Scenario::ByzantineReplica& b : s_.byzantine) in.faulty.insert(b.node);
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary_, std::move(m));
   summary_.violations = result.violations;
-  if (!quiescent())
+  if (auto busy = busy_nodes(3); !busy.empty()) {
+    std::string names;
+    for (const std::string& b : busy) names += (names.empty() ? "" : "; ") + b;
     add_violation(summary_, "work still in flight " +
                                 std::to_string((drained_at_us_ - s_.duration_us) / kUsPerSecond) +
-                                " s after the end of the scenario");
+                                " s after the end of the scenario (" + names + ")");
+  }
 }
 
 RunSummary run_mode(const Scenario& scenario, ScenarioMode mode, const SimOptions& options) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/sim/world.hpp"
@@ -42,6 +43,8 @@ class SimRun {
   SimWorld& world() { return world_; }
   const Topology& topology() const { return *topology_; }
   bool quiescent();
+  // "name: what it still has to do" for up to `max` nodes with work in flight.
+  std::vector<std::string> busy_nodes(std::size_t max);
 
  private:
   class Driver;
@@ -50,7 +53,7 @@ class SimRun {
   void collect();
   void check();
   void install_progress();
-  SimWorld::LogicFactory factory(NodeRole role);
+  SimWorld::LogicFactory factory(const NodeSpec& spec);
 
   const Scenario& s_;
   ScenarioMode mode_;

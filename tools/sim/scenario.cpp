@@ -654,9 +654,42 @@ void parse_random_faults(const ConfigNode& n, Scenario& s) {
   }
 }
 
+void parse_byzantine(const ConfigNode& list, Scenario& s) {
+  static const std::pair<const char*, Scenario::Byzantine> kBehaviours[] = {
+      {"equivocate", Scenario::Byzantine::kEquivocate},
+      {"withhold_votes", Scenario::Byzantine::kWithholdVotes},
+      {"withhold_blocks", Scenario::Byzantine::kWithholdBlocks},
+      {"bad_signatures", Scenario::Byzantine::kBadSignatures},
+      {"wrong_holders", Scenario::Byzantine::kWrongHolders},
+      {"leak_records", Scenario::Byzantine::kLeakRecords},
+  };
+  for_each_item(list, [&](const ConfigNode& b) {
+    b.allow_only({"node", "behaviour"});
+    Scenario::ByzantineReplica r;
+    const ConfigNode node = b.required("node");
+    r.node = resolve_node(s, node);
+    if (s.layout.role_of(r.node) != NodeRole::kConsensus)
+      node.fail("'" + node.as_string() + "' is not a consensus node (net<n>.c<k>)");
+    const ConfigNode behaviour = b.required("behaviour");
+    const std::string name = behaviour.as_string();
+    bool known = false;
+    for (const auto& [key, value] : kBehaviours) {
+      if (name != key) continue;
+      r.behaviour = value;
+      known = true;
+    }
+    if (!known)
+      behaviour.fail("unknown behaviour '" + name +
+                     "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
+                     "wrong_holders, leak_records)");
+    s.byzantine.push_back(r);
+  });
+}
+
 void parse_faults(const ConfigNode& n, Scenario& s) {
-  n.allow_only({"crashes", "random"});
+  n.allow_only({"crashes", "random", "byzantine"});
   if (auto r = n.optional("random")) parse_random_faults(*r, s);
+  if (auto b = n.optional("byzantine")) parse_byzantine(*b, s);
   if (auto cs = n.optional("crashes")) {
     for_each_item(*cs, [&](const ConfigNode& c) {
       c.allow_only({"node", "at", "restart"});

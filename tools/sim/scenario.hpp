@@ -182,6 +182,21 @@ struct Scenario {
     TimeUs from_us = 0, to_us = 0;  // faults start within [from, to)
   };
   RandomFaults random_faults;
+  // Replicas that run the honest consensus code but lie on the wire
+  // (tools/sim/faults.hpp); a group of 3f+1 tolerates f of them.
+  enum class Byzantine : std::uint8_t {
+    kEquivocate,      // as leader, a second valid block at each height to half the group
+    kWithholdVotes,   // sends no votes and no view changes
+    kWithholdBlocks,  // sends no proposals, deliveries or committed blocks
+    kBadSignatures,   // every signature it sends is damaged
+    kWrongHolders,    // as leader, proposes blocks that send records to a non-holder too
+    kLeakRecords,     // as leader, delivers every block's records to every record node
+  };
+  struct ByzantineReplica {
+    NodeId node;
+    Byzantine behaviour = Byzantine::kEquivocate;
+  };
+  std::vector<ByzantineReplica> byzantine;
 
   // ---- report
   bool report_timeseries = true;

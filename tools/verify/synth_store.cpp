@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     const MerkleTree tree(leaves);
     SignedHeader sh{BlockHeader{net.id, height, prev ? header_hash(prev->header) : Hash{},
                                 tree.root(), static_cast<std::uint32_t>(leaves.size()),
-                                static_cast<TimeUs>(height), consensus},
+                                static_cast<TimeUs>(height), consensus, Hash{}},
                     {}};
     add_signature(sh, consensus, *signers[consensus.value]);
     chain.put_header(batch, sh);
