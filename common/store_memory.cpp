@@ -165,7 +165,8 @@ struct Prefix {
 
 Prefix prefix_of(ByteView key) {
   std::uint8_t buf[16] = {};
-  std::memcpy(buf, key.data(), std::min<std::size_t>(key.size(), 16));
+  // An empty key may have no data pointer, which memcpy must not see.
+  if (!key.empty()) std::memcpy(buf, key.data(), std::min<std::size_t>(key.size(), 16));
   Prefix p;
   std::memcpy(&p.hi, buf, 8);
   std::memcpy(&p.lo, buf + 8, 8);

@@ -16,10 +16,10 @@
 
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
+#include "common/message_bundle.hpp"
 #include "common/messages.hpp"
 #include "common/net/deployment.hpp"
 #include "common/verification.hpp"
-#include "common/message_bundle.hpp"
 #include "consensus_node/block_body.hpp"
 #include "edge_node/fhir/consent_mapping.hpp"
 #include "tests/fhir/sample_bundle.hpp"
@@ -247,7 +247,7 @@ void messages_corpus(const fs::path& dir) {
   write_case(dir, "block-body", kBlockBody, encode_block_body(body));
   BundleWriter bundle(1 << 20);
   bundle.add(encode(Message{StoreRequest{rec}}));
-  bundle.add(encode(Message{BlockDelivery{b.header, b.entries}}));
+  bundle.add(encode(Message{BlockDelivery{b.header, b.entries, NodeId{2}}}));
   write_case(dir, "bundle", kBundle, bundle.take());
 }
 
