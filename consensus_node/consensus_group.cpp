@@ -46,8 +46,13 @@ bool ConsensusNode::deferred_while_behind(const Message& m) {
 
 void ConsensusNode::on_group_message(NodeId from, const Message& message) {
   if (!agreement_.is_replica(from) || from == env_.self()) return;
-  // How far the group got, as far as this replica can tell: it fetches
-  // committed blocks until it is there.
+  if (!distrusted_.contains(from)) note_shown(from, message);
+  dispatch_group(from, message);
+}
+
+// How far the group got, as far as this replica can tell: it fetches
+// committed blocks until it is there.
+void ConsensusNode::note_shown(NodeId from, const Message& message) {
   std::uint64_t shown = 0;
   if (const auto* p = std::get_if<Proposal>(&message)) shown = p->header.height;
   if (const auto* v = std::get_if<Vote>(&message)) shown = v->height;
@@ -60,6 +65,9 @@ void ConsensusNode::on_group_message(NodeId from, const Message& message) {
     group_height_ = shown;
     ahead_peer_ = from;
   }
+}
+
+void ConsensusNode::dispatch_group(NodeId from, const Message& message) {
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -399,7 +407,7 @@ void ConsensusNode::forget_delivered(std::uint64_t below) {
 
 void ConsensusNode::fetch(NodeId peer) {
   const TimeUs now = env_.now_us();
-  if (peer == env_.self() ||
+  if (peer == env_.self() || distrusted_.contains(peer) ||
       (last_fetch_us_ >= 0 && now - last_fetch_us_ < params().retry_timeout_us / 2))
     return;
   last_fetch_us_ = now;
@@ -427,7 +435,8 @@ void ConsensusNode::on_committed_block(NodeId from, const CommittedBlock& cb) {
   fetched_.try_emplace(h, from, cb);
   apply_fetched();
   // More where that came from: one fetch brings at most kFetchBlocks.
-  if (h + 1 > group_height_ && agreement_.certificate_ok(cb.header)) {
+  if (h + 1 > group_height_ && !distrusted_.contains(from) &&
+      agreement_.certificate_ok(cb.header)) {
     group_height_ = h + 1;
     ahead_peer_ = from;
   }
@@ -450,6 +459,7 @@ void ConsensusNode::apply_fetched() {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn,
                "a committed block from replica " + std::to_string(from.value) + " is refused");
+      distrust(from);
       continue;
     }
     std::vector<PlacedEntry> placed = std::move(entries).value();
@@ -459,6 +469,14 @@ void ConsensusNode::apply_fetched() {
     after_commit(cb.header, std::move(placed), joined);
     act(agreement_.on_caught_up(cb.header));
   }
+}
+
+void ConsensusNode::distrust(NodeId replica) {
+  if (!distrusted_.insert(replica).second) return;
+  env_.log(LogLevel::kWarn, "replica " + std::to_string(replica.value) +
+                                " sent a block that does not verify; its word on the group's "
+                                "height is no longer taken");
+  if (ahead_peer_ == replica) group_height_ = height();  // honest replicas raise it again
 }
 
 // ---- leadership ---------------------------------------------------------------------------

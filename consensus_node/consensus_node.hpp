@@ -137,6 +137,9 @@ class ConsensusNode final : public NodeLogic {
   bool group() const { return agreement_.size() > 1; }
   void on_member_message(NodeId from, const Message& message);
   void on_group_message(NodeId from, const Message& message);
+  void note_shown(NodeId from, const Message& message);
+  void dispatch_group(NodeId from, const Message& message);
+  void distrust(NodeId replica);
   void while_not_leading(NodeId from, const Message& message);
   void forward(NodeId origin, const Message& message, bool watched);
   void on_forwarded(NodeId from, const Forwarded& f);
@@ -220,8 +223,12 @@ class ConsensusNode final : public NodeLogic {
   };
   std::map<Hash, Watched> watched_;
   std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
-  std::uint64_t group_height_ = 0;   // the highest next height a replica showed
-  NodeId ahead_peer_;                // the replica that showed it
+  std::uint64_t group_height_ = 0;  // the highest next height a replica showed
+  NodeId ahead_peer_;               // the replica that showed it
+  // Replicas that sent a committed block that does not verify: only a
+  // faulty one can, and its word on how far the group got is not taken
+  // (else it keeps this replica "behind" and fetching from it for ever).
+  std::set<NodeId> distrusted_;
   TimeUs proposal_deadline_us_ = 0;  // 0: none
   TimeUs view_deadline_us_ = 0;
   TimeUs last_progress_us_ = 0;

@@ -54,6 +54,10 @@ class IndexNode final : public NodeLogic {
     std::uint64_t request_id = 0;     // 0: no page asked for
     std::uint32_t attempts = 0;
     TimeUs next_at_us = 0;
+    // A record whose presence this node answered (absent) just before it
+    // learned the registration may still commit without it: the replay
+    // reads the chain's end once more after this time (replay_settle_us).
+    TimeUs settled_at_us = 0;
   };
   using ReplayKey = std::pair<UserId, NetworkId>;  // (user, network owed)
 
@@ -73,6 +77,7 @@ class IndexNode final : public NodeLogic {
   void ask_replay_page(const ReplayKey& key, Replay& r);
   void on_replay_page(const HistoryBatch& page);
   void tick_replays(TimeUs now, TimeUs& next);
+  Replay new_replay(std::uint64_t next_sequence) const;
 
   bool learn_registration(WriteBatch& batch, const UserId& user, NetworkId network);
   // Tells every other index node; returns the (peer, message) pairs to await.

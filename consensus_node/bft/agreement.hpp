@@ -133,6 +133,7 @@ class Agreement {
   void advance(const SignedHeader& header);
   void enter_view(std::uint64_t view, std::optional<NewView> nv);
   void ask_view(std::uint64_t view);
+  bool join_later_view();
   void try_new_view();
   bool view_change_ok(const ViewChange& vc) const;
   bool prepared_ok(const PreparedCert& c) const;

@@ -224,12 +224,16 @@ TEST_CASE("groups: one Byzantine replica (f = 1) causes no fork and no lost reco
   // The first leader equivocates, withholds its blocks, proposes blocks
   // that send records to non-holders (refused by the replicas) or sends
   // committed records to every node (refused by the non-holders); followers
-  // withhold their votes or sign nothing validly. The checkers find every
-  // record on exactly its holders.
+  // withhold their votes or sign nothing validly; replicas and record
+  // nodes send old messages again; a record node answers every presence
+  // query with a lie. The checkers find every record on exactly its holders
+  // (the lying record node's store is checked too).
   for (const Case c : {Case{"net0.c0", "equivocate"}, Case{"net0.c0", "withhold_blocks"},
                        Case{"net0.c2", "withhold_votes"}, Case{"net0.c1", "bad_signatures"},
                        Case{"net0.c0", "bad_signatures"}, Case{"net0.c0", "wrong_holders"},
-                       Case{"net0.c0", "leak_records"}}) {
+                       Case{"net0.c0", "leak_records"}, Case{"net0.c0", "replay_old"},
+                       Case{"net0.c2", "replay_old"}, Case{"net0.r1", "replay_old"},
+                       Case{"net0.r1", "forged_presence"}}) {
     const std::uint64_t seed = 27;
     FlowRun run(std::string(kGroup) + "faults:\n  byzantine:\n    - {node: " + c.node +
                     ", behaviour: " + c.behaviour + "}\n",

@@ -471,6 +471,10 @@ TEST_CASE("scenario: consensus groups of 3f+1 replicas and Byzantine replicas") 
       "workload: {users: 5, record_rate: 1}\n";
   refuses(base + "faults: {byzantine: [{node: net0.r0, behaviour: equivocate}]}\n",
           "faults.byzantine.0.node", "not a consensus node");
+  refuses(base + "faults: {byzantine: [{node: net0.c1, behaviour: forged_presence}]}\n",
+          "faults.byzantine.0.node", "not a record node");
+  refuses(base + "faults: {byzantine: [{node: net0.i, behaviour: replay_old}]}\n",
+          "faults.byzantine.0.node", "is an index node");
   refuses(base + "faults: {byzantine: [{node: net0.c1, behaviour: lie}]}\n",
           "faults.byzantine.0.behaviour", "unknown behaviour");
   refuses(base + "faults: {byzantine: [{node: net0.c4, behaviour: equivocate}]}\n",

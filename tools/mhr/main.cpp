@@ -56,6 +56,7 @@ int run_sweep(const SimArgs& args, const mhr::Scenario& scenario) {
                 static_cast<unsigned long long>(run.seed));
     for (std::size_t i = 0; i < run.messages.size() && i < 5; ++i)
       std::printf("    %s\n", run.messages[i].c_str());
+    for (const std::string& f : run.faults) std::printf("    fault: %s\n", f.c_str());
   }
   std::printf("%llu runs, %zu with violations\n", static_cast<unsigned long long>(result.runs),
               result.failed.size());

@@ -1,10 +1,12 @@
 #include "tools/sim/faults.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 
 #include "common/sim/rng.hpp"
 #include "consensus_node/consensus_node.hpp"
+#include "edge_node/record_node.hpp"
 
 namespace mhr {
 
@@ -51,6 +53,41 @@ std::vector<std::vector<NodeId>> split(const Scenario& s, Rng& rng) {
   return groups;
 }
 
+// `count` replicas, at most f of any group, each with a replica's behaviour.
+void add_byzantine(Scenario& s, std::uint32_t count, Rng& rng) {
+  static constexpr Scenario::Byzantine kReplicaBehaviours[] = {
+      Scenario::Byzantine::kEquivocate,     Scenario::Byzantine::kWithholdVotes,
+      Scenario::Byzantine::kWithholdBlocks, Scenario::Byzantine::kBadSignatures,
+      Scenario::Byzantine::kWrongHolders,   Scenario::Byzantine::kLeakRecords,
+      Scenario::Byzantine::kReplayOld,
+  };
+  const std::uint32_t f = (s.consensus_nodes - 1) / 3;
+  std::vector<std::uint32_t> budget(s.network_count(), f);
+  for (const auto& b : s.byzantine) {  // the scenario's own count too
+    std::uint32_t& left = budget[s.layout.network_of(b.node).value];
+    if (s.layout.role_of(b.node) == NodeRole::kConsensus && left > 0) --left;
+  }
+  for (std::uint32_t i = 0; i < count; ++i) {
+    std::vector<std::uint32_t> open;
+    for (std::uint32_t n = 0; n < budget.size(); ++n)
+      if (budget[n] > 0) open.push_back(n);
+    if (open.empty()) return;
+    const std::uint32_t net = open[rng.uniform_u64(open.size())];
+    const auto& layout = s.layout.networks[net];
+    std::vector<NodeId> honest;
+    for (std::uint32_t k = 0; k < layout.consensus_count; ++k) {
+      const NodeId id{layout.first_consensus + k};
+      if (std::none_of(s.byzantine.begin(), s.byzantine.end(),
+                       [&](const auto& b) { return b.node == id; }))
+        honest.push_back(id);
+    }
+    MHR_ASSERT(!honest.empty());
+    const auto behaviour = kReplicaBehaviours[rng.uniform_u64(std::size(kReplicaBehaviours))];
+    s.byzantine.push_back({honest[rng.uniform_u64(honest.size())], behaviour});
+    --budget[net];
+  }
+}
+
 }  // namespace
 
 Scenario with_random_faults(const Scenario& base, std::uint64_t seed) {
@@ -77,7 +114,64 @@ Scenario with_random_faults(const Scenario& base, std::uint64_t seed) {
     p.groups = split(s, rng);
     s.partitions.push_back(std::move(p));
   }
+  add_byzantine(s, f.byzantine, rng);
   return s;
+}
+
+namespace {
+
+std::string seconds(TimeUs t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3fs", static_cast<double>(t) / kUsPerSecond);
+  return buf;
+}
+
+const char* behaviour_name(Scenario::Byzantine b) {
+  using B = Scenario::Byzantine;
+  switch (b) {
+    case B::kEquivocate:
+      return "equivocate";
+    case B::kWithholdVotes:
+      return "withhold_votes";
+    case B::kWithholdBlocks:
+      return "withhold_blocks";
+    case B::kBadSignatures:
+      return "bad_signatures";
+    case B::kWrongHolders:
+      return "wrong_holders";
+    case B::kLeakRecords:
+      return "leak_records";
+    case B::kForgedPresence:
+      return "forged_presence";
+    case B::kReplayOld:
+      return "replay_old";
+  }
+  MHR_ASSERT_MSG(false, "unknown Byzantine behaviour");
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> describe_faults(const Scenario& s) {
+  std::vector<std::string> out;
+  for (const auto& c : s.crashes)
+    out.push_back(s.layout.name_of(c.node) + " crashes at " + seconds(c.at_us) +
+                  (c.restart_us ? ", restarts at " + seconds(*c.restart_us) : ", stays down"));
+  for (const auto& p : s.partitions) {
+    std::string sizes;
+    for (const auto& g : p.groups) sizes += (sizes.empty() ? "" : " | ") + std::to_string(g.size());
+    out.push_back("partition of " + sizes + " nodes from " + seconds(p.start_us) + " to " +
+                  seconds(p.end_us));
+  }
+  char buf[160];
+  if (s.intra.loss > 0 || s.inter.loss > 0 || s.intra.duplicate > 0 || s.inter.duplicate > 0) {
+    std::snprintf(buf, sizeof buf, "loss %.4f within, %.4f across networks; duplication %.4f, %.4f",
+                  s.intra.loss, s.inter.loss, s.intra.duplicate, s.inter.duplicate);
+    out.emplace_back(buf);
+  }
+  for (const auto& b : s.byzantine)
+    out.push_back(s.layout.name_of(b.node) + " is Byzantine: " + behaviour_name(b.behaviour));
+  return out;
 }
 
 namespace {
@@ -148,6 +242,16 @@ class LyingEnv final : public Env {
             if (n != to) inner_.send(n, message);
         }
         break;
+      case B::kForgedPresence:
+        if (const auto* f = std::get_if<PresenceFlag>(&m)) {
+          PresenceFlag lie = *f;
+          lie.present = !lie.present;
+          message = make_message(lie);
+        }
+        break;
+      case B::kReplayOld:
+        replay_old(to, message);
+        break;
     }
     inner_.send(to, std::move(message));
   }
@@ -174,6 +278,18 @@ class LyingEnv final : public Env {
 
   NetworkId network() const { return topology_->network_of(inner_.self()); }
 
+  // Keeps what it sends; every fourth message, sends again the oldest one
+  // kept (votes, proposals, deliveries, acknowledgements of long ago) to
+  // whom it went then.
+  void replay_old(NodeId to, const MessagePtr& message) {
+    static constexpr std::size_t kKept = 64;
+    if (sent_.size() == kKept) {
+      if (++sends_ % 4 == 0) inner_.send(sent_.front().first, sent_.front().second);
+      sent_.pop_front();
+    }
+    sent_.emplace_back(to, message);
+  }
+
   // The proposal with one more holder for every record, one where the user
   // is not registered, and the header and signature to match.
   Proposal with_extra_holder(const Proposal& p) const {
@@ -199,30 +315,46 @@ class LyingEnv final : public Env {
   Env& inner_;
   TopologyPtr topology_;
   Scenario::Byzantine b_;
+  std::deque<std::pair<NodeId, MessagePtr>> sent_;  // kReplayOld: the latest sends
+  std::uint64_t sends_ = 0;
 };
 
 // Owns the lying Env and the honest logic behind it.
-class ByzantineReplica final : public NodeLogic {
+class ByzantineNode final : public NodeLogic {
  public:
-  ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b)
-      : env_(env, topology, b), node_(env_, std::move(topology)) {}
-  void start() override { node_.start(); }
-  void on_message(NodeId from, const Message& message) override { node_.on_message(from, message); }
-  void on_timer(TimerId id, std::uint64_t tag) override { node_.on_timer(id, tag); }
-  void on_client(ClientRequestId id, const ClientRequest& request) override {
-    node_.on_client(id, request);
+  ByzantineNode(Env& env, TopologyPtr topology, Scenario::Byzantine b)
+      : env_(env, topology, b), node_(honest(env_, std::move(topology))) {}
+  void start() override { node_->start(); }
+  void on_message(NodeId from, const Message& message) override {
+    node_->on_message(from, message);
   }
+  void on_timer(TimerId id, std::uint64_t tag) override { node_->on_timer(id, tag); }
+  void on_client(ClientRequestId id, const ClientRequest& request) override {
+    node_->on_client(id, request);
+  }
+  NodeLogic* inner() const { return node_.get(); }
 
  private:
+  static std::unique_ptr<NodeLogic> honest(Env& env, TopologyPtr topology) {
+    if (topology->node(env.self()).role == NodeRole::kRecord)
+      return std::make_unique<RecordNode>(env, std::move(topology));
+    MHR_ASSERT(topology->node(env.self()).role == NodeRole::kConsensus);
+    return std::make_unique<ConsensusNode>(env, std::move(topology));
+  }
+
   LyingEnv env_;
-  ConsensusNode node_;
+  std::unique_ptr<NodeLogic> node_;
 };
 
 }  // namespace
 
-std::unique_ptr<NodeLogic> byzantine_replica(Env& env, TopologyPtr topology,
-                                             Scenario::Byzantine b) {
-  return std::make_unique<ByzantineReplica>(env, std::move(topology), b);
+std::unique_ptr<NodeLogic> byzantine_node(Env& env, TopologyPtr topology, Scenario::Byzantine b) {
+  return std::make_unique<ByzantineNode>(env, std::move(topology), b);
+}
+
+NodeLogic* honest_logic(NodeLogic* logic) {
+  if (auto* b = dynamic_cast<ByzantineNode*>(logic)) return b->inner();
+  return logic;
 }
 
 }  // namespace mhr

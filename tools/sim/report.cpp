@@ -236,6 +236,7 @@ nlohmann::json run_json(const RunSummary& r) {
   j["violation_list"] = vlist;
   j["events"] = r.events;
   j["overrides"] = r.overrides;
+  j["faults"] = r.faults;
   json counters = json::object();
   for (const auto& [name, value] : r.counters) counters[name] = value;
   j["counters"] = counters;

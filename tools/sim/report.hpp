@@ -81,6 +81,7 @@ struct RunSummary {
   std::uint64_t events = 0;
   double wall_seconds = 0;  // not in summary.json (see run_info.json)
   std::vector<std::string> overrides;
+  std::vector<std::string> faults;  // the run's faults in words (tools/sim/faults.hpp)
   std::map<std::string, std::int64_t> counters;
   std::vector<SecondSample> per_second;
   LatencyHistogram latency_histogram;

@@ -171,6 +171,7 @@ RunSummary SimRun::run() {
   summary_.seed = options_.seed;
   summary_.mode = std::string(scenario_mode_name(mode_));
   summary_.overrides = s_.overrides;
+  summary_.faults = describe_faults(s_);
   collect();
   summary_.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
@@ -201,8 +202,7 @@ void SimRun::build() {
 SimWorld::LogicFactory SimRun::factory(const NodeSpec& spec) {
   TopologyPtr t = topology_;
   for (const Scenario::ByzantineReplica& b : s_.byzantine)
-    if (b.node == spec.id)
-      return [t, b](Env& env) { return byzantine_replica(env, t, b.behaviour); };
+    if (b.node == spec.id) return [t, b](Env& env) { return byzantine_node(env, t, b.behaviour); };
   switch (spec.role) {
     case NodeRole::kRecord:
       return [t](Env& env) { return std::make_unique<RecordNode>(env, t); };
@@ -223,7 +223,7 @@ std::vector<std::string> SimRun::busy_nodes(std::size_t max) {
   std::vector<std::string> busy;
   for (std::size_t i = 0; i < world_.node_count() && busy.size() < max; ++i) {
     const NodeId id{static_cast<std::uint32_t>(i)};
-    NodeLogic* logic = world_.logic_of(id);
+    NodeLogic* logic = honest_logic(world_.logic_of(id));
     if (!logic) continue;  // a node that stays down has nothing in flight
     std::string what;
     if (auto* r = dynamic_cast<RecordNode*>(logic)) {
@@ -310,7 +310,10 @@ void SimRun::check() {
                 [this](NodeId n) -> const Store& { return world_.store_of(n); },
                 [this](NodeId n) { return s_.layout.name_of(n); },
                 {}};
-  for (const Scenario::ByzantineReplica& b : s_.byzantine) in.faulty.insert(b.node);
+  // A lying record node's store is checked like any other: what it says
+  // must not get it a record it should not hold, nor cost it one.
+  for (const Scenario::ByzantineReplica& b : s_.byzantine)
+    if (s_.layout.role_of(b.node) == NodeRole::kConsensus) in.faulty.insert(b.node);
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary_, std::move(m));
   summary_.violations = result.violations;
@@ -351,9 +354,10 @@ SweepResult sweep_scenario(const Scenario& scenario, std::uint64_t first_seed, s
   for (std::uint32_t i = 0; i < count; ++i) {
     SimOptions options;
     options.seed = first_seed + i;
-    SweepRun run{options.seed, 0, {}};
+    SweepRun run{options.seed, 0, {}, {}};
     for (RunSummary& r : run_scenario(scenario, options)) {
       run.violations += r.violations;
+      run.faults = r.faults;
       for (std::string& v : r.violation_list) run.messages.push_back(r.mode + ": " + std::move(v));
     }
     ++result.runs;

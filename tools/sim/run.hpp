@@ -74,6 +74,7 @@ struct SweepRun {
   std::uint64_t seed = 0;
   std::uint64_t violations = 0;
   std::vector<std::string> messages;
+  std::vector<std::string> faults;  // what the seed drew (tools/sim/faults.hpp)
 };
 struct SweepResult {
   std::uint64_t runs = 0;

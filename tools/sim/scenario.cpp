@@ -627,10 +627,17 @@ void parse_workload(const ConfigNode& n, Scenario& s) {
 }
 
 void parse_random_faults(const ConfigNode& n, Scenario& s) {
-  n.allow_only(
-      {"crashes", "down", "loss", "duplicate", "partitions", "partition_length", "window"});
+  n.allow_only({"crashes", "down", "loss", "duplicate", "partitions", "partition_length", "window",
+                "byzantine"});
   Scenario::RandomFaults& f = s.random_faults;
   f.enabled = true;
+  const std::uint32_t f_per_group = (s.consensus_nodes - 1) / 3;
+  const std::int64_t byzantine_max = static_cast<std::int64_t>(f_per_group) * s.network_count();
+  if (auto b = n.optional("byzantine"); b && b->as_int(0, 1000) > byzantine_max)
+    b->fail("at most f = " + std::to_string(f_per_group) + " Byzantine replica(s) per network of " +
+            std::to_string(s.consensus_nodes) + " consensus nodes, " +
+            std::to_string(byzantine_max) + " in all");
+  f.byzantine = static_cast<std::uint32_t>(n.get_int("byzantine", 0, 0, byzantine_max));
   f.crashes = static_cast<std::uint32_t>(n.get_int("crashes", 0, 0, 1000));
   f.partitions = static_cast<std::uint32_t>(n.get_int("partitions", 0, 0, 100));
   f.loss_max = n.get_double("loss", 0, 0, 0.5);
@@ -662,14 +669,14 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
       {"bad_signatures", Scenario::Byzantine::kBadSignatures},
       {"wrong_holders", Scenario::Byzantine::kWrongHolders},
       {"leak_records", Scenario::Byzantine::kLeakRecords},
+      {"forged_presence", Scenario::Byzantine::kForgedPresence},
+      {"replay_old", Scenario::Byzantine::kReplayOld},
   };
   for_each_item(list, [&](const ConfigNode& b) {
     b.allow_only({"node", "behaviour"});
     Scenario::ByzantineReplica r;
     const ConfigNode node = b.required("node");
     r.node = resolve_node(s, node);
-    if (s.layout.role_of(r.node) != NodeRole::kConsensus)
-      node.fail("'" + node.as_string() + "' is not a consensus node (net<n>.c<k>)");
     const ConfigNode behaviour = b.required("behaviour");
     const std::string name = behaviour.as_string();
     bool known = false;
@@ -681,7 +688,19 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
     if (!known)
       behaviour.fail("unknown behaviour '" + name +
                      "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
-                     "wrong_holders, leak_records)");
+                     "wrong_holders, leak_records, forged_presence, replay_old)");
+    const NodeRole role = s.layout.role_of(r.node);
+    if (r.behaviour == Scenario::Byzantine::kForgedPresence) {
+      if (role != NodeRole::kRecord)
+        node.fail("'" + node.as_string() + "' is not a record node (net<n>.r<k>)");
+    } else if (r.behaviour == Scenario::Byzantine::kReplayOld) {
+      if (role == NodeRole::kIndex)
+        node.fail("'" + node.as_string() +
+                  "' is an index node: replay_old is for record and "
+                  "consensus nodes");
+    } else if (role != NodeRole::kConsensus) {
+      node.fail("'" + node.as_string() + "' is not a consensus node (net<n>.c<k>)");
+    }
     s.byzantine.push_back(r);
   });
 }

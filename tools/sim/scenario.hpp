@@ -180,6 +180,9 @@ struct Scenario {
     std::uint32_t partitions = 0;
     TimeUs partition_min_us = 500 * kUsPerMs, partition_max_us = 4 * kUsPerSecond;
     TimeUs from_us = 0, to_us = 0;  // faults start within [from, to)
+    // Byzantine consensus replicas drawn per seed, at most f per group,
+    // each with a behaviour drawn from those of a replica.
+    std::uint32_t byzantine = 0;
   };
   RandomFaults random_faults;
   // Replicas that run the honest consensus code but lie on the wire
@@ -191,6 +194,8 @@ struct Scenario {
     kBadSignatures,   // every signature it sends is damaged
     kWrongHolders,    // as leader, proposes blocks that send records to a non-holder too
     kLeakRecords,     // as leader, delivers every block's records to every record node
+    kForgedPresence,  // a record node: every presence flag it sends says the opposite
+    kReplayOld,       // now and then sends again a message it sent long before
   };
   struct ByzantineReplica {
     NodeId node;
