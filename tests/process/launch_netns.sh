@@ -8,8 +8,12 @@ if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! ip netns list >/dev/n
   echo "skipped: needs root and iproute2"
   exit 77
 fi
-"$mhr" launch "$scenario" --netns --set "modes=[table]" --duration 8 --out "$out" -q
+"$mhr" launch "$scenario" --netns --set "modes=[table]" --duration 8 --out "$out" -q &
+launcher=$!
+wait "$launcher"
 grep -q '"violations": 0' "$out/summary.json"
-if ip netns list | grep -q '^mhr'; then echo "namespaces left behind" >&2; exit 1; fi
-if ip link | grep -q ' mhr'; then echo "links left behind" >&2; exit 1; fi
+# Its own names only (mhr<pid>...): another launch may be running on this machine.
+tag="mhr$((launcher % 100000))"
+if ip netns list | grep -qE "^${tag}n[0-9]"; then echo "namespaces left behind" >&2; exit 1; fi
+if ip link | grep -qE " ${tag}(br|v[0-9])"; then echo "links left behind" >&2; exit 1; fi
 echo "netns launch ok"
