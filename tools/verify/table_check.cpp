@@ -349,6 +349,12 @@ class TableCheck {
             return fail(Table::kPending, key, "malformed key"), false;
           delivery(key, value, id);
           break;
+        case layout::kAgreement:
+          // A replica's view, votes sent and prepared block: what it may
+          // still vote on after a restart (docs/CONSENSUS.md).
+          if (!id.empty() || value.empty() || value.size() > 2 * kMaxMessageBytes)
+            fail(Table::kPending, key, "malformed agreement state");
+          break;
         case layout::kOutbox:
           if (id.size() != 4 + Hash::kSize)
             return fail(Table::kPending, key, "malformed key"), false;
