@@ -15,11 +15,11 @@
 #include <set>
 #include <vector>
 
+#include "common/bft/agreement.hpp"
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
-#include "consensus_node/bft/agreement.hpp"
 #include "consensus_node/block_body.hpp"
 #include "consensus_node/key_erasure.hpp"
 #include "consensus_node/sharing_table.hpp"

@@ -5,6 +5,7 @@
 
 #include "common/sim/rng.hpp"
 #include "consensus_node/consensus_node.hpp"
+#include "index_node/index_node.hpp"
 
 namespace mhr {
 
@@ -123,6 +124,11 @@ class LyingEnv final : public Env {
           return;
         break;
       case B::kBadSignatures:
+        // An index node lies as an index chain replica: the edge blocks it
+        // forwards stay intact (a Byzantine forwarder is another matter).
+        if (std::holds_alternative<BlockDelivery>(m) &&
+            topology_->node(inner_.self()).role == NodeRole::kIndex)
+          break;
         if (auto bad = damaged(m)) message = make_message(std::move(*bad));
         break;
       case B::kEquivocate:
@@ -201,21 +207,29 @@ class LyingEnv final : public Env {
   Scenario::Byzantine b_;
 };
 
-// Owns the lying Env and the honest logic behind it.
+// Owns the lying Env and the honest logic behind it: a consensus replica
+// or an index node (a replica of the index chain).
 class ByzantineReplica final : public NodeLogic {
  public:
-  ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b)
-      : env_(env, topology, b), node_(env_, std::move(topology)) {}
-  void start() override { node_.start(); }
-  void on_message(NodeId from, const Message& message) override { node_.on_message(from, message); }
-  void on_timer(TimerId id, std::uint64_t tag) override { node_.on_timer(id, tag); }
+  ByzantineReplica(Env& env, TopologyPtr topology, Scenario::Byzantine b) : env_(env, topology, b) {
+    if (topology->node(env.self()).role == NodeRole::kIndex) {
+      node_ = std::make_unique<IndexNode>(env_, std::move(topology));
+    } else {
+      node_ = std::make_unique<ConsensusNode>(env_, std::move(topology));
+    }
+  }
+  void start() override { node_->start(); }
+  void on_message(NodeId from, const Message& message) override {
+    node_->on_message(from, message);
+  }
+  void on_timer(TimerId id, std::uint64_t tag) override { node_->on_timer(id, tag); }
   void on_client(ClientRequestId id, const ClientRequest& request) override {
-    node_.on_client(id, request);
+    node_->on_client(id, request);
   }
 
  private:
   LyingEnv env_;
-  ConsensusNode node_;
+  std::unique_ptr<NodeLogic> node_;
 };
 
 }  // namespace

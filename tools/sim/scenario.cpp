@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/assert.hpp"
+#include "common/bft/agreement.hpp"
 #include "common/blob.hpp"
 #include "common/config.hpp"
 #include "common/entry.hpp"
@@ -349,7 +350,11 @@ void for_each_item(const ConfigNode& seq, F&& f) {
 }
 
 void parse_topology(const ConfigNode& t, Scenario& s) {
-  t.allow_only({"networks", "record_nodes", "record_nodes_per_network", "consensus_nodes"});
+  t.allow_only(
+      {"networks", "record_nodes", "record_nodes_per_network", "consensus_nodes", "index_order"});
+  if (auto o = t.optional("index_order"))
+    s.protocol.index_order =
+        o->as_enum({"chain", "direct"}) == "chain" ? IndexOrder::kChain : IndexOrder::kDirect;
   auto nets = t.optional("networks");
   auto per = t.optional("record_nodes");
   auto list = t.optional("record_nodes_per_network");
@@ -668,8 +673,10 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
     Scenario::ByzantineReplica r;
     const ConfigNode node = b.required("node");
     r.node = resolve_node(s, node);
-    if (s.layout.role_of(r.node) != NodeRole::kConsensus)
-      node.fail("'" + node.as_string() + "' is not a consensus node (net<n>.c<k>)");
+    const NodeRole role = s.layout.role_of(r.node);
+    if (role == NodeRole::kRecord)
+      node.fail("'" + node.as_string() +
+                "' is not a consensus node (net<n>.c<k>) or an index node (net<n>.i)");
     const ConfigNode behaviour = b.required("behaviour");
     const std::string name = behaviour.as_string();
     bool known = false;
@@ -682,6 +689,12 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
       behaviour.fail("unknown behaviour '" + name +
                      "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
                      "wrong_holders, leak_records)");
+    // An index node lies only as a replica of the index chain.
+    const bool chain_behaviour = r.behaviour == Scenario::Byzantine::kEquivocate ||
+                                 r.behaviour == Scenario::Byzantine::kWithholdVotes ||
+                                 r.behaviour == Scenario::Byzantine::kBadSignatures;
+    if (role == NodeRole::kIndex && !chain_behaviour)
+      behaviour.fail("an index node's behaviours are equivocate, withhold_votes, bad_signatures");
     s.byzantine.push_back(r);
   });
 }
@@ -818,9 +831,8 @@ Topology make_topology(const Scenario& s, const ProtocolParams& params,
       n.consensus_nodes.push_back(c);
       n.validators.members.push_back({c, keys[c.value]});
     }
-    // n = 3f+1 replicas tolerate f faults with a quorum of 2f+1.
-    const std::size_t f = (l.consensus_count - 1) / 3;
-    n.validators.quorum = l.consensus_count == 1 ? 1 : 2 * f + 1;
+    // Two quorums meet in an honest replica for any n (2f+1 when n = 3f+1).
+    n.validators.quorum = bft_quorum(l.consensus_count);
     n.index_node = NodeId{l.index};
     networks.push_back(std::move(n));
   }

@@ -378,6 +378,18 @@ class TableCheck {
             fail(Table::kPending, key, "malformed replay mark");
           break;
         }
+        case layout::kAgreement:
+        case layout::kIndexAgreement:
+          if (!id.empty() || value.empty())
+            fail(Table::kPending, key, "malformed agreement state");
+          break;
+        case layout::kIndexSubmit: {
+          if (id.size() != Hash::kSize) return fail(Table::kPending, key, "malformed key"), false;
+          auto tx = decode_value<IndexTx>(key, value, "index transaction");
+          if (tx && index_tx_hash(*tx) != Hash::from_view(id))
+            fail(Table::kPending, key, "index transaction does not match its hash");
+          break;
+        }
         default:
           fail(Table::kPending, key, "unknown kind of entry");
       }

@@ -1,4 +1,4 @@
-#include "consensus_node/bft/agreement.hpp"
+#include "common/bft/agreement.hpp"
 
 #include <algorithm>
 
@@ -17,6 +17,12 @@ void drop_body(ViewChange& vc) {
 }
 
 }  // namespace
+
+std::size_t bft_quorum(std::size_t n) {
+  MHR_ASSERT(n >= 1);
+  const std::size_t f = (n - 1) / 3;
+  return (n + f) / 2 + 1;
+}
 
 Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t height,
                             const Hash& header_hash) {
