@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/bft/agreement.hpp"
+#include "common/bft/group_sync.hpp"
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
 #include "common/tick_timer.hpp"
@@ -32,7 +33,6 @@ inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
 inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
 inline constexpr std::size_t kMaxHeldAhead = 10'000;        // records waiting for a predecessor
 inline constexpr std::size_t kMaxWatchedRequests = 10'000;  // a replica's request timers
-inline constexpr std::size_t kMaxFetchedAhead = 64;  // caught-up blocks waiting for their turn
 
 class ConsensusNode final : public NodeLogic {
  public:
@@ -168,7 +168,7 @@ class ConsensusNode final : public NodeLogic {
   void redeliver(std::uint64_t height);
   void on_group_tick();
   void want_group_tick();
-  TimeUs view_timeout_us() const;
+  TimeUs view_timeout_us() const { return sync_.view_timeout_us(); }
   const ProtocolParams& params() const { return topology_->params(); }
   bool sparse() const { return params().replication == Replication::kSparse; }
 
@@ -219,14 +219,7 @@ class ConsensusNode final : public NodeLogic {
     Entry entry;
   };
   std::map<Hash, Watched> watched_;
-  std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
-  std::uint64_t group_height_ = 0;   // the highest next height a replica showed
-  NodeId ahead_peer_;                // the replica that showed it
-  TimeUs proposal_deadline_us_ = 0;  // 0: none
-  TimeUs view_deadline_us_ = 0;
-  TimeUs last_progress_us_ = 0;
-  TimeUs last_resend_us_ = 0;
-  TimeUs last_fetch_us_ = -1;
+  GroupSync sync_;
   TickTimer group_timer_;
 };
 

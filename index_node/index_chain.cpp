@@ -18,10 +18,6 @@ constexpr std::uint8_t kSubmitTag = 'i';     // kPending: own transaction not ye
 constexpr std::uint8_t kAgreementTag = 'c';  // kPending: the replica's PBFT state
 // How often a replica with something to watch looks at its deadlines.
 constexpr TimeUs kTickUs = 100 * kUsPerMs;
-// Committed blocks sent for one BlockFetch, and kept when they come early.
-constexpr std::uint64_t kFetchBlocks = 32;
-constexpr std::uint64_t kFetchedAhead = 4 * kFetchBlocks;
-constexpr std::uint32_t kMaxViewBackoffDoublings = 6;
 
 Bytes height_key(std::uint8_t tag, std::uint64_t height) {
   Bytes k{tag};
@@ -52,6 +48,28 @@ Bytes index_body_key(std::uint64_t height) {
   return height_key(kBodyTag, height);
 }
 
+Bytes index_tx_key(const Hash& tx) {
+  return tagged_key(kTxTag, tx.view());
+}
+
+Bytes index_agreement_key() {
+  return Bytes{kAgreementTag};
+}
+
+Bytes seal_agreement_state(ByteView state) {
+  Writer w(Hash::kSize + state.size());
+  w.fixed(sha256(state));
+  w.fixed(state);
+  return w.take();
+}
+
+std::optional<ByteView> unseal_agreement_state(ByteView stored) {
+  if (stored.size() <= Hash::kSize) return std::nullopt;
+  const ByteView state = stored.subspan(Hash::kSize);
+  if (sha256(state) != Hash::from_view(stored.first(Hash::kSize))) return std::nullopt;
+  return state;
+}
+
 Bytes index_anchor_key(NetworkId network, std::uint64_t height) {
   return tagged_key(kAnchorTag, header_key(network, height));
 }
@@ -61,6 +79,7 @@ IndexChain::IndexChain(Env& env, TopologyPtr topology, std::uint64_t timer_tag, 
     : env_(env),
       topology_(std::move(topology)),
       agreement_(index_group(*topology_, env.self()), env.signer(), env.verifier()),
+      sync_(agreement_, topology_->params()),
       apply_(std::move(apply)),
       committed_(std::move(committed)),
       timer_(timer_tag, kRetryTickQuantumUs) {}
@@ -72,24 +91,28 @@ void IndexChain::start() {
     MHR_ASSERT_MSG(sh.ok(), "stored index header does not decode");
     tip_ = std::move(sh).value();
   }
-  const std::optional<Bytes> durable = store.get(Table::kPending, Bytes{kAgreementTag});
-  agreement_.load(tip_, durable ? std::optional<ByteView>(*durable) : std::nullopt);
-  group_height_ = agreement_.next_height();
+  const std::optional<Bytes> stored = store.get(Table::kPending, index_agreement_key());
+  std::optional<ByteView> durable;
+  if (stored) {
+    durable = unseal_agreement_state(*stored);
+    MHR_ASSERT_MSG(durable, "stored index agreement state is damaged");
+  }
+  agreement_.load(tip_, durable);
   store.scan_prefix(Table::kPending, Bytes{kSubmitTag}, [&](ByteView k, ByteView v) {
     auto tx = decode<IndexTx>(v);
     MHR_ASSERT_MSG(tx.ok() && k.size() == 1 + Hash::kSize, "stored index submission is malformed");
     pending_.emplace(Hash::from_view(k.subspan(1)), std::move(tx).value());
     return true;
   });
-  last_progress_us_ = env_.now_us();
-  // Peers tell how far the chain got; the first one to answer is fetched from.
+  sync_.on_commit(env_.now_us());
+  // Peers tell how far the chain got: each is asked once.
   for (NodeId n : topology_->index_nodes())
     if (n != env_.self()) env_.send(n, make_message(BlockFetch{height(), view()}));
   want_tick();
 }
 
 bool IndexChain::is_committed(const Hash& tx) const {
-  return env_.store().get(Table::kIndexChain, tagged_key(kTxTag, tx.view())).has_value();
+  return env_.store().get(Table::kIndexChain, index_tx_key(tx)).has_value();
 }
 
 // ---- submissions ------------------------------------------------------------------------
@@ -204,7 +227,7 @@ void IndexChain::on_proposal(NodeId from, const Proposal& p) {
     return;
   }
   checked_[header_hash(p.header)] = std::move(txs).value();
-  if (proposal_deadline_us_ == 0) proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  sync_.on_proposal(env_.now_us());
   act(agreement_.accept_proposal(p));
 }
 
@@ -242,7 +265,8 @@ void IndexChain::act(Agreement::Output out) {
     }
     apply_commit(b, out.committed->header, txs, done);
   }
-  if (out.persist) b.put(Table::kPending, Bytes{kAgreementTag}, agreement_.durable());
+  if (out.persist)
+    b.put(Table::kPending, index_agreement_key(), seal_agreement_state(agreement_.durable()));
   if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
   for (Agreement::Send& s : out.sends) {
     if (s.to) {
@@ -251,19 +275,15 @@ void IndexChain::act(Agreement::Output out) {
       broadcast(s.message);
     }
   }
-  if (out.proposed && proposal_deadline_us_ == 0)
-    proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  if (out.proposed) sync_.on_proposal(env_.now_us());
   if (out.view_entered) {
     // The new leader gets a whole time-out for what is queued.
-    last_progress_us_ = env_.now_us();
-    view_deadline_us_ = 0;
-    proposal_deadline_us_ = 0;
+    sync_.on_view_entered(env_.now_us());
     for (auto& [h, q] : queue_) q.deadline_us = env_.now_us() + view_timeout_us();
     next_submit_us_ = 0;  // the new leader may lack them
   }
   if (out.committed) {
-    last_progress_us_ = env_.now_us();
-    proposal_deadline_us_ = 0;
+    sync_.on_commit(env_.now_us());
     if (agreement_.leading()) env_.count(Counter::kBlocksCommitted);
     committed_(done);
   }
@@ -284,7 +304,7 @@ void IndexChain::apply_commit(WriteBatch& b, const SignedHeader& qc,
   b.put(Table::kIndexChain, height_key(kBodyTag, h), encode_index_body(txs));
   for (const IndexTx& tx : txs) {
     const Hash th = index_tx_hash(tx);
-    b.put(Table::kIndexChain, tagged_key(kTxTag, th.view()), height);
+    b.put(Table::kIndexChain, index_tx_key(th), height);
     if (const auto* a = std::get_if<Anchor>(&tx))
       b.put(Table::kIndexChain, index_anchor_key(a->network, a->height), a->header_hash.view());
     if (pending_.erase(th) > 0) b.del(Table::kPending, tagged_key(kSubmitTag, th.view()));
@@ -312,49 +332,33 @@ bool IndexChain::on_message(NodeId from, const Message& message) {
   if (!agreement_.is_replica(from) || from == env_.self()) return true;
   // How far the chain got, as far as this replica can tell: it fetches
   // committed blocks until it is there.
-  std::uint64_t shown = 0;
-  if (const auto* p = std::get_if<Proposal>(&message)) shown = p->header.height;
-  if (const auto* v = std::get_if<Vote>(&message)) shown = v->height;
-  if (const auto* vc = std::get_if<ViewChange>(&message); vc && vc->committed)
-    shown = vc->committed->header.height + 1;
-  if (shown > group_height_) {
-    group_height_ = shown;
-    ahead_peer_ = from;
+  sync_.on_group_message(from, message);
+  if (auto late = sync_.missed_commit(message)) send_block(from, *late);
+  if (auto out = agreement_.on_message(from, message)) {
+    act(std::move(*out));
+  } else if (const auto* s = std::get_if<IndexSubmit>(&message)) {
+    on_submit(from, *s);
+  } else if (const auto* p = std::get_if<Proposal>(&message)) {
+    on_proposal(from, *p);
+  } else if (const auto* f = std::get_if<BlockFetch>(&message)) {
+    on_block_fetch(from, *f);
+  } else if (const auto* cb = std::get_if<CommittedBlock>(&message)) {
+    on_committed_block(from, *cb);
   }
-  std::visit(
-      [&](const auto& m) {
-        using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, IndexSubmit>) on_submit(from, m);
-        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, m);
-        if constexpr (std::is_same_v<T, Vote>) {
-          if (m.phase != VotePhase::kSuspect && m.height < height()) send_block(from, m.height);
-          act(agreement_.on_vote(from, m));
-        }
-        if constexpr (std::is_same_v<T, ViewChange>) act(agreement_.on_view_change(from, m));
-        if constexpr (std::is_same_v<T, NewView>) act(agreement_.on_new_view(from, m));
-        if constexpr (std::is_same_v<T, BlockFetch>) on_block_fetch(from, m);
-        if constexpr (std::is_same_v<T, CommittedBlock>) on_committed_block(from, m);
-      },
-      message);
   return true;
 }
 
 // ---- catching up --------------------------------------------------------------------------
 
 void IndexChain::fetch(NodeId peer) {
-  const TimeUs now = env_.now_us();
-  if (peer == env_.self() ||
-      (last_fetch_us_ >= 0 && now - last_fetch_us_ < params().retry_timeout_us / 2))
-    return;
-  last_fetch_us_ = now;
-  env_.send(peer, make_message(BlockFetch{height(), view()}));
+  if (auto f = sync_.fetch(env_.self(), peer, env_.now_us())) env_.send(peer, make_message(*f));
 }
 
 void IndexChain::on_block_fetch(NodeId from, const BlockFetch& f) {
   if (f.view < view() && agreement_.leading() && agreement_.new_view())
     env_.send(from, make_message(*agreement_.new_view()));
-  const std::uint64_t end = std::min(height(), f.from_height + kFetchBlocks);
-  for (std::uint64_t h = f.from_height; h < end; ++h) send_block(from, h);
+  const auto [begin, end] = sync_.fetch_range(f);
+  for (std::uint64_t h = begin; h < end; ++h) send_block(from, h);
 }
 
 void IndexChain::send_block(NodeId to, std::uint64_t h) {
@@ -367,25 +371,16 @@ void IndexChain::send_block(NodeId to, std::uint64_t h) {
 }
 
 void IndexChain::on_committed_block(NodeId from, const CommittedBlock& cb) {
-  const std::uint64_t h = cb.header.header.height;
-  if (h < height() || h >= height() + kFetchedAhead) return;
-  fetched_.try_emplace(h, from, cb);
+  if (!sync_.on_committed_block(from, cb)) return;
   apply_fetched();
-  if (h + 1 > group_height_ && agreement_.certificate_ok(cb.header)) {
-    group_height_ = h + 1;
-    ahead_peer_ = from;
-  }
-  if (height() < group_height_ && fetched_.empty()) fetch(ahead_peer_);
+  if (sync_.behind() && sync_.fetched_empty()) fetch(sync_.ahead_peer());
 }
 
 // Fetched blocks in height order, each checked: its certificate, its link
 // to the tip and its body (what a quorum of replicas checked).
 void IndexChain::apply_fetched() {
-  while (!fetched_.empty() && fetched_.begin()->first <= height()) {
-    auto [from, cb] = std::move(fetched_.begin()->second);
-    const std::uint64_t h = fetched_.begin()->first;
-    fetched_.erase(fetched_.begin());
-    if (h != height()) continue;
+  while (auto next = sync_.take_fetched()) {
+    const CommittedBlock& cb = next->second;
     const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
     auto txs = decode_index_body(cb.body.view());
     if (!agreement_.certificate_ok(cb.header) || header_link_error(cb.header.header, prev) ||
@@ -397,8 +392,7 @@ void IndexChain::apply_fetched() {
     std::vector<Hash> done;
     apply_commit(b, cb.header, txs.value(), done);
     env_.store().write(b);
-    last_progress_us_ = env_.now_us();
-    proposal_deadline_us_ = 0;
+    sync_.on_commit(env_.now_us());
     committed_(done);
     act(agreement_.on_caught_up(cb.header));
   }
@@ -406,15 +400,8 @@ void IndexChain::apply_fetched() {
 
 // ---- timers -------------------------------------------------------------------------------
 
-TimeUs IndexChain::view_timeout_us() const {
-  const std::uint32_t doublings = std::min(agreement_.failed_views(), kMaxViewBackoffDoublings);
-  return (4 * params().retry_timeout_us) << doublings;
-}
-
 void IndexChain::want_tick() {
-  if (agreement_.active() && !agreement_.in_flight() && queue_.empty() && pending_.empty() &&
-      height() >= group_height_)
-    return;
+  if (sync_.idle() && queue_.empty() && pending_.empty()) return;
   timer_.want(env_, env_.now_us() + kTickUs);
 }
 
@@ -428,34 +415,24 @@ bool IndexChain::on_timer(TimerId id) {
 // does not move gets its messages sent again.
 void IndexChain::on_tick() {
   const TimeUs now = env_.now_us();
-  bool due = false;
-  if (!agreement_.active()) {
-    if (view_deadline_us_ == 0) view_deadline_us_ = now + view_timeout_us();
-    due = now >= view_deadline_us_;
-  } else {
-    due = agreement_.in_flight() && proposal_deadline_us_ > 0 && now >= proposal_deadline_us_;
-    for (auto it = queue_.begin(); it != queue_.end() && !due;) {
-      if (is_committed(it->first)) {
-        it = queue_.erase(it);
-        continue;
-      }
-      // The leader does not time itself out for what it has not proposed yet.
-      due = !agreement_.leading() && it->second.deadline_us <= now;
-      ++it;
+  bool due = sync_.due(now);
+  // The leader does not time itself out for what it has not proposed yet.
+  for (auto it = queue_.begin(); it != queue_.end() && agreement_.active() && !due;) {
+    if (is_committed(it->first)) {
+      it = queue_.erase(it);
+      continue;
     }
+    due = !agreement_.leading() && it->second.deadline_us <= now;
+    ++it;
   }
   if (due) {
     env_.log(LogLevel::kInfo, "index view " + std::to_string(view()) + " timed out");
     act(agreement_.on_timeout());
-    view_deadline_us_ = now + view_timeout_us();
-    if (proposal_deadline_us_ != 0) proposal_deadline_us_ = view_deadline_us_;
-    for (auto& [h, q] : queue_) q.deadline_us = view_deadline_us_;
-    last_resend_us_ = now;
-  } else if (height() < group_height_) {
-    fetch(ahead_peer_);
-  } else if (now - std::max(last_progress_us_, last_resend_us_) >= params().retry_timeout_us &&
-             (!agreement_.active() || agreement_.in_flight())) {
-    last_resend_us_ = now;
+    const TimeUs deadline = sync_.timed_out(now);
+    for (auto& [h, q] : queue_) q.deadline_us = deadline;
+  } else if (sync_.behind()) {
+    fetch(sync_.ahead_peer());
+  } else if (sync_.resend_due(now)) {
     act(agreement_.resend());
   }
   send_pending();

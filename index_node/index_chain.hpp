@@ -11,6 +11,7 @@
 #include <map>
 
 #include "common/bft/agreement.hpp"
+#include "common/bft/group_sync.hpp"
 #include "common/env.hpp"
 #include "common/index_tx.hpp"
 #include "common/tick_timer.hpp"
@@ -28,6 +29,12 @@ inline constexpr std::size_t kMaxIndexPending = 8 * kMaxIndexBlockTxs;
 // Keys of the index chain in Table::kIndexChain.
 Bytes index_header_key(std::uint64_t height);
 Bytes index_body_key(std::uint64_t height);
+Bytes index_tx_key(const Hash& tx);
+// The agreement state in Table::kPending: its hash, then the state, so
+// that a damaged one is found (by verify, and at start).
+Bytes index_agreement_key();
+Bytes seal_agreement_state(ByteView state);
+std::optional<ByteView> unseal_agreement_state(ByteView stored);
 Bytes index_anchor_key(NetworkId network, std::uint64_t height);
 
 class IndexChain {
@@ -82,12 +89,13 @@ class IndexChain {
   void apply_fetched();
   void on_tick();
   void want_tick();
-  TimeUs view_timeout_us() const;
+  TimeUs view_timeout_us() const { return sync_.view_timeout_us(); }
   const ProtocolParams& params() const { return topology_->params(); }
 
   Env& env_;
   TopologyPtr topology_;
   Agreement agreement_;
+  GroupSync sync_;
   Apply apply_;
   Committed committed_;
   TickTimer timer_;
@@ -97,14 +105,6 @@ class IndexChain {
   TimeUs next_submit_us_ = 0;
   std::map<Hash, Queued> queue_;                  // known, not committed: the leader orders these
   std::map<Hash, std::vector<IndexTx>> checked_;  // proposals' bodies, by header hash
-  std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
-  std::uint64_t group_height_ = 0;  // how far the chain got, as far as this node can tell
-  NodeId ahead_peer_;
-  TimeUs last_fetch_us_ = -1;
-  TimeUs last_progress_us_ = 0;
-  TimeUs last_resend_us_ = 0;
-  TimeUs view_deadline_us_ = 0;
-  TimeUs proposal_deadline_us_ = 0;
 };
 
 }  // namespace mhr

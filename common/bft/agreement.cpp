@@ -268,6 +268,13 @@ void Agreement::vote(VotePhase phase, std::uint64_t view, const Hash& hash) {
   if (size() > 1) send(std::nullopt, v);
 }
 
+std::optional<Agreement::Output> Agreement::on_message(NodeId from, const Message& m) {
+  if (const auto* v = std::get_if<Vote>(&m)) return on_vote(from, *v);
+  if (const auto* vc = std::get_if<ViewChange>(&m)) return on_view_change(from, *vc);
+  if (const auto* nv = std::get_if<NewView>(&m)) return on_new_view(from, *nv);
+  return std::nullopt;
+}
+
 Agreement::Output Agreement::on_vote(NodeId from, const Vote& v) {
   if (from == config_.self || !is_replica(from)) return take();
   if (v.phase == VotePhase::kSuspect) {

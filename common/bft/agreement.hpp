@@ -93,6 +93,8 @@ class Agreement {
   // A proposal kept by kLater that may be due now (after a commit or a new view).
   std::optional<std::pair<NodeId, Proposal>> take_later_proposal();
   Output on_vote(NodeId from, const Vote& v);
+  // A Vote, ViewChange or NewView: its output; nullopt for other messages.
+  std::optional<Output> on_message(NodeId from, const Message& m);
   Output on_view_change(NodeId from, const ViewChange& vc);
   Output on_new_view(NodeId from, const NewView& nv);
   // A committed block that came by catch-up, already checked by the caller

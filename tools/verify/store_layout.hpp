@@ -26,9 +26,9 @@ inline constexpr std::uint8_t kParkedRecord = 'u';  // record: 'u' record key ->
 inline constexpr std::uint8_t kOutgoingOwn = 'o';   // consensus: 'o' be64 height -> ""
 inline constexpr std::uint8_t kForeign = 'f';       // consensus: 'f' header key, hash -> Message
 inline constexpr std::uint8_t kOutbox = 'm';        // index: 'm' be32 to, hash -> Message
-inline constexpr std::uint8_t kHandoff = 'd';  // index: 'd' be32 to, header key, hash -> hand-off
-inline constexpr std::uint8_t kReplay = 'p';   // index: 'p' be32 network, user -> varint seq
-inline constexpr std::uint8_t kAgreement = 'b';       // consensus: 'b' -> PBFT state
+inline constexpr std::uint8_t kHandoff = 'd';    // index: 'd' be32 to, header key, hash -> hand-off
+inline constexpr std::uint8_t kReplay = 'p';     // index: 'p' be32 network, user -> varint seq
+inline constexpr std::uint8_t kAgreement = 'b';  // consensus: 'b' -> PBFT state
 inline constexpr std::uint8_t kIndexAgreement = 'c';  // index: 'c' -> index chain PBFT state
 inline constexpr std::uint8_t kIndexSubmit = 'i';     // index: 'i' tx hash -> IndexTx
 
