@@ -56,20 +56,6 @@ Bytes index_agreement_key() {
   return Bytes{kAgreementTag};
 }
 
-Bytes seal_agreement_state(ByteView state) {
-  Writer w(Hash::kSize + state.size());
-  w.fixed(sha256(state));
-  w.fixed(state);
-  return w.take();
-}
-
-std::optional<ByteView> unseal_agreement_state(ByteView stored) {
-  if (stored.size() <= Hash::kSize) return std::nullopt;
-  const ByteView state = stored.subspan(Hash::kSize);
-  if (sha256(state) != Hash::from_view(stored.first(Hash::kSize))) return std::nullopt;
-  return state;
-}
-
 Bytes index_anchor_key(NetworkId network, std::uint64_t height) {
   return tagged_key(kAnchorTag, header_key(network, height));
 }
@@ -91,13 +77,8 @@ void IndexChain::start() {
     MHR_ASSERT_MSG(sh.ok(), "stored index header does not decode");
     tip_ = std::move(sh).value();
   }
-  const std::optional<Bytes> stored = store.get(Table::kPending, index_agreement_key());
-  std::optional<ByteView> durable;
-  if (stored) {
-    durable = unseal_agreement_state(*stored);
-    MHR_ASSERT_MSG(durable, "stored index agreement state is damaged");
-  }
-  agreement_.load(tip_, durable);
+  const std::optional<Bytes> durable = store.get(Table::kPending, index_agreement_key());
+  agreement_.load(tip_, durable ? std::optional<ByteView>(*durable) : std::nullopt);
   store.scan_prefix(Table::kPending, Bytes{kSubmitTag}, [&](ByteView k, ByteView v) {
     auto tx = decode<IndexTx>(v);
     MHR_ASSERT_MSG(tx.ok() && k.size() == 1 + Hash::kSize, "stored index submission is malformed");
@@ -265,8 +246,7 @@ void IndexChain::act(Agreement::Output out) {
     }
     apply_commit(b, out.committed->header, txs, done);
   }
-  if (out.persist)
-    b.put(Table::kPending, index_agreement_key(), seal_agreement_state(agreement_.durable()));
+  if (out.persist) b.put(Table::kPending, index_agreement_key(), agreement_.durable());
   if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
   for (Agreement::Send& s : out.sends) {
     if (s.to) {

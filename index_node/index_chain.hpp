@@ -30,11 +30,8 @@ inline constexpr std::size_t kMaxIndexPending = 8 * kMaxIndexBlockTxs;
 Bytes index_header_key(std::uint64_t height);
 Bytes index_body_key(std::uint64_t height);
 Bytes index_tx_key(const Hash& tx);
-// The agreement state in Table::kPending: its hash, then the state, so
-// that a damaged one is found (by verify, and at start).
+// Where the index chain's agreement state is in Table::kPending.
 Bytes index_agreement_key();
-Bytes seal_agreement_state(ByteView state);
-std::optional<ByteView> unseal_agreement_state(ByteView stored);
 Bytes index_anchor_key(NetworkId network, std::uint64_t height);
 
 class IndexChain {

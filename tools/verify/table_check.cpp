@@ -10,7 +10,6 @@
 #include "common/messages.hpp"
 #include "common/signer.hpp"
 #include "consensus_node/block_body.hpp"
-#include "index_node/index_chain.hpp"
 #include "tools/verify/store_layout.hpp"
 
 namespace mhr {
@@ -380,11 +379,8 @@ class TableCheck {
           break;
         }
         case layout::kAgreement:
-          if (!id.empty() || value.empty()) fail(Table::kPending, key, "malformed agreement state");
-          break;
         case layout::kIndexAgreement:
-          if (!id.empty() || !unseal_agreement_state(value))
-            fail(Table::kPending, key, "index agreement state damaged");
+          if (!id.empty() || value.empty()) fail(Table::kPending, key, "malformed agreement state");
           break;
         case layout::kIndexSubmit: {
           if (id.size() != Hash::kSize) return fail(Table::kPending, key, "malformed key"), false;
