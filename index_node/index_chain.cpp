@@ -155,6 +155,7 @@ void IndexChain::on_submit(NodeId from, const IndexSubmit& s) {
     const Hash h = index_tx_hash(tx);
     if (queue_.contains(h) || is_committed(h)) continue;
     queue_.emplace(h, Queued{tx, env_.now_us() + view_timeout_us()});
+    if (batch_since_us_ < 0) batch_since_us_ = env_.now_us();
   }
   propose_if_due();
   want_tick();
@@ -162,8 +163,16 @@ void IndexChain::on_submit(NodeId from, const IndexSubmit& s) {
 
 // ---- ordering -------------------------------------------------------------------------------
 
+// A partial block waits at most block_timeout, like an edge block: one
+// index block for many anchors and memberships (each costs O(n^2) votes).
 void IndexChain::propose_if_due() {
   if (!agreement_.can_propose() || queue_.empty()) return;
+  const TimeUs due = batch_since_us_ + params().block_timeout_us;
+  if (queue_.size() < kMaxIndexBlockTxs && batch_since_us_ >= 0 && env_.now_us() < due) {
+    timer_.want(env_, due);
+    return;
+  }
+  batch_since_us_ = queue_.size() > kMaxIndexBlockTxs ? env_.now_us() : -1;
   std::vector<IndexTx> txs;
   for (const auto& [h, q] : queue_) {
     txs.push_back(q.tx);

@@ -101,6 +101,7 @@ class IndexChain {
   std::vector<IndexTx> fresh_;       // submitted, not sent yet
   TimeUs next_submit_us_ = 0;
   std::map<Hash, Queued> queue_;                  // known, not committed: the leader orders these
+  TimeUs batch_since_us_ = -1;                    // when the oldest transaction not proposed came
   std::map<Hash, std::vector<IndexTx>> checked_;  // proposals' bodies, by header hash
 };
 
