@@ -12,6 +12,8 @@ constexpr std::uint64_t kIndexChainTag = 2;
 constexpr std::uint8_t kOutboxTag = 'm';   // kPending: membership / presence messages
 constexpr std::uint8_t kHandoffTag = 'd';  // kPending: deliveries to hand on
 constexpr std::uint8_t kReplayTag = 'p';   // kPending: chains owed to another network
+// kPending: own block whose acknowledgement waits for its memberships.
+constexpr std::uint8_t kAwaitedTag = 'w';
 // Replays asking the consensus node for a page at one time; the rest wait.
 constexpr std::size_t kMaxReplaysAsking = 64;
 
@@ -31,6 +33,23 @@ Bytes replay_key(const UserId& user, NetworkId network) {
   append_be32(id, network.value);
   id.insert(id.end(), user.bytes.begin(), user.bytes.end());
   return tagged_key(kReplayTag, id);
+}
+
+// 'w', the own block's height.
+Bytes awaited_key(std::uint64_t height) {
+  Bytes id;
+  append_be64(id, height);
+  return tagged_key(kAwaitedTag, id);
+}
+
+// The block's header and the memberships it waits for.
+Bytes encode_awaited(const SignedHeader& header, const std::set<std::pair<NodeId, Hash>>& waiting) {
+  Writer w;
+  w.u8(kCodecVersion);
+  Codec<SignedHeader>::write(w, header);
+  w.varint(waiting.size());
+  for (const auto& [node, hash] : waiting) w.fixed(hash);
+  return w.take();
 }
 
 Bytes encode_sequence(std::uint64_t seq) {
@@ -87,7 +106,35 @@ void IndexNode::start() {
   });
   follower_.request_catch_up();
   tick_.want(env_, env_.now_us());
-  if (chained()) index_chain_.start();
+  if (chained()) {
+    index_chain_.start();
+    load_awaited();
+  }
+}
+
+// Own blocks stored before a restart whose memberships had not committed:
+// still acknowledged only once they have.
+void IndexNode::load_awaited() {
+  std::vector<std::uint64_t> done;
+  env_.store().scan_prefix(Table::kPending, Bytes{kAwaitedTag}, [&](ByteView k, ByteView v) {
+    Reader r(v);
+    r.version();
+    SignedHeader header = Codec<SignedHeader>::read(r);
+    std::set<std::pair<NodeId, Hash>> waiting;
+    const std::size_t n = r.count(kMaxIndexBlockTxs, Hash::kSize);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+      const Hash h = r.fixed_as<Hash>();
+      if (!index_chain_.is_committed(h)) waiting.emplace(env_.self(), h);
+    }
+    MHR_ASSERT_MSG(k.size() == 9 && !r.finish_error(), "stored awaited block does not decode");
+    const std::uint64_t height = read_be64(k.subspan(1));
+    announcing_[height] = {std::move(header), std::move(waiting)};
+    follower_.defer(height);
+    done.push_back(height);
+    return true;
+  });
+  for (std::uint64_t h : done)
+    if (announcing_.at(h).waiting.empty()) announced(env_.self(), Hash{});
 }
 
 void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
@@ -187,6 +234,8 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       const Hash h = index_tx_hash(tx);
       if (!index_chain_.is_committed(h)) waiting.emplace(env_.self(), h);
     }
+    if (!waiting.empty())
+      batch.put(Table::kPending, awaited_key(header.height), encode_awaited(d.header, waiting));
   }
   env_.store().write(batch);
   for (const HandoffKey& key : sent) transmit(handoffs_.at(key));
@@ -199,7 +248,10 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
     for (const auto& [user, node] : registered) users.push_back(user);
     waiting = announce(users);
   }
-  if (waiting.empty()) return ChainFollower::Applied::kStored;
+  if (waiting.empty()) {
+    if (chained()) forget_awaited(header.height);
+    return ChainFollower::Applied::kStored;
+  }
   announcing_[header.height] = {d.header, std::move(waiting)};
   return ChainFollower::Applied::kStoredAckLater;
 }
@@ -228,6 +280,7 @@ void IndexNode::announced(NodeId from, const Hash& hash) {
     it->second.waiting.erase({from, hash});
     if (it->second.waiting.empty()) {
       follower_.ack(leader(), it->second.header);
+      if (chained()) forget_awaited(it->first);
       it = announcing_.erase(it);
     } else {
       ++it;
@@ -236,6 +289,13 @@ void IndexNode::announced(NodeId from, const Hash& hash) {
 }
 
 // ---- the index chain ------------------------------------------------------------------------
+
+void IndexNode::forget_awaited(std::uint64_t height) {
+  if (!env_.store().get(Table::kPending, awaited_key(height))) return;
+  WriteBatch batch;
+  batch.del(Table::kPending, awaited_key(height));
+  env_.store().write(batch);
+}
 
 // Memberships go into the table in chain order, on every index node alike
 // (the table is the index chain replayed); a user of this network who

@@ -122,6 +122,9 @@ class IndexNode final : public NodeLogic {
   };
   std::map<std::uint64_t, Announcing> announcing_;
   void announced(NodeId from, const Hash& hash);
+  // Own blocks waiting for their memberships are durable (kPending 'w').
+  void load_awaited();
+  void forget_awaited(std::uint64_t height);
   TickTimer tick_;
   IndexChain index_chain_;
 };

@@ -31,5 +31,6 @@ inline constexpr std::uint8_t kReplay = 'p';     // index: 'p' be32 network, use
 inline constexpr std::uint8_t kAgreement = 'b';  // consensus: 'b' -> PBFT state
 inline constexpr std::uint8_t kIndexAgreement = 'c';  // index: 'c' -> index chain PBFT state
 inline constexpr std::uint8_t kIndexSubmit = 'i';     // index: 'i' tx hash -> IndexTx
+inline constexpr std::uint8_t kAwaited = 'w';         // index: 'w' be64 height -> header, tx hashes
 
 }  // namespace mhr::layout

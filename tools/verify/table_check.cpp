@@ -382,6 +382,16 @@ class TableCheck {
         case layout::kIndexAgreement:
           if (!id.empty() || value.empty()) fail(Table::kPending, key, "malformed agreement state");
           break;
+        case layout::kAwaited: {
+          Reader r(value);
+          r.version();
+          Codec<SignedHeader>::read(r);
+          const std::size_t n = r.count(kMaxIndexBlockTxs, Hash::kSize);
+          for (std::size_t i = 0; i < n && r.ok(); ++i) r.fixed_as<Hash>();
+          if (id.size() != 8 || n == 0 || r.finish_error())
+            fail(Table::kPending, key, "malformed awaited block");
+          break;
+        }
         case layout::kIndexSubmit: {
           if (id.size() != Hash::kSize) return fail(Table::kPending, key, "malformed key"), false;
           auto tx = decode_value<IndexTx>(key, value, "index transaction");
