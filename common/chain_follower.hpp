@@ -41,6 +41,9 @@ class ChainFollower {
   const std::optional<SignedHeader>& tip() const { return tip_; }
   // Acknowledges (also a block whose acknowledgement was deferred).
   void ack(NodeId to, const SignedHeader& sh);
+  // A block stored before a restart whose acknowledgement the member still
+  // owes: its retransmissions are not acknowledged here either.
+  void defer(std::uint64_t height) { deferred_.insert(height); }
   // Whom to send requests for the consensus group to.
   GroupContact& contact() { return contact_; }
   const GroupContact& contact() const { return contact_; }

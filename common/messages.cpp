@@ -585,6 +585,22 @@ struct Codec<Forwarded> {
   }
 };
 
+template <>
+struct Codec<IndexSubmit> {
+  static void write(Writer& w, const IndexSubmit& v) {
+    MHR_ASSERT(v.txs.size() <= kMaxIndexBlockTxs);
+    w.varint(v.txs.size());
+    for (const IndexTx& tx : v.txs) Codec<IndexTx>::write(w, tx);
+  }
+  static IndexSubmit read(Reader& r) {
+    IndexSubmit v;
+    const std::size_t n = r.count(kMaxIndexBlockTxs, 3);
+    v.txs.reserve(n);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) v.txs.push_back(Codec<IndexTx>::read(r));
+    return v;
+  }
+};
+
 namespace {
 
 constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
@@ -599,7 +615,7 @@ constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
     "proposal",         "vote",
     "view_change",      "new_view",
     "block_fetch",      "committed_block",
-    "forwarded",
+    "forwarded",        "index_submit",
 };
 
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {

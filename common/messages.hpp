@@ -13,6 +13,7 @@
 
 #include "common/blob.hpp"
 #include "common/entry.hpp"
+#include "common/index_tx.hpp"
 
 namespace mhr {
 
@@ -301,21 +302,29 @@ struct Forwarded {
   bool operator==(const Forwarded&) const = default;
 };
 
+// index node -> the index chain's leader: transactions to order (docs/
+// CONSENSUS.md, "The index chain"). Sent again on time-out until they are
+// committed; the leader drops those it holds or committed already.
+struct IndexSubmit {
+  std::vector<IndexTx> txs;  // at most kMaxIndexBlockTxs
+  bool operator==(const IndexSubmit&) const = default;
+};
+
 using Message =
     std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed, Rejected,
                  BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate, RemotePresence,
                  HistoryRequest, HistoryBatch, Ack, BlobRequest, BlobPart, Proposal, Vote,
-                 ViewChange, NewView, BlockFetch, CommittedBlock, Forwarded>;
+                 ViewChange, NewView, BlockFetch, CommittedBlock, Forwarded, IndexSubmit>;
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 
 // True for the messages replicas of a consensus group exchange among
-// themselves (Proposal ... Forwarded).
+// themselves (Proposal ... Forwarded); IndexSubmit is the index chain's.
 inline bool is_group_message(const Message& m) {
-  return m.index() >= 16;
+  return m.index() >= 16 && m.index() <= 22;
 }
-static_assert(
-    std::is_same_v<std::variant_alternative_t<16, Message>, Proposal> &&
-    std::is_same_v<std::variant_alternative_t<kMessageTypeCount - 1, Message>, Forwarded>);
+static_assert(std::is_same_v<std::variant_alternative_t<16, Message>, Proposal> &&
+              std::is_same_v<std::variant_alternative_t<22, Message>, Forwarded> &&
+              std::is_same_v<std::variant_alternative_t<23, Message>, IndexSubmit>);
 
 // Messages are immutable once sent: a broadcast shares one object.
 using MessagePtr = std::shared_ptr<const Message>;

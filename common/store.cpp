@@ -27,6 +27,8 @@ std::string_view table_name(Table t) {
       return "blobs";
     case Table::kBlocks:
       return "blocks";
+    case Table::kIndexChain:
+      return "index_chain";
   }
   assert_fail("t is a Table", __FILE__, __LINE__, "unknown table");
 }

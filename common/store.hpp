@@ -31,8 +31,9 @@ enum class Table : std::uint8_t {
   kAudit,        // audit chain entries
   kBlobs,        // off-chain content-addressed chunks
   kBlocks,       // block bodies a consensus node ordered: (network, height) -> entries
+  kIndexChain,   // an index node's index chain: headers, bodies, anchors, transactions
 };
-inline constexpr std::size_t kTableCount = 9;
+inline constexpr std::size_t kTableCount = 10;
 std::string_view table_name(Table t);
 
 // A set of puts and deletes applied atomically by Store::write.

@@ -20,6 +20,10 @@ std::string_view presence_mode_name(PresenceMode m) {
   return m == PresenceMode::kBroadcast ? "broadcast" : "table";
 }
 
+std::string_view index_order_name(IndexOrder o) {
+  return o == IndexOrder::kChain ? "chain" : "direct";
+}
+
 std::string_view replication_name(Replication r) {
   return r == Replication::kSparse ? "sparse" : "full";
 }

@@ -29,13 +29,20 @@ enum class Replication : std::uint8_t {
   kSparse,  // only on the record nodes where the user is registered
   kFull,    // on every record node of every network (ordinary blockchain)
 };
+// How index nodes learn where users register and what other networks certified.
+enum class IndexOrder : std::uint8_t {
+  kChain,   // ordered on the index chain by PBFT among the index nodes
+  kDirect,  // announced to every other index node, acknowledged (no order)
+};
 std::string_view presence_mode_name(PresenceMode m);
+std::string_view index_order_name(IndexOrder o);
 std::string_view replication_name(Replication r);
 
 struct ProtocolParams {
   PresenceMode presence = PresenceMode::kBroadcast;
   Replication replication = Replication::kSparse;
   CryptoMode crypto = CryptoMode::kReal;
+  IndexOrder index_order = IndexOrder::kChain;
   std::size_t block_max_entries = 500;
   TimeUs block_timeout_us = 20 * kUsPerMs;      // a partial block waits at most this
   TimeUs presence_timeout_us = 200 * kUsPerMs;  // then missing flags are asked again

@@ -16,10 +16,6 @@ namespace {
 
 // How often a replica with something to watch looks at its deadlines.
 constexpr TimeUs kGroupTickUs = 100 * kUsPerMs;
-// Committed blocks sent for one BlockFetch.
-constexpr std::uint64_t kFetchBlocks = 32;
-// View time-outs double per consecutive failed view, up to this many times.
-constexpr std::uint32_t kMaxViewBackoffDoublings = 6;
 
 bool forwardable(const Message& m) {
   return std::holds_alternative<StoreRequest>(m) || std::holds_alternative<TxRequest>(m) ||
@@ -46,45 +42,17 @@ bool ConsensusNode::deferred_while_behind(const Message& m) {
 
 void ConsensusNode::on_group_message(NodeId from, const Message& message) {
   if (!agreement_.is_replica(from) || from == env_.self()) return;
-  if (!distrusted_.contains(from)) note_shown(from, message);
-  dispatch_group(from, message);
-}
-
-// How far the group got, as far as this replica can tell: it fetches
-// committed blocks until it is there.
-void ConsensusNode::note_shown(NodeId from, const Message& message) {
-  std::uint64_t shown = 0;
-  if (const auto* p = std::get_if<Proposal>(&message)) shown = p->header.height;
-  if (const auto* v = std::get_if<Vote>(&message)) shown = v->height;
-  if (const auto* vc = std::get_if<ViewChange>(&message); vc && vc->committed)
-    shown = vc->committed->header.height + 1;
-  if (const auto* nv = std::get_if<NewView>(&message))
-    for (const ViewChange& vc : nv->view_changes)
-      if (vc.committed) shown = std::max(shown, vc.committed->header.height + 1);
-  if (shown > group_height_) {
-    group_height_ = shown;
-    ahead_peer_ = from;
-  }
-}
-
-void ConsensusNode::dispatch_group(NodeId from, const Message& message) {
-  std::visit(
-      [&](const auto& m) {
-        using T = std::decay_t<decltype(m)>;
-        if constexpr (std::is_same_v<T, Proposal>) on_proposal(from, m);
-        if constexpr (std::is_same_v<T, Vote>) {
-          // A replica still voting on a height committed here missed the
-          // commit: the block brings it along.
-          if (m.phase != VotePhase::kSuspect && m.height < height()) send_block(from, m.height);
-          act(agreement_.on_vote(from, m));
-        }
-        if constexpr (std::is_same_v<T, ViewChange>) act(agreement_.on_view_change(from, m));
-        if constexpr (std::is_same_v<T, NewView>) act(agreement_.on_new_view(from, m));
-        if constexpr (std::is_same_v<T, BlockFetch>) on_block_fetch(from, m);
-        if constexpr (std::is_same_v<T, CommittedBlock>) on_committed_block(from, m);
-        if constexpr (std::is_same_v<T, Forwarded>) on_forwarded(from, m);
-      },
-      message);
+  // How far the group got, as far as this replica can tell: it fetches
+  // committed blocks until it is there.
+  sync_.on_group_message(from, message);
+  // A replica still voting on a height committed here missed the commit:
+  // the block brings it along.
+  if (auto late = sync_.missed_commit(message)) send_block(from, *late);
+  if (auto out = agreement_.on_message(from, message)) return act(std::move(*out));
+  if (const auto* p = std::get_if<Proposal>(&message)) on_proposal(from, *p);
+  if (const auto* f = std::get_if<BlockFetch>(&message)) on_block_fetch(from, *f);
+  if (const auto* cb = std::get_if<CommittedBlock>(&message)) on_committed_block(from, *cb);
+  if (const auto* f = std::get_if<Forwarded>(&message)) on_forwarded(from, *f);
 }
 
 // ---- requests while another replica leads ---------------------------------------------
@@ -181,7 +149,7 @@ void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
   }
   forget_delivered(p.delivered_below);
   checked_[header_hash(p.header)] = std::move(entries).value();
-  if (proposal_deadline_us_ == 0) proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  sync_.on_proposal(env_.now_us());
   act(agreement_.accept_proposal(p));
 }
 
@@ -287,13 +255,10 @@ void ConsensusNode::act(Agreement::Output out) {
     for (NodeId r : topology_->network(network_).consensus_nodes)
       if (r != env_.self()) env_.send(r, m);
   }
-  if (out.proposed && proposal_deadline_us_ == 0)
-    proposal_deadline_us_ = env_.now_us() + view_timeout_us();
+  if (out.proposed) sync_.on_proposal(env_.now_us());
   if (out.view_entered) {
     // The new leader gets a whole time-out for what was pending.
-    last_progress_us_ = env_.now_us();
-    view_deadline_us_ = 0;
-    proposal_deadline_us_ = 0;
+    sync_.on_view_entered(env_.now_us());
     for (auto& [h, w] : watched_) w.deadline_us = env_.now_us() + view_timeout_us();
   }
   check_leadership();
@@ -365,8 +330,7 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
 // The leader distributes a committed block and confirms it to the origins.
 void ConsensusNode::after_commit(const SignedHeader& qc, std::vector<PlacedEntry> entries,
                                  const std::vector<std::pair<UserId, NodeId>>& joined) {
-  last_progress_us_ = env_.now_us();
-  proposal_deadline_us_ = 0;
+  sync_.on_commit(env_.now_us());
   if (!leading()) return;
   env_.count(Counter::kBlocksCommitted);
   const OutgoingKey key = own_key(qc.header.height);
@@ -406,20 +370,15 @@ void ConsensusNode::forget_delivered(std::uint64_t below) {
 // ---- catching up from peers --------------------------------------------------------------
 
 void ConsensusNode::fetch(NodeId peer) {
-  const TimeUs now = env_.now_us();
-  if (peer == env_.self() || distrusted_.contains(peer) ||
-      (last_fetch_us_ >= 0 && now - last_fetch_us_ < params().retry_timeout_us / 2))
-    return;
-  last_fetch_us_ = now;
-  env_.send(peer, make_message(BlockFetch{height(), agreement_.view()}));
+  if (auto f = sync_.fetch(env_.self(), peer, env_.now_us())) env_.send(peer, make_message(*f));
 }
 
 void ConsensusNode::on_block_fetch(NodeId from, const BlockFetch& f) {
   // A replica still in an older view: the NewView that started this one.
   if (f.view < agreement_.view() && agreement_.leading() && agreement_.new_view())
     env_.send(from, make_message(*agreement_.new_view()));
-  const std::uint64_t end = std::min(height(), f.from_height + kFetchBlocks);
-  for (std::uint64_t h = f.from_height; h < end; ++h) send_block(from, h);
+  const auto [begin, end] = sync_.fetch_range(f);
+  for (std::uint64_t h = begin; h < end; ++h) send_block(from, h);
 }
 
 void ConsensusNode::send_block(NodeId to, std::uint64_t height) {
@@ -430,28 +389,17 @@ void ConsensusNode::send_block(NodeId to, std::uint64_t height) {
 }
 
 void ConsensusNode::on_committed_block(NodeId from, const CommittedBlock& cb) {
-  const std::uint64_t h = cb.header.header.height;
-  if (h < height() || h >= height() + kMaxFetchedAhead) return;
-  fetched_.try_emplace(h, from, cb);
+  if (!sync_.on_committed_block(from, cb)) return;
   apply_fetched();
-  // More where that came from: one fetch brings at most kFetchBlocks.
-  if (h + 1 > group_height_ && !distrusted_.contains(from) &&
-      agreement_.certificate_ok(cb.header)) {
-    group_height_ = h + 1;
-    ahead_peer_ = from;
-  }
-  if (height() < group_height_ && fetched_.empty()) fetch(ahead_peer_);
-  if (height() >= group_height_) order_watched();  // a leader that was behind
+  if (sync_.behind() && sync_.fetched_empty()) fetch(sync_.ahead_peer());
+  if (!sync_.behind()) order_watched();  // a leader that was behind
 }
 
 // Fetched blocks in height order, each checked: its certificate, its link
 // to the tip and its body's Merkle root (its content 2f+1 replicas checked).
 void ConsensusNode::apply_fetched() {
-  while (!fetched_.empty() && fetched_.begin()->first <= height()) {
-    auto [from, cb] = std::move(fetched_.begin()->second);
-    const std::uint64_t h = fetched_.begin()->first;
-    fetched_.erase(fetched_.begin());
-    if (h != height()) continue;
+  while (auto next = sync_.take_fetched()) {
+    auto& [from, cb] = *next;
     const BlockHeader* prev = tip_ ? &tip_->header : nullptr;
     auto entries = decode_block_body(cb.body.view());
     if (!agreement_.certificate_ok(cb.header) || header_link_error(cb.header.header, prev) ||
@@ -459,7 +407,7 @@ void ConsensusNode::apply_fetched() {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn,
                "a committed block from replica " + std::to_string(from.value) + " is refused");
-      distrust(from);
+      sync_.distrust(from);
       continue;
     }
     std::vector<PlacedEntry> placed = std::move(entries).value();
@@ -469,14 +417,6 @@ void ConsensusNode::apply_fetched() {
     after_commit(cb.header, std::move(placed), joined);
     act(agreement_.on_caught_up(cb.header));
   }
-}
-
-void ConsensusNode::distrust(NodeId replica) {
-  if (!distrusted_.insert(replica).second) return;
-  env_.log(LogLevel::kWarn, "replica " + std::to_string(replica.value) +
-                                " sent a block that does not verify; its word on the group's "
-                                "height is no longer taken");
-  if (ahead_peer_ == replica) group_height_ = height();  // honest replicas raise it again
 }
 
 // ---- leadership ---------------------------------------------------------------------------
@@ -518,16 +458,9 @@ void ConsensusNode::step_down() {
 
 // ---- timers -------------------------------------------------------------------------------
 
-TimeUs ConsensusNode::view_timeout_us() const {
-  const std::uint32_t doublings = std::min(agreement_.failed_views(), kMaxViewBackoffDoublings);
-  return (4 * params().retry_timeout_us) << doublings;
-}
-
 void ConsensusNode::want_group_tick() {
   if (!group()) return;
-  if (agreement_.active() && !agreement_.in_flight() && watched_.empty() &&
-      height() >= group_height_)
-    return;
+  if (sync_.idle() && watched_.empty()) return;
   group_timer_.want(env_, env_.now_us() + kGroupTickUs);
 }
 
@@ -535,39 +468,25 @@ void ConsensusNode::want_group_tick() {
 // does not move gets its messages sent again.
 void ConsensusNode::on_group_tick() {
   const TimeUs now = env_.now_us();
-  bool due = false;
-  if (!agreement_.active()) {
-    if (view_deadline_us_ == 0) view_deadline_us_ = now + view_timeout_us();
-    due = now >= view_deadline_us_;
-  } else {
-    due = agreement_.in_flight() && proposal_deadline_us_ > 0 && now >= proposal_deadline_us_;
-    // The leader orders what it watches itself; it does not time itself out.
-    for (auto it = watched_.begin(); it != watched_.end() && !leading();) {
-      const Watch state = watch_state(it->first, it->second.entry);
-      if (state == Watch::kDone) {
-        it = watched_.erase(it);
-        continue;
-      }
-      if (state == Watch::kDue && it->second.deadline_us <= now) {
-        due = true;
-      }
-      ++it;
+  bool due = sync_.due(now);
+  // The leader orders what it watches itself; it does not time itself out.
+  for (auto it = watched_.begin(); it != watched_.end() && agreement_.active() && !leading();) {
+    const Watch state = watch_state(it->first, it->second.entry);
+    if (state == Watch::kDone) {
+      it = watched_.erase(it);
+      continue;
     }
+    if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
+    ++it;
   }
   if (due) {
     env_.log(LogLevel::kInfo, "view " + std::to_string(agreement_.view()) + " timed out");
     act(agreement_.on_timeout());
-    // Another round of the timer before suspecting again, or giving up on
-    // the next view; longer after each view that failed.
-    view_deadline_us_ = now + view_timeout_us();
-    if (proposal_deadline_us_ != 0) proposal_deadline_us_ = view_deadline_us_;
-    for (auto& [h, w] : watched_) w.deadline_us = view_deadline_us_;
-    last_resend_us_ = now;
-  } else if (height() < group_height_) {
-    fetch(ahead_peer_);  // behind the group: catching up first
-  } else if (now - std::max(last_progress_us_, last_resend_us_) >= params().retry_timeout_us &&
-             (!agreement_.active() || agreement_.in_flight())) {
-    last_resend_us_ = now;
+    const TimeUs deadline = sync_.timed_out(now);
+    for (auto& [h, w] : watched_) w.deadline_us = deadline;
+  } else if (sync_.behind()) {
+    fetch(sync_.ahead_peer());  // behind the group: catching up first
+  } else if (sync_.resend_due(now)) {
     act(agreement_.resend());
   }
   want_group_tick();

@@ -51,6 +51,7 @@ ConsensusNode::ConsensusNode(Env& env, TopologyPtr topology)
       tick_(kTickTag, kRetryTickQuantumUs),
       block_timer_(kBlockTag),
       agreement_(group_config(*topology_, network_, env.self()), env.signer(), env.verifier()),
+      sync_(agreement_, topology_->params()),
       group_timer_(kGroupTag, kRetryTickQuantumUs) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kConsensus);
 }
@@ -66,7 +67,7 @@ void ConsensusNode::start() {
     undelivered_.insert(read_be64(k.subspan(1)));
     return true;
   });
-  last_progress_us_ = env_.now_us();
+  sync_.on_commit(env_.now_us());
   check_leadership();
   if (!was_leading_) {
     // Foreign deliveries are the leader's to distribute; the index node
@@ -103,7 +104,7 @@ void ConsensusNode::lead() {
 // Requests other replicas forwarded while another replica led: ordered
 // now, without waiting for their origins to send them again.
 void ConsensusNode::order_watched() {
-  if (!leading() || height() < group_height_) return;
+  if (!leading() || sync_.behind()) return;
   std::vector<Entry> requests;
   for (const auto& [h, w] : watched_) requests.push_back(w.entry);
   for (const Entry& e : requests) {
@@ -142,7 +143,7 @@ void ConsensusNode::on_message(NodeId from, const Message& message) {
   } else if (leading()) {
     // A leader behind the group would order and refuse on an old chain and
     // sharing table: requests wait (their origins retry) until it caught up.
-    if (height() < group_height_ && deferred_while_behind(message)) return;
+    if (sync_.behind() && deferred_while_behind(message)) return;
     on_member_message(from, message);
   } else {
     while_not_leading(from, message);

@@ -15,11 +15,12 @@
 #include <set>
 #include <vector>
 
+#include "common/bft/agreement.hpp"
+#include "common/bft/group_sync.hpp"
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
-#include "consensus_node/bft/agreement.hpp"
 #include "consensus_node/block_body.hpp"
 #include "consensus_node/key_erasure.hpp"
 #include "consensus_node/sharing_table.hpp"
@@ -32,7 +33,6 @@ inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
 inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
 inline constexpr std::size_t kMaxHeldAhead = 10'000;        // records waiting for a predecessor
 inline constexpr std::size_t kMaxWatchedRequests = 10'000;  // a replica's request timers
-inline constexpr std::size_t kMaxFetchedAhead = 64;  // caught-up blocks waiting for their turn
 
 class ConsensusNode final : public NodeLogic {
  public:
@@ -137,9 +137,6 @@ class ConsensusNode final : public NodeLogic {
   bool group() const { return agreement_.size() > 1; }
   void on_member_message(NodeId from, const Message& message);
   void on_group_message(NodeId from, const Message& message);
-  void note_shown(NodeId from, const Message& message);
-  void dispatch_group(NodeId from, const Message& message);
-  void distrust(NodeId replica);
   void while_not_leading(NodeId from, const Message& message);
   void forward(NodeId origin, const Message& message, bool watched);
   void on_forwarded(NodeId from, const Forwarded& f);
@@ -171,7 +168,7 @@ class ConsensusNode final : public NodeLogic {
   void redeliver(std::uint64_t height);
   void on_group_tick();
   void want_group_tick();
-  TimeUs view_timeout_us() const;
+  TimeUs view_timeout_us() const { return sync_.view_timeout_us(); }
   const ProtocolParams& params() const { return topology_->params(); }
   bool sparse() const { return params().replication == Replication::kSparse; }
 
@@ -222,18 +219,7 @@ class ConsensusNode final : public NodeLogic {
     Entry entry;
   };
   std::map<Hash, Watched> watched_;
-  std::map<std::uint64_t, std::pair<NodeId, CommittedBlock>> fetched_;
-  std::uint64_t group_height_ = 0;  // the highest next height a replica showed
-  NodeId ahead_peer_;               // the replica that showed it
-  // Replicas that sent a committed block that does not verify: only a
-  // faulty one can, and its word on how far the group got is not taken
-  // (else it keeps this replica "behind" and fetching from it for ever).
-  std::set<NodeId> distrusted_;
-  TimeUs proposal_deadline_us_ = 0;  // 0: none
-  TimeUs view_deadline_us_ = 0;
-  TimeUs last_progress_us_ = 0;
-  TimeUs last_resend_us_ = 0;
-  TimeUs last_fetch_us_ = -1;
+  GroupSync sync_;
   TickTimer group_timer_;
 };
 

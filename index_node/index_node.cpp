@@ -8,9 +8,12 @@ namespace mhr {
 namespace {
 
 constexpr std::uint64_t kTickTag = 1;
+constexpr std::uint64_t kIndexChainTag = 2;
 constexpr std::uint8_t kOutboxTag = 'm';   // kPending: membership / presence messages
 constexpr std::uint8_t kHandoffTag = 'd';  // kPending: deliveries to hand on
 constexpr std::uint8_t kReplayTag = 'p';   // kPending: chains owed to another network
+// kPending: own block whose acknowledgement waits for its memberships.
+constexpr std::uint8_t kAwaitedTag = 'w';
 // Replays asking the consensus node for a page at one time; the rest wait.
 constexpr std::size_t kMaxReplaysAsking = 64;
 
@@ -32,6 +35,23 @@ Bytes replay_key(const UserId& user, NetworkId network) {
   return tagged_key(kReplayTag, id);
 }
 
+// 'w', the own block's height.
+Bytes awaited_key(std::uint64_t height) {
+  Bytes id;
+  append_be64(id, height);
+  return tagged_key(kAwaitedTag, id);
+}
+
+// The block's header and the memberships it waits for.
+Bytes encode_awaited(const SignedHeader& header, const std::set<std::pair<NodeId, Hash>>& waiting) {
+  Writer w;
+  w.u8(kCodecVersion);
+  Codec<SignedHeader>::write(w, header);
+  w.varint(waiting.size());
+  for (const auto& [node, hash] : waiting) w.fixed(hash);
+  return w.take();
+}
+
 Bytes encode_sequence(std::uint64_t seq) {
   Writer w;
   w.varint(seq);
@@ -48,7 +68,11 @@ IndexNode::IndexNode(Env& env, TopologyPtr topology)
       consensus_(topology_->consensus_of(network_)),
       follower_(env, *topology_, network_),
       outbox_(env, topology_->params(), kOutboxTag),
-      tick_(kTickTag, kRetryTickQuantumUs) {
+      tick_(kTickTag, kRetryTickQuantumUs),
+      index_chain_(
+          env, topology_, kIndexChainTag,
+          [this](WriteBatch& b, const std::vector<IndexTx>& txs) { apply_index(b, txs); },
+          [this](const std::vector<Hash>& txs) { on_index_committed(txs); }) {
   MHR_ASSERT(topology_->node(env.self()).role == NodeRole::kIndex);
   MHR_ASSERT(follower_.contact().group() == consensus_);
   outbox_.set_group(&follower_.contact());
@@ -82,6 +106,35 @@ void IndexNode::start() {
   });
   follower_.request_catch_up();
   tick_.want(env_, env_.now_us());
+  if (chained()) {
+    index_chain_.start();
+    load_awaited();
+  }
+}
+
+// Own blocks stored before a restart whose memberships had not committed:
+// still acknowledged only once they have.
+void IndexNode::load_awaited() {
+  std::vector<std::uint64_t> done;
+  env_.store().scan_prefix(Table::kPending, Bytes{kAwaitedTag}, [&](ByteView k, ByteView v) {
+    Reader r(v);
+    r.version();
+    SignedHeader header = Codec<SignedHeader>::read(r);
+    std::set<std::pair<NodeId, Hash>> waiting;
+    const std::size_t n = r.count(kMaxIndexBlockTxs, Hash::kSize);
+    for (std::size_t i = 0; i < n && r.ok(); ++i) {
+      const Hash h = r.fixed_as<Hash>();
+      if (!index_chain_.is_committed(h)) waiting.emplace(env_.self(), h);
+    }
+    MHR_ASSERT_MSG(k.size() == 9 && !r.finish_error(), "stored awaited block does not decode");
+    const std::uint64_t height = read_be64(k.subspan(1));
+    announcing_[height] = {std::move(header), std::move(waiting)};
+    follower_.defer(height);
+    done.push_back(height);
+    return true;
+  });
+  for (std::uint64_t h : done)
+    if (announcing_.at(h).waiting.empty()) announced(env_.self(), Hash{});
 }
 
 void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
@@ -89,6 +142,7 @@ void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
 }
 
 void IndexNode::on_message(NodeId from, const Message& message) {
+  if (chained() && index_chain_.on_message(from, message)) return;
   std::visit(
       [&](const auto& m) {
         using T = std::decay_t<decltype(m)>;
@@ -128,7 +182,8 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
   WriteBatch batch;
   chain_.put_header(batch, d.header);
   std::map<NetworkId, BlockDelivery> forwards;
-  std::vector<UserId> registered;  // new here: told to the other index nodes at once
+  // New here: told to the other index nodes at once (user, record node).
+  std::vector<std::pair<UserId, NodeId>> registered;
   for (const ProvenEntry& pe : d.entries) {
     if (entry_error(pe, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
@@ -138,7 +193,7 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       // Sparse: every registration is news, also of a user known here, so
       // that every other network replays the user's chain to its new node.
       const bool fresh = learn_registration(batch, reg->user, network_);
-      if (fresh || sparse()) registered.push_back(reg->user);
+      if (fresh || sparse()) registered.emplace_back(reg->user, reg->node);
       // New here, known elsewhere: records may have been written here for
       // the user before this node forwarded them (its flag said "nowhere").
       if (fresh && sparse())
@@ -166,10 +221,37 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
     env_.count(Counter::kRecordsForwarded, static_cast<std::int64_t>(delivery.entries.size()));
     sent.push_back(hand_off(batch, topology_->index_of(target), delivery, std::nullopt));
   }
+  std::set<std::pair<NodeId, Hash>> waiting;
+  if (chained()) {
+    // The block's header is anchored on the index chain, its registrations
+    // become memberships there.
+    // Anchors wait while the index chain is far behind (it stopped).
+    if (index_chain_.pending() < kMaxIndexPending / 2)
+      index_chain_.submit(batch, Anchor{network_, header.height, header_hash(header)});
+    for (const auto& [user, node] : registered) {
+      const IndexTx tx = Membership{user, network_, node};
+      index_chain_.submit(batch, tx);
+      const Hash h = index_tx_hash(tx);
+      if (!index_chain_.is_committed(h)) waiting.emplace(env_.self(), h);
+    }
+    if (!waiting.empty())
+      batch.put(Table::kPending, awaited_key(header.height), encode_awaited(d.header, waiting));
+  }
   env_.store().write(batch);
   for (const HandoffKey& key : sent) transmit(handoffs_.at(key));
-  std::set<std::pair<NodeId, Hash>> waiting = announce(registered);
-  if (waiting.empty()) return ChainFollower::Applied::kStored;
+  if (chained()) {
+    index_chain_.flush();
+    // A single index node commits at once, before this block waits.
+    std::erase_if(waiting, [&](const auto& w) { return index_chain_.is_committed(w.second); });
+  } else {
+    std::vector<UserId> users;
+    for (const auto& [user, node] : registered) users.push_back(user);
+    waiting = announce(users);
+  }
+  if (waiting.empty()) {
+    if (chained()) forget_awaited(header.height);
+    return ChainFollower::Applied::kStored;
+  }
   announcing_[header.height] = {d.header, std::move(waiting)};
   return ChainFollower::Applied::kStoredAckLater;
 }
@@ -190,15 +272,47 @@ std::set<std::pair<NodeId, Hash>> IndexNode::announce(const std::vector<UserId>&
 void IndexNode::on_ack(NodeId from, const Ack& ack) {
   outbox_.on_ack(from, ack);
   on_handoff_ack(from, ack);
+  announced(from, ack.message_hash);
+}
+
+void IndexNode::announced(NodeId from, const Hash& hash) {
   for (auto it = announcing_.begin(); it != announcing_.end();) {
-    it->second.waiting.erase({from, ack.message_hash});
+    it->second.waiting.erase({from, hash});
     if (it->second.waiting.empty()) {
       follower_.ack(leader(), it->second.header);
+      if (chained()) forget_awaited(it->first);
       it = announcing_.erase(it);
     } else {
       ++it;
     }
   }
+}
+
+// ---- the index chain ------------------------------------------------------------------------
+
+void IndexNode::forget_awaited(std::uint64_t height) {
+  if (!env_.store().get(Table::kPending, awaited_key(height))) return;
+  WriteBatch batch;
+  batch.del(Table::kPending, awaited_key(height));
+  env_.store().write(batch);
+}
+
+// Memberships go into the table in chain order, on every index node alike
+// (the table is the index chain replayed); a user of this network who
+// registered elsewhere is owed the chain written here (as on_membership).
+void IndexNode::apply_index(WriteBatch& batch, const std::vector<IndexTx>& txs) {
+  for (const IndexTx& tx : txs) {
+    const auto* m = std::get_if<Membership>(&tx);
+    if (!m) continue;  // anchors: the index chain keeps them
+    learn_registration(batch, m->user, m->network);
+    if (sparse() && m->network != network_ && table_.contains(m->user, network_))
+      owe_replay(batch, m->user, m->network);
+  }
+}
+
+void IndexNode::on_index_committed(const std::vector<Hash>& txs) {
+  for (const Hash& h : txs) announced(env_.self(), h);
+  if (busy()) tick_.want(env_, env_.now_us() + params().retry_timeout_us);
 }
 
 // True when the user is new in that network.
@@ -427,7 +541,11 @@ void IndexNode::tick_replays(TimeUs now, TimeUs& next) {
 
 // ---- retries ------------------------------------------------------------------------------
 
-void IndexNode::on_timer(TimerId id, std::uint64_t) {
+void IndexNode::on_timer(TimerId id, std::uint64_t tag) {
+  if (tag == kIndexChainTag) {
+    index_chain_.on_timer(id);
+    return;
+  }
   if (tick_.fired(id)) on_tick();
 }
 

@@ -1,9 +1,10 @@
 // IndexNode: an edge network's member of the index chain network. It keeps
-// the inter-network sharing table (user -> networks), tells the other index
-// nodes where users register, answers presence for users registered in
-// other networks, forwards their records to those networks' index nodes,
-// relays records forwarded to its own network to its consensus node, and
-// routes cross-network history requests. It acts only through Env.
+// the inter-network sharing table (user -> networks), orders where users
+// register and which edge headers were certified on the index chain with
+// the other index nodes (or, with index_order direct, tells them), answers presence for users
+// registered in other networks, forwards their records to those networks' index nodes, relays
+// records forwarded to its own network to its consensus node, and routes cross-network history
+// requests. It acts only through Env.
 #pragma once
 
 #include <map>
@@ -15,6 +16,7 @@
 #include "common/outbox.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
+#include "index_node/index_chain.hpp"
 #include "index_node/network_table.hpp"
 
 namespace mhr {
@@ -29,8 +31,13 @@ class IndexNode final : public NodeLogic {
   void on_client(ClientRequestId id, const ClientRequest& request) override;
 
   const NetworkTable& table() const { return table_; }
-  // Work still to do: hand-offs, replays and messages not yet acknowledged.
-  bool busy() const { return !handoffs_.empty() || !replays_.empty() || outbox_.size() > 0; }
+  const IndexChain& index_chain() const { return index_chain_; }
+  // Work still to do: hand-offs, replays, messages not yet acknowledged and
+  // index transactions not yet committed.
+  bool busy() const {
+    return !handoffs_.empty() || !replays_.empty() || outbox_.size() > 0 ||
+           (chained() && index_chain_.busy());
+  }
 
  private:
   // A delivery this node must hand on: to another network's index node
@@ -67,6 +74,10 @@ class IndexNode final : public NodeLogic {
   void on_forwarded_delivery(NodeId from, const BlockDelivery& d);
   void on_handoff_ack(NodeId from, const Ack& ack);
   void on_membership(NodeId from, const MembershipUpdate& m);
+  // A committed index block's transactions, and then their hashes.
+  void apply_index(WriteBatch& batch, const std::vector<IndexTx>& txs);
+  void on_index_committed(const std::vector<Hash>& txs);
+  bool chained() const { return params().index_order == IndexOrder::kChain; }
   void on_presence_query(const PresenceQuery& q);
   template <class Request>  // HistoryRequest, BlobRequest
   void route_across(NodeId from, const Request& req);
@@ -106,14 +117,21 @@ class IndexNode final : public NodeLogic {
   std::map<HandoffKey, Handoff> handoffs_;
   std::map<ReplayKey, Replay> replays_;
   // Own blocks with registrations: acknowledged to the consensus node only
-  // once every index node has the news, so that a registration confirmed to
-  // its record node is known to every network that may write for the user.
+  // once every index node has the news (their memberships are committed on
+  // the index chain, or every index node acknowledged them), so that a
+  // registration confirmed to its record node is known to every network
+  // that may write for the user. Waits for (peer, message) or (self, tx).
   struct Announcing {
     SignedHeader header;
     std::set<std::pair<NodeId, Hash>> waiting;
   };
   std::map<std::uint64_t, Announcing> announcing_;
+  void announced(NodeId from, const Hash& hash);
+  // Own blocks waiting for their memberships are durable (kPending 'w').
+  void load_awaited();
+  void forget_awaited(std::uint64_t height);
   TickTimer tick_;
+  IndexChain index_chain_;
 };
 
 }  // namespace mhr

@@ -49,6 +49,13 @@ void bundle(ByteView in) {
   FUZZ_CHECK(w.take() == Bytes(in.begin(), in.end()));
 }
 
+void index_body(ByteView in) {
+  auto v = decode_index_body(in);
+  if (!v.ok()) return;
+  FUZZ_CHECK(v.value().size() <= kMaxIndexBlockTxs);
+  FUZZ_CHECK(encode_index_body(v.value()) == Bytes(in.begin(), in.end()));
+}
+
 using Decoder = void (*)(ByteView);
 constexpr Decoder kDecoders[] = {
     round_trip<Message>,
@@ -65,6 +72,7 @@ constexpr Decoder kDecoders[] = {
     round_trip<OffChainRef>,
     block_body,
     bundle,
+    index_body,
 };
 
 }  // namespace

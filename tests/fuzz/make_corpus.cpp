@@ -133,6 +133,7 @@ enum MessageSelector : std::uint8_t {
   kOffChainRef,
   kBlockBody,
   kBundle,
+  kIndexBody,
 };
 
 void messages_corpus(const fs::path& dir) {
@@ -178,6 +179,8 @@ void messages_corpus(const fs::path& dir) {
       BlockFetch{4, 2},
       CommittedBlock{b.header, SharedBytes(Bytes(64, 3))},
       Forwarded{NodeId{2}, SharedBytes(encode(Message{StoreRequest{rec}}))},
+      IndexSubmit{{Membership{rec.user, NetworkId{1}, NodeId{2}},
+                   Anchor{NetworkId{1}, 7, header_hash(b.header.header)}}},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
     write_case(dir,
@@ -249,6 +252,9 @@ void messages_corpus(const fs::path& dir) {
   bundle.add(encode(Message{StoreRequest{rec}}));
   bundle.add(encode(Message{BlockDelivery{b.header, b.entries, NodeId{2}}}));
   write_case(dir, "bundle", kBundle, bundle.take());
+  write_case(dir, "index-body", kIndexBody,
+             encode_index_body({Membership{rec.user, NetworkId{0}, NodeId{1}},
+                                Anchor{NetworkId{0}, 3, header_hash(b.header.header)}}));
 }
 
 void verify_corpus(const fs::path& dir) {

@@ -6,8 +6,8 @@
 #include <memory>
 #include <set>
 
+#include "common/bft/agreement.hpp"
 #include "common/signer.hpp"
-#include "consensus_node/bft/agreement.hpp"
 
 using namespace mhr;
 
@@ -43,7 +43,7 @@ class Group {
     std::vector<ValidatorSet::Member> members;
     for (std::size_t i = 0; i < n; ++i) members.push_back({ids[i], signers[i]->public_key()});
     validators.members = members;
-    validators.quorum = n == 1 ? 1 : 2 * ((n - 1) / 3) + 1;
+    validators.quorum = bft_quorum(n);
     for (std::size_t i = 0; i < n; ++i) replicas.push_back(make(i));
     for (auto& r : replicas) r->load(std::nullopt, std::nullopt);
     decided.resize(n);
@@ -147,6 +147,19 @@ bool is_commit_vote(const Message& m) {
 }
 
 }  // namespace
+
+TEST_CASE("agreement: the quorum makes two quorums meet in an honest replica for any n") {
+  CHECK(bft_quorum(1) == 1);
+  CHECK(bft_quorum(2) == 2);
+  CHECK(bft_quorum(3) == 2);
+  CHECK(bft_quorum(4) == 3);
+  CHECK(bft_quorum(7) == 5);
+  for (std::size_t n = 1; n <= kMaxGroupReplicas; ++n) {
+    const std::size_t f = (n - 1) / 3, q = bft_quorum(n);
+    CHECK(q <= n - f);          // live with f replicas silent
+    CHECK(2 * q >= n + f + 1);  // two quorums share f+1 replicas
+  }
+}
 
 TEST_CASE("agreement: four replicas commit the leader's block with a quorum certificate") {
   Group g(4);

@@ -470,7 +470,7 @@ TEST_CASE("scenario: consensus groups of 3f+1 replicas and Byzantine replicas") 
       "duration: 10s\ntopology: {networks: 1, record_nodes: 2, consensus_nodes: 4}\n"
       "workload: {users: 5, record_rate: 1}\n";
   refuses(base + "faults: {byzantine: [{node: net0.r0, behaviour: equivocate}]}\n",
-          "faults.byzantine.0.node", "not a consensus node");
+          "faults.byzantine.0.node", "not a consensus node (net<n>.c<k>) or an index node");
   refuses(base + "faults: {byzantine: [{node: net0.c1, behaviour: forged_presence}]}\n",
           "faults.byzantine.0.node", "not a record node");
   refuses(base + "faults: {byzantine: [{node: net0.i, behaviour: replay_old}]}\n",
@@ -479,4 +479,23 @@ TEST_CASE("scenario: consensus groups of 3f+1 replicas and Byzantine replicas") 
           "faults.byzantine.0.behaviour", "unknown behaviour");
   refuses(base + "faults: {byzantine: [{node: net0.c4, behaviour: equivocate}]}\n",
           "faults.byzantine.0.node", "unknown node");
+}
+
+TEST_CASE("scenario: the index order, and Byzantine index nodes as index chain replicas") {
+  const std::string base =
+      "duration: 10s\nworkload: {users: 5, record_rate: 1}\n"
+      "topology: {networks: 4, record_nodes: 2";
+  CHECK(load_text(base + "}\n").protocol.index_order == IndexOrder::kChain);
+  CHECK(load_text(base + ", index_order: direct}\n").protocol.index_order == IndexOrder::kDirect);
+  auto s =
+      load_text(base + "}\nfaults: {byzantine: [{node: net2.i, behaviour: withhold_votes}]}\n");
+  REQUIRE(s.byzantine.size() == 1);
+  CHECK(s.layout.role_of(s.byzantine[0].node) == NodeRole::kIndex);
+  auto e = expect_config_error([&] { load_text(base + ", index_order: gossip}\n"); });
+  CHECK(e.key == "topology.index_order");
+  e = expect_config_error([&] {
+    load_text(base + "}\nfaults: {byzantine: [{node: net0.i, behaviour: wrong_holders}]}\n");
+  });
+  CHECK(e.key == "faults.byzantine.0.behaviour");
+  CHECK(contains(e.what(), "an index node's behaviours"));
 }

@@ -278,6 +278,33 @@ TEST_CASE("messages: consensus group messages round-trip") {
   CHECK(header_signing_bytes(header_hash(h), 0) != header_signing_bytes(header_hash(h), 5));
 }
 
+TEST_CASE("messages: index transactions, bodies and IndexSubmit round-trip") {
+  const UserId user = test::user_from_byte(3);
+  const IndexTx member = Membership{user, NetworkId{2}, NodeId{9}};
+  const IndexTx anchor = Anchor{NetworkId{1}, 1ull << 33, sha256(as_bytes("header"))};
+  check_round_trip(IndexSubmit{{member, anchor}});
+  check_round_trip(IndexSubmit{});
+  CHECK(index_tx_network(member) == NetworkId{2});
+  CHECK(index_tx_network(anchor) == NetworkId{1});
+  // Another record node of the same network is another membership.
+  CHECK(index_tx_hash(member) != index_tx_hash(Membership{user, NetworkId{2}, NodeId{10}}));
+  const std::vector<IndexTx> txs{member, anchor};
+  const Bytes body = encode_index_body(txs);
+  auto back = decode_index_body(body);
+  REQUIRE(back.ok());
+  CHECK(back.value() == txs);
+  BlockHeader h;
+  h.entry_count = 2;
+  h.merkle_root = index_merkle_root(txs);
+  CHECK(index_body_matches(h, txs));
+  CHECK_FALSE(index_body_matches(h, {anchor, member}));  // the order is committed
+  // An unknown kind and a truncated body are refused.
+  Bytes unknown = body;
+  unknown[2] = 7;
+  CHECK(decode_index_body(unknown).error() == DecodeError::kUnknownType);
+  CHECK_FALSE(decode_index_body(ByteView(body).first(body.size() - 1)).ok());
+}
+
 TEST_CASE("messages: prepare signatures in a certificate must be in signer order") {
   PreparedCert cert{1, BlockHeader{}, {{NodeId{4}, Signature{}}, {NodeId{1}, Signature{}}}};
   Writer w;

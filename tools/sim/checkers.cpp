@@ -8,6 +8,7 @@
 #include "common/chain_store.hpp"
 #include "common/entry.hpp"
 #include "consensus_node/block_body.hpp"
+#include "index_node/index_chain.hpp"
 
 namespace mhr {
 
@@ -29,6 +30,7 @@ class Checker {
     for (const NodeInfo& node : in_.topology.nodes())
       if (node.role == NodeRole::kRecord) check_record_node(node.id);
     check_durability();
+    if (in_.topology.params().index_order == IndexOrder::kChain) check_index_chain();
     result_.records_committed = committed_.records.size();
     return result_;
   }
@@ -173,6 +175,62 @@ class Checker {
         if (!held_[n].contains(h))
           violation("durability: record " + h.short_hex() + " of user " + r.user.short_hex() +
                     " missing from " + in_.name_of(n));
+    }
+  }
+
+  // The index nodes agree on every index header they both committed; the
+  // longest chain has a membership for every committed registration's
+  // network (once the run is quiet: memberships in flight are reported as
+  // work in flight).
+  void check_index_chain() {
+    std::vector<Hash> headers;  // by height, as first seen
+    std::vector<NodeId> seen_by;
+    NodeId longest;
+    for (NodeId node : in_.topology.index_nodes()) {
+      if (in_.faulty.contains(node)) continue;
+      const Store& store = in_.store_of(node);
+      for (std::uint64_t h = 0;; ++h) {
+        auto sh = store.get(Table::kIndexChain, index_header_key(h));
+        if (!sh) break;
+        auto decoded = decode<SignedHeader>(*sh);
+        if (!decoded.ok()) {
+          violation(in_.name_of(node) + "'s index header " + std::to_string(h) +
+                    " does not decode");
+          break;
+        }
+        const Hash hash = header_hash(decoded->header);
+        if (h == headers.size()) {
+          headers.push_back(hash);
+          seen_by.push_back(node);
+          longest = node;
+        } else if (headers[h] != hash) {
+          violation("fork: " + in_.name_of(node) + " and " + in_.name_of(seen_by[h]) +
+                    " committed different index headers at height " + std::to_string(h));
+          break;
+        }
+      }
+    }
+    std::set<std::pair<UserId, NetworkId>> members;
+    const Store& store = in_.store_of(longest);
+    for (std::uint64_t h = 0; h < headers.size(); ++h) {
+      auto body = store.get(Table::kIndexChain, index_body_key(h));
+      auto txs = body ? decode_index_body(*body) : decode_index_body({});
+      if (!txs.ok()) {
+        violation("index block " + std::to_string(h) + " on " + in_.name_of(longest) +
+                  " is missing or does not decode");
+        continue;
+      }
+      for (const IndexTx& tx : txs.value())
+        if (const auto* m = std::get_if<Membership>(&tx)) members.emplace(m->user, m->network);
+    }
+    for (const auto& [user, nodes] : committed_.registered_at) {
+      for (NodeId n : nodes) {
+        const NetworkId net = in_.topology.network_of(n);
+        if (in_.faulty.contains(in_.topology.index_of(net))) continue;
+        if (!members.contains({user, net}))
+          violation("registration of user " + user.short_hex() + " at " + in_.name_of(n) +
+                    " is not on the index chain");
+      }
     }
   }
 

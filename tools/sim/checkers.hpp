@@ -6,7 +6,10 @@
 //  * integrity: every user's chain is continuous on every holder, and every
 //    stored record is one the network committed;
 //  * agreement: no two replicas of a network committed different headers at
-//    one height, and every member of a network holds the same headers.
+//    one height, and every member of a network holds the same headers;
+//  * index chain: no two index nodes committed different index headers at
+//    one height, and every committed registration's network is a
+//    membership of its user on the index chain.
 #pragma once
 
 #include <functional>

@@ -7,6 +7,7 @@
 #include "common/sim/rng.hpp"
 #include "consensus_node/consensus_node.hpp"
 #include "edge_node/record_node.hpp"
+#include "index_node/index_node.hpp"
 
 namespace mhr {
 
@@ -217,6 +218,11 @@ class LyingEnv final : public Env {
           return;
         break;
       case B::kBadSignatures:
+        // An index node lies as an index chain replica: the edge blocks it
+        // forwards stay intact (a Byzantine forwarder is another matter).
+        if (std::holds_alternative<BlockDelivery>(m) &&
+            topology_->node(inner_.self()).role == NodeRole::kIndex)
+          break;
         if (auto bad = damaged(m)) message = make_message(std::move(*bad));
         break;
       case B::kEquivocate:
@@ -336,9 +342,14 @@ class ByzantineNode final : public NodeLogic {
 
  private:
   static std::unique_ptr<NodeLogic> honest(Env& env, TopologyPtr topology) {
-    if (topology->node(env.self()).role == NodeRole::kRecord)
-      return std::make_unique<RecordNode>(env, std::move(topology));
-    MHR_ASSERT(topology->node(env.self()).role == NodeRole::kConsensus);
+    switch (topology->node(env.self()).role) {
+      case NodeRole::kRecord:
+        return std::make_unique<RecordNode>(env, std::move(topology));
+      case NodeRole::kIndex:  // a replica of the index chain
+        return std::make_unique<IndexNode>(env, std::move(topology));
+      case NodeRole::kConsensus:
+        break;
+    }
     return std::make_unique<ConsensusNode>(env, std::move(topology));
   }
 

@@ -313,7 +313,7 @@ void SimRun::check() {
   // A lying record node's store is checked like any other: what it says
   // must not get it a record it should not hold, nor cost it one.
   for (const Scenario::ByzantineReplica& b : s_.byzantine)
-    if (s_.layout.role_of(b.node) == NodeRole::kConsensus) in.faulty.insert(b.node);
+    if (s_.layout.role_of(b.node) != NodeRole::kRecord) in.faulty.insert(b.node);
   CheckResult result = check_stores(in, kMaxViolationList);
   for (std::string& m : result.messages) add_violation(summary_, std::move(m));
   summary_.violations = result.violations;

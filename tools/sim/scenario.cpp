@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/assert.hpp"
+#include "common/bft/agreement.hpp"
 #include "common/blob.hpp"
 #include "common/config.hpp"
 #include "common/entry.hpp"
@@ -349,7 +350,11 @@ void for_each_item(const ConfigNode& seq, F&& f) {
 }
 
 void parse_topology(const ConfigNode& t, Scenario& s) {
-  t.allow_only({"networks", "record_nodes", "record_nodes_per_network", "consensus_nodes"});
+  t.allow_only(
+      {"networks", "record_nodes", "record_nodes_per_network", "consensus_nodes", "index_order"});
+  if (auto o = t.optional("index_order"))
+    s.protocol.index_order =
+        o->as_enum({"chain", "direct"}) == "chain" ? IndexOrder::kChain : IndexOrder::kDirect;
   auto nets = t.optional("networks");
   auto per = t.optional("record_nodes");
   auto list = t.optional("record_nodes_per_network");
@@ -690,16 +695,22 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
                      "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
                      "wrong_holders, leak_records, forged_presence, replay_old)");
     const NodeRole role = s.layout.role_of(r.node);
-    if (r.behaviour == Scenario::Byzantine::kForgedPresence) {
+    using B = Scenario::Byzantine;
+    if (r.behaviour == B::kForgedPresence) {
       if (role != NodeRole::kRecord)
         node.fail("'" + node.as_string() + "' is not a record node (net<n>.r<k>)");
-    } else if (r.behaviour == Scenario::Byzantine::kReplayOld) {
+    } else if (r.behaviour == B::kReplayOld) {
       if (role == NodeRole::kIndex)
         node.fail("'" + node.as_string() +
-                  "' is an index node: replay_old is for record and "
-                  "consensus nodes");
+                  "' is an index node: replay_old is for record and consensus nodes");
+    } else if (role == NodeRole::kIndex) {
+      // An index node lies only as a replica of the index chain.
+      if (r.behaviour != B::kEquivocate && r.behaviour != B::kWithholdVotes &&
+          r.behaviour != B::kBadSignatures)
+        behaviour.fail("an index node's behaviours are equivocate, withhold_votes, bad_signatures");
     } else if (role != NodeRole::kConsensus) {
-      node.fail("'" + node.as_string() + "' is not a consensus node (net<n>.c<k>)");
+      node.fail("'" + node.as_string() +
+                "' is not a consensus node (net<n>.c<k>) or an index node (net<n>.i)");
     }
     s.byzantine.push_back(r);
   });
@@ -837,9 +848,8 @@ Topology make_topology(const Scenario& s, const ProtocolParams& params,
       n.consensus_nodes.push_back(c);
       n.validators.members.push_back({c, keys[c.value]});
     }
-    // n = 3f+1 replicas tolerate f faults with a quorum of 2f+1.
-    const std::size_t f = (l.consensus_count - 1) / 3;
-    n.validators.quorum = l.consensus_count == 1 ? 1 : 2 * f + 1;
+    // Two quorums meet in an honest replica for any n (2f+1 when n = 3f+1).
+    n.validators.quorum = bft_quorum(l.consensus_count);
     n.index_node = NodeId{l.index};
     networks.push_back(std::move(n));
   }

@@ -25,9 +25,12 @@ inline constexpr std::uint8_t kPendingSync = 'h';          // record: 'h' user -
 inline constexpr std::uint8_t kParkedRecord = 'u';  // record: 'u' record key -> Record, place
 inline constexpr std::uint8_t kOutgoingOwn = 'o';   // consensus: 'o' be64 height -> ""
 inline constexpr std::uint8_t kForeign = 'f';       // consensus: 'f' header key, hash -> Message
-inline constexpr std::uint8_t kAgreement = 'b';     // consensus replica: 'b' -> its PBFT state
 inline constexpr std::uint8_t kOutbox = 'm';        // index: 'm' be32 to, hash -> Message
-inline constexpr std::uint8_t kHandoff = 'd';  // index: 'd' be32 to, header key, hash -> hand-off
-inline constexpr std::uint8_t kReplay = 'p';   // index: 'p' be32 network, user -> varint seq
+inline constexpr std::uint8_t kHandoff = 'd';    // index: 'd' be32 to, header key, hash -> hand-off
+inline constexpr std::uint8_t kReplay = 'p';     // index: 'p' be32 network, user -> varint seq
+inline constexpr std::uint8_t kAgreement = 'b';  // consensus: 'b' -> PBFT state
+inline constexpr std::uint8_t kIndexAgreement = 'c';  // index: 'c' -> index chain PBFT state
+inline constexpr std::uint8_t kIndexSubmit = 'i';     // index: 'i' tx hash -> IndexTx
+inline constexpr std::uint8_t kAwaited = 'w';         // index: 'w' be64 height -> header, tx hashes
 
 }  // namespace mhr::layout

@@ -349,12 +349,6 @@ class TableCheck {
             return fail(Table::kPending, key, "malformed key"), false;
           delivery(key, value, id);
           break;
-        case layout::kAgreement:
-          // A replica's view, votes sent and prepared block: what it may
-          // still vote on after a restart (docs/CONSENSUS.md).
-          if (!id.empty() || value.empty() || value.size() > 2 * kMaxMessageBytes)
-            fail(Table::kPending, key, "malformed agreement state");
-          break;
         case layout::kOutbox:
           if (id.size() != 4 + Hash::kSize)
             return fail(Table::kPending, key, "malformed key"), false;
@@ -382,6 +376,30 @@ class TableCheck {
           r.varint();
           if (id.size() != 4 + UserId::kSize || r.finish_error())
             fail(Table::kPending, key, "malformed replay mark");
+          break;
+        }
+        case layout::kAgreement:
+        case layout::kIndexAgreement:
+          // A replica's view, votes sent and prepared block: what it may
+          // still vote on after a restart (docs/CONSENSUS.md).
+          if (!id.empty() || value.empty() || value.size() > 2 * kMaxMessageBytes)
+            fail(Table::kPending, key, "malformed agreement state");
+          break;
+        case layout::kAwaited: {
+          Reader r(value);
+          r.version();
+          Codec<SignedHeader>::read(r);
+          const std::size_t n = r.count(kMaxIndexBlockTxs, Hash::kSize);
+          for (std::size_t i = 0; i < n && r.ok(); ++i) r.fixed_as<Hash>();
+          if (id.size() != 8 || n == 0 || r.finish_error())
+            fail(Table::kPending, key, "malformed awaited block");
+          break;
+        }
+        case layout::kIndexSubmit: {
+          if (id.size() != Hash::kSize) return fail(Table::kPending, key, "malformed key"), false;
+          auto tx = decode_value<IndexTx>(key, value, "index transaction");
+          if (tx && index_tx_hash(*tx) != Hash::from_view(id))
+            fail(Table::kPending, key, "index transaction does not match its hash");
           break;
         }
         default:

@@ -12,6 +12,7 @@
 #include "common/chain_store.hpp"
 #include "common/verification.hpp"
 #include "consensus_node/block_body.hpp"
+#include "tools/verify/index_chain_check.hpp"
 #include "tools/verify/table_check.hpp"
 
 namespace mhr {
@@ -249,6 +250,7 @@ VerifyReport verify_store(const Store& store, const Topology* topology, unsigned
   });
   // Every other table, and the derived indexes recomputed.
   if (!report.problem) report.problem = check_other_tables(store, topology);
+  if (!report.problem) report.problem = check_index_chain(store, topology);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

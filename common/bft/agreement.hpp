@@ -1,6 +1,6 @@
-// Agreement: one replica's part in PBFT over its edge network's chain, one
-// height in flight (docs/CONSENSUS.md): proposals, prepare and commit votes,
-// quorum certificates, view changes. Pure: messages in, messages and
+// Agreement: one replica's part in PBFT over one chain (an edge network's or
+// the index chain), one height in flight (docs/CONSENSUS.md): proposals,
+// prepare and commit votes, quorum certificates, view changes. Pure: messages in, messages and
 // decisions out; no Env, no clock (the caller runs the view timer), no store
 // (the caller stores durable() whenever an output says so, before sending).
 #pragma once
@@ -19,12 +19,17 @@ namespace mhr {
 struct GroupConfig {
   NetworkId network;
   std::vector<ValidatorSet::Member> replicas;  // the leader of view v is replicas[v % n]
-  std::size_t quorum = 1;                      // 2f+1 (1 for a single replica)
+  std::size_t quorum = 1;                      // bft_quorum(replicas.size())
   NodeId self;
   // Whether a body is the one a header commits to (its Merkle root): the
   // agreement keeps bodies opaque.
   std::function<bool(const BlockHeader&, ByteView body)> body_matches;
 };
+
+// The quorum of a group of n replicas tolerating f = (n-1)/3 faulty ones:
+// floor((n+f)/2)+1, so that two quorums share more than f replicas, one of
+// them honest (2f+1 when n = 3f+1; 2 of 2; 2 of 3; 1 of 1).
+std::size_t bft_quorum(std::size_t n);
 
 // The bytes a replica signs to prepare a header in a view.
 Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t height,
@@ -88,6 +93,8 @@ class Agreement {
   // A proposal kept by kLater that may be due now (after a commit or a new view).
   std::optional<std::pair<NodeId, Proposal>> take_later_proposal();
   Output on_vote(NodeId from, const Vote& v);
+  // A Vote, ViewChange or NewView: its output; nullopt for other messages.
+  std::optional<Output> on_message(NodeId from, const Message& m);
   Output on_view_change(NodeId from, const ViewChange& vc);
   Output on_new_view(NodeId from, const NewView& nv);
   // A committed block that came by catch-up, already checked by the caller

@@ -1,4 +1,4 @@
-#include "consensus_node/bft/agreement.hpp"
+#include "common/bft/agreement.hpp"
 
 #include <algorithm>
 
@@ -17,6 +17,12 @@ void drop_body(ViewChange& vc) {
 }
 
 }  // namespace
+
+std::size_t bft_quorum(std::size_t n) {
+  MHR_ASSERT(n >= 1);
+  const std::size_t f = (n - 1) / 3;
+  return (n + f) / 2 + 1;
+}
 
 Bytes prepare_signing_bytes(NetworkId network, std::uint64_t view, std::uint64_t height,
                             const Hash& header_hash) {
@@ -260,6 +266,13 @@ void Agreement::vote(VotePhase phase, std::uint64_t view, const Hash& hash) {
   }
   sent_votes_.push_back(v);
   if (size() > 1) send(std::nullopt, v);
+}
+
+std::optional<Agreement::Output> Agreement::on_message(NodeId from, const Message& m) {
+  if (const auto* v = std::get_if<Vote>(&m)) return on_vote(from, *v);
+  if (const auto* vc = std::get_if<ViewChange>(&m)) return on_view_change(from, *vc);
+  if (const auto* nv = std::get_if<NewView>(&m)) return on_new_view(from, *nv);
+  return std::nullopt;
 }
 
 Agreement::Output Agreement::on_vote(NodeId from, const Vote& v) {
