@@ -171,3 +171,19 @@ TEST_CASE("index chain: one Byzantine index node (f = 1 of 4) causes no fork and
     }
   }
 }
+
+TEST_CASE("index chain: an index node restarting while its registrations await the chain") {
+  // User 0 registers at net1.r1 at 5 s: net1.i crashes around the moment it
+  // applies that block and submits the membership, and restarts.
+  for (const char* at : {"5.01s", "5.03s", "5.06s"}) {
+    const std::uint64_t seed = 36;
+    FlowRun run(std::string(kFour) + "faults:\n  crashes:\n    - {node: net1.i, at: " + at +
+                    ", restart: 7s}\n",
+                seed);
+    INFO("crash at " << at << ", seed " << seed << "\n" << run.violations());
+    CHECK(run.summary.violations == 0);
+    check_flows(run);
+    check_index_chains_agree(run);
+    CHECK(index_node(run, "net1.i")->table().contains(run.user(0), NetworkId{1}));
+  }
+}
