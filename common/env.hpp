@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "common/client_api.hpp"
@@ -70,6 +71,10 @@ class NodeLogic {
   virtual void on_message(NodeId from, const Message& message) = 0;
   virtual void on_timer(TimerId id, std::uint64_t tag) = 0;
   virtual void on_client(ClientRequestId id, const ClientRequest& request) = 0;
+  // What the node still has to do (records waiting to commit, deliveries not
+  // yet acknowledged, ...), in a few words; empty when it is idle. Runs ask
+  // it before they stop, so nothing in flight is mistaken for lost.
+  virtual std::string work_in_flight() const = 0;
 };
 
 }  // namespace mhr

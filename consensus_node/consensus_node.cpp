@@ -169,6 +169,12 @@ void ConsensusNode::on_member_message(NodeId from, const Message& message) {
       message);
 }
 
+std::string ConsensusNode::work_in_flight() const {
+  if (queue_.empty() && outgoing_.empty()) return {};
+  return std::to_string(queue_.size()) + " entries queued, " + std::to_string(outgoing_.size()) +
+         " blocks being delivered";
+}
+
 void ConsensusNode::on_client(ClientRequestId id, const ClientRequest&) {
   env_.reply(id, make_reply(ReplyStatus::kRejected, "consensus nodes take no client requests"));
 }

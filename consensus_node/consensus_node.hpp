@@ -47,6 +47,7 @@ class ConsensusNode final : public NodeLogic {
   const SharingTable& table() const { return table_; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t outgoing() const { return outgoing_.size(); }
+  std::string work_in_flight() const override;
   const Agreement& agreement() const { return agreement_; }
   bool leading() const { return agreement_.leading(); }
 

@@ -161,6 +161,12 @@ RecordNode::RecordNode(Env& env, TopologyPtr topology)
 
 // ---- start: rebuild volatile state from the store ---------------------------
 
+std::string RecordNode::work_in_flight() const {
+  if (pending_.empty() && syncs_.empty() && registrations_.empty()) return {};
+  return std::to_string(pending_.size()) + " records, " + std::to_string(registrations_.size()) +
+         " registrations, " + std::to_string(syncs_.size()) + " history syncs pending";
+}
+
 void RecordNode::start() {
   MHR_ASSERT_MSG(topology_->node(env_.self()).key == env_.signer().public_key(),
                  "node key differs from the topology's");

@@ -42,6 +42,7 @@ class RecordNode final : public NodeLogic {
   std::size_t pending_records() const { return pending_.size(); }
   std::size_t syncs_in_progress() const { return syncs_.size(); }
   std::size_t registrations_pending() const { return registrations_.size(); }
+  std::string work_in_flight() const override;
   const ConsentBook& consent() const { return book_; }
   const AuditLog& audit() const { return audit_; }
   const BlobCustody& blobs() const { return blobs_; }

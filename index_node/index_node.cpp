@@ -137,6 +137,13 @@ void IndexNode::load_awaited() {
     if (announcing_.at(h).waiting.empty()) announced(env_.self(), Hash{});
 }
 
+std::string IndexNode::work_in_flight() const {
+  if (!busy()) return {};
+  return std::to_string(handoffs_.size()) + " hand-offs, " + std::to_string(replays_.size()) +
+         " replays, " + std::to_string(outbox_.size()) + " messages unacknowledged" +
+         (chained() && index_chain_.busy() ? ", index transactions uncommitted" : "");
+}
+
 void IndexNode::on_client(ClientRequestId id, const ClientRequest&) {
   env_.reply(id, make_reply(ReplyStatus::kRejected, "index nodes take no client requests"));
 }

@@ -38,6 +38,7 @@ class IndexNode final : public NodeLogic {
     return !handoffs_.empty() || !replays_.empty() || outbox_.size() > 0 ||
            (chained() && index_chain_.busy());
   }
+  std::string work_in_flight() const override;
 
  private:
   // A delivery this node must hand on: to another network's index node

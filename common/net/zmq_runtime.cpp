@@ -25,8 +25,8 @@
 
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
-#include "common/net/replay_window.hpp"
 #include "common/message_bundle.hpp"
+#include "common/net/replay_window.hpp"
 #include "common/net/signature_prefetch.hpp"
 #include "common/net/verify_memo.hpp"
 #include "common/signer.hpp"
@@ -38,7 +38,8 @@
 // bytes but in the connection: the ZAP handler names every authenticated CURVE key "n<id>" (a node
 // of the deployment) or "c" (a registered client), and libzmq hands that name to us as the
 // "User-Id" property of each frame. Replies to clients go back through the ROUTER as one frame (a
-// ClientReplyFrame).
+// ClientReplyFrame). A client's status query is 'S' and its 8-byte id (big-endian); the runtime
+// answers it at once, without the role, with the role's work_in_flight() as the reply's detail.
 
 namespace mhr {
 
@@ -74,6 +75,7 @@ constexpr int kMaxHeartbeatTtlMs = 6'553'599;  // libzmq's limit
 
 constexpr std::uint8_t kKindNode = 'N';
 constexpr std::uint8_t kKindClient = 'C';
+constexpr std::uint8_t kKindStatus = 'S';
 constexpr std::string_view kClientUserId = "c";
 
 CurveKey decode_curve_key(const std::string& z85, const std::string& what) {
@@ -188,6 +190,8 @@ struct ZmqRuntime::Impl final : Env {
   void send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent);
   void transmit_held();
   void transmit_reply(ClientRequestId id, ClientReply reply);
+  void send_to_client(const std::string& identity, const ClientReplyFrame& frame);
+  void answer_status(const zmq::message_t& identity, const std::vector<zmq::message_t>& parts);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
   // A message or client request taken from the socket, checked and decoded.
@@ -496,12 +500,29 @@ void ZmqRuntime::Impl::transmit_reply(ClientRequestId id, ClientReply reply) {
     log(LogLevel::kWarn, "client request " + std::to_string(id) + ": " + why);
     frame.reply = make_reply(ReplyStatus::kUnavailable, why);
   }
-  zmq::message_t identity(client.identity.data(), client.identity.size());
+  send_to_client(client.identity, frame);
+}
+
+void ZmqRuntime::Impl::send_to_client(const std::string& identity, const ClientReplyFrame& frame) {
+  zmq::message_t to(identity.data(), identity.size());
   zmq::message_t body = frame_of(encode(frame));
   // Unknown identities (the client left) and full queues drop silently.
-  if (!router.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+  if (!router.send(to, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !router.send(body, zmq::send_flags::dontwait))
     ++stats.dropped_queue_full;
+}
+
+void ZmqRuntime::Impl::answer_status(const zmq::message_t& identity,
+                                     const std::vector<zmq::message_t>& parts) {
+  if (parts.size() != 2 || parts[1].size() != 8) {
+    undecodable("status query", DecodeError::kInvalidValue);
+    return;
+  }
+  std::string work = logic->work_in_flight();
+  if (work.size() > kMaxDetailBytes) work.resize(kMaxDetailBytes);
+  send_to_client(identity.to_string(),
+                 ClientReplyFrame{read_be64(view_of(parts[1])),
+                                  make_reply(ReplyStatus::kOk, std::move(work))});
 }
 
 void ZmqRuntime::Impl::log(LogLevel level, std::string_view text) {
@@ -646,6 +667,10 @@ void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::me
   }
   const bool kind_ok = parts.size() >= 2 && parts[0].size() == 1;
   const std::uint8_t kind = parts[0].size() == 1 ? parts[0].data<std::uint8_t>()[0] : 0;
+  if (client && kind_ok && kind == kKindStatus) {
+    answer_status(identity, parts);
+    return;
+  }
   if ((!client && !from) || (kind_ok && kind != (client ? kKindClient : kKindNode))) {
     ++stats.dropped_unknown_sender;
     if (rate_limit_ok(last_drop_log))
@@ -826,6 +851,9 @@ struct ZmqClient::Impl {
 
   // One reply from the socket within the deadline.
   bool receive_one(ClientRequestId& id, ClientReply& reply, SteadyClock::time_point deadline);
+  // The reply to request `want`, keeping the others for receive();
+  // throws std::runtime_error on time-out.
+  ClientReply await(ClientRequestId want, TimeUs timeout_us);
 };
 
 ZmqClient::ZmqClient(const std::string& endpoint, const std::string& server_curve_z85,
@@ -906,15 +934,30 @@ bool ZmqClient::receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_
 }
 
 ClientReply ZmqClient::call(const ClientRequest& request, TimeUs timeout_us) {
-  ClientRequestId want = send(request);
+  return impl_->await(send(request), timeout_us);
+}
+
+std::string ZmqClient::work_in_flight(TimeUs timeout_us) {
+  ClientRequestId id = impl_->next_id++;
+  zmq::message_t kind(&kKindStatus, 1);
+  Bytes id_bytes;
+  append_be64(id_bytes, id);
+  zmq::message_t body = frame_of(std::move(id_bytes));
+  if (!impl_->socket.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+      !impl_->socket.send(body, zmq::send_flags::dontwait))
+    throw std::runtime_error("too many requests queued to '" + impl_->endpoint + "'");
+  return impl_->await(id, timeout_us).detail;
+}
+
+ClientReply ZmqClient::Impl::await(ClientRequestId want, TimeUs timeout_us) {
   auto deadline = SteadyClock::now() + std::chrono::microseconds(std::max<TimeUs>(timeout_us, 0));
   ClientRequestId id = 0;
   ClientReply reply;
-  while (impl_->receive_one(id, reply, deadline)) {
+  while (receive_one(id, reply, deadline)) {
     if (id == want) return reply;
-    impl_->buffered.emplace_back(id, std::move(reply));
+    buffered.emplace_back(id, std::move(reply));
   }
-  throw std::runtime_error("no reply from '" + impl_->endpoint + "' within " +
+  throw std::runtime_error("no reply from '" + endpoint + "' within " +
                            std::to_string(timeout_us / kUsPerMs) + " ms");
 }
 

@@ -76,7 +76,8 @@ class ZmqRuntime {
   std::unique_ptr<Impl> impl_;
 };
 
-// A client of record nodes: a DEALER with its own CURVE key connected to one
+// A client of a node (record nodes take requests; every node answers status
+// queries from its registered clients): a DEALER with its own CURVE key connected to one
 // node. Requests are pipelined; replies are matched by request id.
 // Microseconds since the Unix epoch: the clock of real nodes, and the time
 // a real client puts in its credentials.
@@ -96,6 +97,9 @@ class ZmqClient {
   bool receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_us);
   // send + wait for its reply; throws std::runtime_error on time-out.
   ClientReply call(const ClientRequest& request, TimeUs timeout_us);
+  // Asks the node what work it still has in flight (NodeLogic::work_in_flight):
+  // empty when idle. Throws std::runtime_error on time-out.
+  std::string work_in_flight(TimeUs timeout_us);
 
  private:
   struct Impl;

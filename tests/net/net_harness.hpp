@@ -166,6 +166,7 @@ inline constexpr TimeUs kCommandPollUs = 2 * kUsPerMs;
 class EchoLogic final : public NodeLogic {
  public:
   EchoLogic(Env& env, Observed& seen) : env_(env), seen_(seen) {}
+  std::string work_in_flight() const override { return {}; }
 
   void start() override {
     {

@@ -524,3 +524,47 @@ TEST_CASE("process: mhr submit --blob and get --blob: an image follows its patie
   CHECK(std::string((std::istreambuf_iterator<char>(report)), {}).find("chunk") !=
         std::string::npos);
 }
+
+TEST_CASE("process: a node says what work it has in flight until its records commit") {
+  LiveCluster c("status");
+  const UserId u = c.user(7);
+  const NodeId origin = c.node("net0.r0"), consensus = c.node("net0.c0");
+  c.register_user(origin, u);
+  c.register_user(c.node("net1.r0"), u);
+  // Registrations settle (the index nodes learn them) before the test looks.
+  auto settled = [&](int polls) {
+    std::vector<std::string> busy;
+    for (int i = 0; i < polls; ++i) {
+      busy = c.cluster().work_in_flight(2 * kUsPerSecond);
+      if (busy.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return busy;
+  };
+  std::vector<std::string> busy = settled(100);
+  REQUIRE_MESSAGE(busy.empty(), busy.front());
+
+  // With its consensus node down, the record cannot commit: the origin says so.
+  c.cluster().stop(consensus);
+  ZmqClient& client = c.client(origin);
+  const ClientRequestId sent = client.send(c.as_staff(origin, record_for(u, 1)));
+  std::string origin_work;
+  for (int i = 0; i < 50 && origin_work.empty(); ++i) {
+    for (const std::string& line : c.cluster().work_in_flight(2 * kUsPerSecond))
+      if (line.rfind("net0.r0: ", 0) == 0) origin_work = line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(origin_work == "net0.r0: 1 records, 0 registrations, 0 history syncs pending");
+
+  // Back up, the record commits, reaches the other network, and all is idle.
+  c.cluster().start(consensus);
+  ClientRequestId id = 0;
+  ClientReply reply;
+  REQUIRE(client.receive(id, reply, 30 * kUsPerSecond));
+  CHECK(id == sent);
+  CHECK_MESSAGE(reply.status == ReplyStatus::kOk, reply.detail);
+  busy = settled(100);
+  CHECK_MESSAGE(busy.empty(), (busy.empty() ? "" : busy.front()));
+  CHECK(c.read(c.node("net1.r0"), u).size() == 1);
+  CHECK(c.check().violations == 0);
+}

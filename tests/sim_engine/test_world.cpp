@@ -56,6 +56,7 @@ MessagePtr query(std::uint8_t b = 1) {
 class ToyLogic final : public NodeLogic {
  public:
   ToyLogic(Env& env, Probe* probe, ToyConfig cfg) : env_(env), probe_(probe), cfg_(cfg) {}
+  std::string work_in_flight() const override { return {}; }
 
   void start() override {
     if (probe_) ++probe_->starts;

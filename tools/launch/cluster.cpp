@@ -171,7 +171,9 @@ void Cluster::write_files(const Scenario& s, const ProtocolParams& params) {
     c.listen = listen;
     c.data_dir = p.dir + "/data";
     c.topology_file = topology_file;
-    if (spec.role == NodeRole::kRecord) c.client_keys = {client_keys_.public_z85};
+    // Every node: record nodes take the launcher's requests, and every node
+    // answers its status queries.
+    c.client_keys = {client_keys_.public_z85};
     c.fsync = options_.fsync;
     write_node_config(p.config, c);
     if (auto extra = options_.node_file_extra.find(spec.name);
@@ -268,6 +270,26 @@ void Cluster::wait_ready(TimeUs timeout_us) {
                                  log_file(n.id));
     }
   }
+}
+
+std::vector<std::string> Cluster::work_in_flight(TimeUs timeout_us) {
+  std::vector<std::string> busy;
+  for (const NodeInfo& n : deployment_.topology->nodes()) {
+    if (!running(n.id)) continue;
+    auto& client = status_clients_[n.id.value];
+    if (!client) {
+      const NodeAddress& a = deployment_.address.at(n.id.value);
+      client = std::make_unique<ZmqClient>(a.endpoint, a.curve_z85, client_keys_);
+    }
+    try {
+      std::string what = client->work_in_flight(timeout_us);
+      if (!what.empty()) busy.push_back(name(n.id) + ": " + what);
+    } catch (const std::runtime_error&) {
+      busy.push_back(name(n.id) + ": no answer");
+      client.reset();  // a late answer must not be taken for the next question's
+    }
+  }
+  return busy;
 }
 
 std::string Cluster::data_dir(NodeId node) const {

@@ -17,6 +17,8 @@
 
 namespace mhr {
 
+class ZmqClient;
+
 struct ClusterOptions {
   std::string dir;      // everything of this run lives here
   std::string bin_dir;  // where the node executables are
@@ -45,6 +47,9 @@ class Cluster {
   bool running(NodeId node) const;
   // Waits until every record node answers a client request (or throws).
   void wait_ready(TimeUs timeout_us);
+  // Asks every running node what work it still has in flight: one line
+  // ("name: what") per busy node or node that does not answer in time.
+  std::vector<std::string> work_in_flight(TimeUs timeout_us);
 
   const Deployment& deployment() const { return deployment_; }
   const CurveKeyPair& client_keys() const { return client_keys_; }
@@ -76,6 +81,7 @@ class Cluster {
   CurveKeyPair client_keys_;
   std::unique_ptr<Signer> client_signer_;
   std::vector<Proc> procs_;
+  std::map<std::uint32_t, std::unique_ptr<ZmqClient>> status_clients_;  // made when first asked
   std::vector<std::string> namespaces_;
   std::vector<std::string> veths_;
   std::string bridge_;

@@ -23,6 +23,9 @@ namespace mhr {
 
 namespace {
 
+constexpr TimeUs kStatusTimeoutUs = 2 * kUsPerSecond;
+constexpr TimeUs kSettlePollUs = 100 * kUsPerMs;
+
 using Clock = std::chrono::steady_clock;
 
 TimeUs since(Clock::time_point t0) {
@@ -231,6 +234,28 @@ void add_node_metrics(const Cluster& cluster, RunSummary& summary) {
   summary.records_moved = static_cast<std::uint64_t>(summary.counters["records_migrated"]);
 }
 
+// Clients have their answers, but records may still be crossing networks or
+// reaching holders: waits until every node says it is idle twice in a row
+// (a message between two nodes is someone's unacknowledged work), at most
+// drain_us. Stopping earlier would look like lost records to the checkers.
+void settle(Cluster& cluster, RunSummary& summary, const LaunchOptions& options) {
+  const auto deadline = Clock::now() + std::chrono::microseconds(options.drain_us);
+  std::vector<std::string> busy;
+  for (int idle_polls = 0; idle_polls < 2;) {
+    if (options.interrupted && options.interrupted->load()) return;
+    busy = cluster.work_in_flight(kStatusTimeoutUs);
+    idle_polls = busy.empty() ? idle_polls + 1 : 0;
+    if (idle_polls == 2) return;
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::microseconds(kSettlePollUs));
+  }
+  std::string names;
+  for (std::size_t i = 0; i < busy.size() && i < 3; ++i)
+    names += (names.empty() ? "" : "; ") + busy[i];
+  add_violation(summary, "work still in flight " + std::to_string(options.drain_us / kUsPerSecond) +
+                             " s after the last client reply (" + names + ")");
+}
+
 RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions& options) {
   auto wall_start = Clock::now();
   RunSummary summary;
@@ -248,6 +273,7 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
   cluster.wait_ready(30 * kUsPerSecond);
   WallDriver driver(s, cluster, summary, options);
   driver.run();
+  settle(cluster, summary, options);
   cluster.stop_all();
   add_node_metrics(cluster, summary);
 
@@ -269,8 +295,9 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
                 [&](NodeId n) { return cluster.name(n); },
                 {}};
   CheckResult result = check_stores(in, kMaxViolationList);
+  const std::uint64_t before = summary.violations;
   for (std::string& m : result.messages) add_violation(summary, std::move(m));
-  summary.violations = result.violations;
+  summary.violations = before + result.violations;
   summary.wall_seconds = std::chrono::duration<double>(Clock::now() - wall_start).count();
   return summary;
 }

@@ -18,7 +18,6 @@ namespace mhr {
 // sealed: tools/demo.sh searches the nodes' stores for it.
 inline constexpr std::string_view kPlaintextMarker = "MHR-DEMO-PLAINTEXT";
 
-
 struct LaunchOptions {
   std::string out_dir;
   std::string bin_dir;

@@ -127,30 +127,6 @@ std::string seconds(TimeUs t) {
   return buf;
 }
 
-const char* behaviour_name(Scenario::Byzantine b) {
-  using B = Scenario::Byzantine;
-  switch (b) {
-    case B::kEquivocate:
-      return "equivocate";
-    case B::kWithholdVotes:
-      return "withhold_votes";
-    case B::kWithholdBlocks:
-      return "withhold_blocks";
-    case B::kBadSignatures:
-      return "bad_signatures";
-    case B::kWrongHolders:
-      return "wrong_holders";
-    case B::kLeakRecords:
-      return "leak_records";
-    case B::kForgedPresence:
-      return "forged_presence";
-    case B::kReplayOld:
-      return "replay_old";
-  }
-  MHR_ASSERT_MSG(false, "unknown Byzantine behaviour");
-  return "";
-}
-
 }  // namespace
 
 std::vector<std::string> describe_faults(const Scenario& s) {
@@ -171,7 +147,8 @@ std::vector<std::string> describe_faults(const Scenario& s) {
     out.emplace_back(buf);
   }
   for (const auto& b : s.byzantine)
-    out.push_back(s.layout.name_of(b.node) + " is Byzantine: " + behaviour_name(b.behaviour));
+    out.push_back(s.layout.name_of(b.node) +
+                  " is Byzantine: " + std::string(byzantine_behaviour_name(b.behaviour)));
   return out;
 }
 
@@ -338,6 +315,7 @@ class ByzantineNode final : public NodeLogic {
   void on_client(ClientRequestId id, const ClientRequest& request) override {
     node_->on_client(id, request);
   }
+  std::string work_in_flight() const override { return node_->work_in_flight(); }
   NodeLogic* inner() const { return node_.get(); }
 
  private:

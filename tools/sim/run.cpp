@@ -225,19 +225,7 @@ std::vector<std::string> SimRun::busy_nodes(std::size_t max) {
     const NodeId id{static_cast<std::uint32_t>(i)};
     NodeLogic* logic = honest_logic(world_.logic_of(id));
     if (!logic) continue;  // a node that stays down has nothing in flight
-    std::string what;
-    if (auto* r = dynamic_cast<RecordNode*>(logic)) {
-      if (r->pending_records() || r->syncs_in_progress() || r->registrations_pending())
-        what = std::to_string(r->pending_records()) + " records, " +
-               std::to_string(r->registrations_pending()) + " registrations, " +
-               std::to_string(r->syncs_in_progress()) + " history syncs pending";
-    } else if (auto* c = dynamic_cast<ConsensusNode*>(logic)) {
-      if (c->queued() || c->outgoing())
-        what = std::to_string(c->queued()) + " entries queued, " + std::to_string(c->outgoing()) +
-               " blocks being delivered";
-    } else if (auto* x = dynamic_cast<IndexNode*>(logic)) {
-      if (x->busy()) what = "hand-offs or replays pending";
-    }
+    const std::string what = logic->work_in_flight();
     if (!what.empty()) busy.push_back(s_.layout.name_of(id) + ": " + what);
   }
   return busy;

@@ -31,6 +31,41 @@ std::string_view scenario_mode_name(ScenarioMode m) {
   return "?";
 }
 
+namespace {
+
+constexpr std::pair<std::string_view, Scenario::Byzantine> kByzantineBehaviours[] = {
+    {"equivocate", Scenario::Byzantine::kEquivocate},
+    {"withhold_votes", Scenario::Byzantine::kWithholdVotes},
+    {"withhold_blocks", Scenario::Byzantine::kWithholdBlocks},
+    {"bad_signatures", Scenario::Byzantine::kBadSignatures},
+    {"wrong_holders", Scenario::Byzantine::kWrongHolders},
+    {"leak_records", Scenario::Byzantine::kLeakRecords},
+    {"forged_presence", Scenario::Byzantine::kForgedPresence},
+    {"replay_old", Scenario::Byzantine::kReplayOld},
+};
+
+}  // namespace
+
+std::string_view byzantine_behaviour_name(Scenario::Byzantine b) {
+  for (const auto& [name, value] : kByzantineBehaviours)
+    if (value == b) return name;
+  MHR_ASSERT_MSG(false, "a Byzantine behaviour without a name");
+  return {};
+}
+
+std::optional<Scenario::Byzantine> parse_byzantine_behaviour(std::string_view name) {
+  for (const auto& [key, value] : kByzantineBehaviours)
+    if (key == name) return value;
+  return std::nullopt;
+}
+
+std::string byzantine_behaviour_names() {
+  std::string out;
+  for (const auto& [name, value] : kByzantineBehaviours)
+    out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
 std::optional<ScenarioMode> parse_scenario_mode(std::string_view name) {
   if (name == "broadcast") return ScenarioMode::kBroadcast;
   if (name == "table") return ScenarioMode::kTable;
@@ -667,16 +702,6 @@ void parse_random_faults(const ConfigNode& n, Scenario& s) {
 }
 
 void parse_byzantine(const ConfigNode& list, Scenario& s) {
-  static const std::pair<const char*, Scenario::Byzantine> kBehaviours[] = {
-      {"equivocate", Scenario::Byzantine::kEquivocate},
-      {"withhold_votes", Scenario::Byzantine::kWithholdVotes},
-      {"withhold_blocks", Scenario::Byzantine::kWithholdBlocks},
-      {"bad_signatures", Scenario::Byzantine::kBadSignatures},
-      {"wrong_holders", Scenario::Byzantine::kWrongHolders},
-      {"leak_records", Scenario::Byzantine::kLeakRecords},
-      {"forged_presence", Scenario::Byzantine::kForgedPresence},
-      {"replay_old", Scenario::Byzantine::kReplayOld},
-  };
   for_each_item(list, [&](const ConfigNode& b) {
     b.allow_only({"node", "behaviour"});
     Scenario::ByzantineReplica r;
@@ -684,16 +709,10 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
     r.node = resolve_node(s, node);
     const ConfigNode behaviour = b.required("behaviour");
     const std::string name = behaviour.as_string();
-    bool known = false;
-    for (const auto& [key, value] : kBehaviours) {
-      if (name != key) continue;
-      r.behaviour = value;
-      known = true;
-    }
-    if (!known)
-      behaviour.fail("unknown behaviour '" + name +
-                     "' (equivocate, withhold_votes, withhold_blocks, bad_signatures, "
-                     "wrong_holders, leak_records, forged_presence, replay_old)");
+    const auto parsed = parse_byzantine_behaviour(name);
+    if (!parsed)
+      behaviour.fail("unknown behaviour '" + name + "' (" + byzantine_behaviour_names() + ")");
+    r.behaviour = *parsed;
     const NodeRole role = s.layout.role_of(r.node);
     using B = Scenario::Byzantine;
     if (r.behaviour == B::kForgedPresence) {

@@ -211,6 +211,11 @@ struct Scenario {
   std::size_t node_count() const { return layout.node_count; }
 };
 
+// A Byzantine behaviour's name in scenarios and reports, and back; all names.
+std::string_view byzantine_behaviour_name(Scenario::Byzantine b);
+std::optional<Scenario::Byzantine> parse_byzantine_behaviour(std::string_view name);
+std::string byzantine_behaviour_names();
+
 // Reads, overrides ("key=value", applied before validation) and validates a
 // scenario. Throws ConfigError naming file:line and key.
 Scenario load_scenario(const std::string& path, const std::vector<std::string>& overrides = {});
