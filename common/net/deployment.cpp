@@ -287,9 +287,9 @@ Deployment load_deployment(const std::string& path) {
 
   ProtocolParams params;
   if (auto p = root.optional("protocol")) {
-    p->allow_only({"presence", "replication", "crypto", "block_max_entries", "block_timeout",
-                   "presence_timeout", "retry_timeout", "retry_max_backoff", "max_attempts",
-                   "migration_settle", "migration_rounds", "max_blob_mb"});
+    p->allow_only({"presence", "replication", "crypto", "index_order", "block_max_entries",
+                   "block_timeout", "presence_timeout", "retry_timeout", "retry_max_backoff",
+                   "max_attempts", "migration_settle", "migration_rounds", "max_blob_mb"});
     if (auto v = p->optional("presence"))
       params.presence = v->as_enum({"broadcast", "table"}) == "table" ? PresenceMode::kTable
                                                                       : PresenceMode::kBroadcast;
@@ -299,6 +299,9 @@ Deployment load_deployment(const std::string& path) {
     if (auto v = p->optional("crypto"))
       params.crypto =
           v->as_enum({"real", "modeled"}) == "modeled" ? CryptoMode::kModeled : CryptoMode::kReal;
+    if (auto v = p->optional("index_order"))
+      params.index_order =
+          v->as_enum({"chain", "direct"}) == "direct" ? IndexOrder::kDirect : IndexOrder::kChain;
     params.block_max_entries = static_cast<std::size_t>(p->get_int(
         "block_max_entries", static_cast<std::int64_t>(params.block_max_entries), 1, 1'000'000));
     auto duration = [&](std::string_view key, TimeUs& field) {
@@ -491,6 +494,7 @@ void write_deployment(const std::string& path, const Topology& topology,
   out << YAML::Key << "presence" << YAML::Value << std::string(presence_mode_name(p.presence));
   out << YAML::Key << "replication" << YAML::Value << std::string(replication_name(p.replication));
   out << YAML::Key << "crypto" << YAML::Value << std::string(crypto_mode_name(p.crypto));
+  out << YAML::Key << "index_order" << YAML::Value << std::string(index_order_name(p.index_order));
   out << YAML::Key << "block_max_entries" << YAML::Value << p.block_max_entries;
   out << YAML::Key << "block_timeout" << YAML::Value << format_duration(p.block_timeout_us);
   out << YAML::Key << "presence_timeout" << YAML::Value << format_duration(p.presence_timeout_us);

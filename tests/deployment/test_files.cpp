@@ -197,6 +197,7 @@ TEST_CASE("topology: write and load round trip") {
   p.presence = PresenceMode::kTable;
   p.replication = Replication::kFull;
   p.crypto = CryptoMode::kModeled;
+  p.index_order = IndexOrder::kDirect;  // not the default
   p.block_max_entries = 123;
   p.block_timeout_us = 1500;  // 1.5ms: written as microseconds
   p.presence_timeout_us = 250 * kUsPerMs;
@@ -238,6 +239,7 @@ TEST_CASE("topology: write and load round trip") {
   }
   const ProtocolParams& q = u.params();
   CHECK(q.presence == p.presence);
+  CHECK(q.index_order == IndexOrder::kDirect);
   CHECK(q.replication == p.replication);
   CHECK(q.crypto == p.crypto);
   CHECK(q.block_max_entries == p.block_max_entries);
