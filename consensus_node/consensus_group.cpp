@@ -342,10 +342,12 @@ void ConsensusNode::after_commit(const SignedHeader& qc, std::vector<PlacedEntry
   for (const PlacedEntry& p : entries) leaves.push_back(p.hash);
   MerkleTree tree(leaves);
   for (std::size_t i = 0; i < leaves.size(); ++i) out.proofs.push_back(tree.prove(i));
+  std::vector<UserId> users = users_of(entries);
   out.entries = std::move(entries);
   auto& placed = outgoing_[key] = std::move(out);
   track(placed);
   for (const auto& [user, node] : joined) join_foreign(user, node);
+  reconsider_contested(users);
 }
 
 // ---- deliveries the leader confirmed ----------------------------------------------------
@@ -440,6 +442,8 @@ void ConsensusNode::step_down() {
   in_order_.clear();
   ahead_.clear();
   ahead_count_ = 0;
+  contested_.clear();
+  contested_count_ = 0;
   round_deadlines_.clear();
   queue_.clear();
   queued_.clear();

@@ -209,8 +209,33 @@ bool ConsensusNode::place_record(NodeId from, const Record& r) {
     env_.send(from, make_message(*rejection));
     return false;
   }
+  if (contested(r)) {
+    hold_contested(from, r, h);
+    return false;
+  }
   accept_record(from, r, h);
   return true;
+}
+
+// A record is refused for good only against the committed chain: in a group,
+// a record ordered but not committed may still be dropped at a view change,
+// and if both of two rival records were refused for each other (by two
+// leaders), the user's chain would wait for ever for the one nobody sends.
+void ConsensusNode::hold_contested(NodeId origin, const Record& r, const Hash& h) {
+  if (contested_count_ >= kMaxHeldAhead) return;  // the origin retries later
+  auto [it, fresh] = contested_[r.user].try_emplace(h, origin, r);
+  if (fresh) ++contested_count_;
+}
+
+void ConsensusNode::reconsider_contested(const std::vector<UserId>& users) {
+  for (const UserId& user : users) {
+    auto it = contested_.find(user);
+    if (it == contested_.end()) continue;
+    auto records = std::move(it->second);
+    contested_.erase(it);
+    contested_count_ -= records.size();
+    for (auto& [hash, held] : records) place_record(held.first, held.second);
+  }
 }
 
 void ConsensusNode::hold_ahead(NodeId origin, const Record& r) {
@@ -247,11 +272,28 @@ std::optional<Rejected> ConsensusNode::check_record(NodeId from, const Record& r
       record_author_error(r, *topology_, env_.verifier()))
     return Rejected{h, RejectReason::kBadSignature, std::nullopt};
   if (!table_.holds(r.user, from)) return Rejected{h, RejectReason::kNotRegistered, std::nullopt};
-  std::optional<ChainTip> tip = user_tip(r.user);
+  // A group's leader refuses only against the committed chain (contested()).
+  std::optional<ChainTip> tip = group() ? committed_tip(env_.store(), r.user) : user_tip(r.user);
   std::uint64_t next = tip ? tip->sequence + 1 : 0;
   if (r.sequence < next || (r.sequence == next && chain_continuity_error(r, tip)))
     return Rejected{h, RejectReason::kStaleChainTip, tip};
   return std::nullopt;
+}
+
+std::vector<UserId> ConsensusNode::users_of(const std::vector<PlacedEntry>& entries) {
+  std::vector<UserId> users;
+  if (contested_.empty()) return users;  // the usual case: nothing to look up
+  for (const PlacedEntry& p : entries)
+    if (const auto* r = std::get_if<Record>(&p.entry)) users.push_back(r->user);
+  return users;
+}
+
+// Conflicts with a record ordered but not committed yet (only in a group:
+// otherwise check_record refused it against the same tip).
+bool ConsensusNode::contested(const Record& r) const {
+  std::optional<ChainTip> tip = user_tip(r.user);
+  const std::uint64_t next = tip ? tip->sequence + 1 : 0;
+  return r.sequence < next || (r.sequence == next && chain_continuity_error(r, tip));
 }
 
 bool ConsensusNode::ahead_of_tip(const Record& r) const {

@@ -110,7 +110,12 @@ class ConsensusNode final : public NodeLogic {
   // ordering
   std::optional<Rejected> check_record(NodeId from, const Record& r, const Hash& h);
   bool ahead_of_tip(const Record& r) const;
+  bool contested(const Record& r) const;
   void hold_ahead(NodeId origin, const Record& r);
+  void hold_contested(NodeId origin, const Record& r, const Hash& h);
+  // The users of the records in `entries` (none when nothing is contested).
+  std::vector<UserId> users_of(const std::vector<PlacedEntry>& entries);
+  void reconsider_contested(const std::vector<UserId>& users);
   std::optional<std::pair<NodeId, Record>> take_held(const UserId& user);
   bool place_record(NodeId from, const Record& r);
   std::optional<ChainTip> user_tip(const UserId& user) const;
@@ -189,6 +194,10 @@ class ConsensusNode final : public NodeLogic {
   // Records that arrived before their predecessor, by user and sequence.
   std::map<UserId, std::map<std::uint64_t, std::pair<NodeId, Record>>> ahead_;
   std::size_t ahead_count_ = 0;
+  // Group leader: records that lose to a record ordered but not committed,
+  // by user and hash; placed again once that one commits (docs/CONSENSUS.md).
+  std::map<UserId, std::map<Hash, std::pair<NodeId, Record>>> contested_;
+  std::size_t contested_count_ = 0;
   // Round deadlines in the order they were set (all are now + one time-out).
   std::deque<std::pair<TimeUs, Hash>> round_deadlines_;
   std::deque<PlacedEntry> queue_;
