@@ -3,6 +3,7 @@
 #include "common/assert.hpp"
 #include "common/crypto.hpp"
 #include "common/merkle.hpp"
+#include "common/verification.hpp"
 
 namespace mhr {
 
@@ -10,14 +11,20 @@ namespace {
 
 enum class IndexTxKind : std::uint8_t { kMembership = 0, kAnchor = 1 };
 
+void write_claim(Writer& w, const Membership& m) {
+  w.u8(static_cast<std::uint8_t>(IndexTxKind::kMembership));
+  w.fixed(m.user);
+  w.varint(m.network.value);
+  w.varint(m.node.value);
+}
+
 }  // namespace
 
 void Codec<IndexTx>::write(Writer& w, const IndexTx& v) {
   if (const auto* m = std::get_if<Membership>(&v)) {
-    w.u8(static_cast<std::uint8_t>(IndexTxKind::kMembership));
-    w.fixed(m->user);
-    w.varint(m->network.value);
-    w.varint(m->node.value);
+    write_claim(w, *m);
+    Codec<SignedHeader>::write(w, m->proof.header);
+    Codec<ProvenEntry>::write(w, m->proof.registration);
     return;
   }
   const auto& a = std::get<Anchor>(v);
@@ -34,6 +41,8 @@ IndexTx Codec<IndexTx>::read(Reader& r) {
       m.user = r.fixed_as<UserId>();
       m.network = NetworkId{r.u32()};
       m.node = NodeId{r.u32()};
+      m.proof.header = Codec<SignedHeader>::read(r);
+      m.proof.registration = Codec<ProvenEntry>::read(r);
       return m;
     }
     case IndexTxKind::kAnchor: {
@@ -49,6 +58,12 @@ IndexTx Codec<IndexTx>::read(Reader& r) {
 }
 
 Hash index_tx_hash(const IndexTx& tx) {
+  if (const auto* m = std::get_if<Membership>(&tx)) {
+    Writer w;
+    w.u8(kCodecVersion);
+    write_claim(w, *m);
+    return sha256(w.take());
+  }
   return sha256(encode(tx));
 }
 
@@ -84,6 +99,20 @@ Hash index_merkle_root(const std::vector<IndexTx>& txs) {
 
 bool index_body_matches(const BlockHeader& h, const std::vector<IndexTx>& txs) {
   return h.entry_count == txs.size() && h.merkle_root == index_merkle_root(txs);
+}
+
+std::optional<std::string> membership_error(const Membership& m, const Topology& topology,
+                                            const Verifier& verifier, bool header_checked) {
+  const SignedHeader& sh = m.proof.header;
+  if (sh.header.network != m.network) return "its proof is a block of another network";
+  if (!header_checked)
+    if (auto e = header_error(sh, topology, verifier)) return "its block: " + *e;
+  if (auto e = entry_error(m.proof.registration, sh.header, topology, verifier))
+    return "its registration: " + *e;
+  const auto* reg = std::get_if<Registration>(&m.proof.registration.entry);
+  if (!reg || reg->user != m.user || reg->node != m.node || reg->network != m.network)
+    return "its proof registers another user or node";
+  return std::nullopt;
 }
 
 }  // namespace mhr

@@ -145,6 +145,7 @@ void IndexChain::send_pending() {
 
 void IndexChain::on_submit(NodeId from, const IndexSubmit& s) {
   const NetworkId network = topology_->network_of(from);
+  std::set<Hash> proven_blocks;
   for (const IndexTx& tx : s.txs) {
     // An index node speaks for its own network only.
     if (index_tx_network(tx) != network) {
@@ -154,6 +155,16 @@ void IndexChain::on_submit(NodeId from, const IndexSubmit& s) {
     if (queue_.size() >= kMaxIndexQueue) break;
     const Hash h = index_tx_hash(tx);
     if (queue_.contains(h) || is_committed(h)) continue;
+    // Checked before it is ordered: the other replicas refuse a block with
+    // an unproven membership, and so would stall on it.
+    if (const auto* m = std::get_if<Membership>(&tx)) {
+      if (auto e = proof_error(*m, proven_blocks)) {
+        env_.count(Counter::kVerifyFailures);
+        env_.log(LogLevel::kWarn,
+                 "a membership from index node " + std::to_string(from.value) + " refused: " + *e);
+        continue;
+      }
+    }
     queue_.emplace(h, Queued{tx, env_.now_us() + view_timeout_us()});
     if (batch_since_us_ < 0) batch_since_us_ = env_.now_us();
   }
@@ -226,6 +237,7 @@ void IndexChain::on_proposal(NodeId from, const Proposal& p) {
 std::optional<std::string> IndexChain::body_error(const std::vector<IndexTx>& txs) const {
   if (txs.empty()) return "an empty block";
   std::set<Hash> seen;
+  std::set<Hash> proven_blocks;  // one certificate check per edge block
   for (const IndexTx& tx : txs) {
     const Hash h = index_tx_hash(tx);
     if (!seen.insert(h).second) return "a transaction twice";
@@ -235,8 +247,19 @@ std::optional<std::string> IndexChain::body_error(const std::vector<IndexTx>& tx
       if (!topology_->has_node(m->node) || topology_->node(m->node).role != NodeRole::kRecord ||
           topology_->network_of(m->node) != m->network)
         return "a membership with a node of elsewhere";
+      if (auto e = proof_error(*m, proven_blocks)) return "a membership: " + *e;
     }
   }
+  return std::nullopt;
+}
+
+// membership_error(), checking each edge block's certificate once per body.
+std::optional<std::string> IndexChain::proof_error(const Membership& m,
+                                                   std::set<Hash>& proven_blocks) const {
+  const Hash block = header_hash(m.proof.header.header);
+  const bool certified = proven_blocks.contains(block);
+  if (auto e = membership_error(m, *topology_, env_.verifier(), certified)) return e;
+  proven_blocks.insert(block);
   return std::nullopt;
 }
 

@@ -72,6 +72,7 @@ class IndexChain {
   void on_submit(NodeId from, const IndexSubmit& s);
   void on_proposal(NodeId from, const Proposal& p);
   std::optional<std::string> body_error(const std::vector<IndexTx>& txs) const;
+  std::optional<std::string> proof_error(const Membership& m, std::set<Hash>& proven_blocks) const;
   void act(Agreement::Output out);
   void apply_commit(WriteBatch& b, const SignedHeader& qc, const std::vector<IndexTx>& txs,
                     std::vector<Hash>& done);

@@ -191,6 +191,7 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
   std::map<NetworkId, BlockDelivery> forwards;
   // New here: told to the other index nodes at once (user, record node).
   std::vector<std::pair<UserId, NodeId>> registered;
+  std::vector<Membership> memberships;  // the same, with their proofs, for the index chain
   for (const ProvenEntry& pe : d.entries) {
     if (entry_error(pe, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
@@ -200,7 +201,10 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
       // Sparse: every registration is news, also of a user known here, so
       // that every other network replays the user's chain to its new node.
       const bool fresh = learn_registration(batch, reg->user, network_);
-      if (fresh || sparse()) registered.emplace_back(reg->user, reg->node);
+      if (fresh || sparse()) {
+        registered.emplace_back(reg->user, reg->node);
+        if (chained()) memberships.push_back({reg->user, network_, reg->node, {d.header, pe}});
+      }
       // New here, known elsewhere: records may have been written here for
       // the user before this node forwarded them (its flag said "nowhere").
       if (fresh && sparse())
@@ -235,8 +239,8 @@ ChainFollower::Applied IndexNode::apply_own_block(const BlockDelivery& d) {
     // Anchors wait while the index chain is far behind (it stopped).
     if (index_chain_.pending() < kMaxIndexPending / 2)
       index_chain_.submit(batch, Anchor{network_, header.height, header_hash(header)});
-    for (const auto& [user, node] : registered) {
-      const IndexTx tx = Membership{user, network_, node};
+    for (Membership& m : memberships) {
+      const IndexTx tx = std::move(m);
       index_chain_.submit(batch, tx);
       const Hash h = index_tx_hash(tx);
       if (!index_chain_.is_committed(h)) waiting.emplace(env_.self(), h);

@@ -158,6 +158,9 @@ bool Agreement::is_replica(NodeId node) const {
 
 bool Agreement::can_propose() const {
   if (!leading() || in_flight() || repropose_) return false;
+  // A leader below its view's first height fetches the blocks first (the
+  // NewView shows they were committed; proposing there would fork).
+  if (constraint_ && constraint_->view == view_ && next_height_ < constraint_->height) return false;
   // The first height of a view that must carry a prepared block waits for it.
   return !(constraint_ && constraint_->view == view_ && constraint_->height == next_height_ &&
            constraint_->hash);
@@ -217,6 +220,11 @@ Agreement::Verdict Agreement::check_proposal(NodeId from, const Proposal& p) {
   if (proposals_.contains(p.view)) return Verdict::kIgnore;  // a duplicate, or equivocation
   const Hash tip = committed_ ? header_hash(committed_->header) : Hash{};
   if (h.prev_hash != tip) return Verdict::kIgnore;
+  // The NewView showed a commit certificate below its first height: what
+  // was decided there stays (this replica fetches it), and no block of this
+  // view may take its place.
+  if (constraint_ && constraint_->view == p.view && h.height < constraint_->height)
+    return Verdict::kIgnore;
   const Hash hash = header_hash(h);
   if (constraint_ && constraint_->view == p.view && constraint_->height == h.height &&
       constraint_->hash && *constraint_->hash != hash)

@@ -172,6 +172,27 @@ TEST_CASE("index chain: one Byzantine index node (f = 1 of 4) causes no fork and
   }
 }
 
+TEST_CASE("index chain: an index node claiming patients it cannot prove is refused") {
+  // net2.i follows (net0.i leads view 0): each of its submissions carries,
+  // besides its true memberships, two forged ones per membership.
+  const std::uint64_t seed = 35;
+  FlowRun honest(kFour, seed);
+  FlowRun run(std::string(kFour) +
+                  "faults:\n  byzantine:\n    - {node: net2.i, behaviour: forged_membership}\n",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  // The checker finds a violation for any membership on the index chain
+  // whose registration no edge block committed.
+  CHECK(run.summary.violations == 0);
+  check_flows(run);
+  check_index_chains_agree(run, {"net2.i"});
+  // Each replica refused the forgeries (twice per true membership of net2).
+  CHECK(run.summary.counters["verify_failures"] >=
+        honest.summary.counters["verify_failures"] + 3 * 2);
+  // And net2's own memberships, which it proves, are on the chain.
+  CHECK(run.records_of("net3.r0", 2) == run.records_of("net2.r0", 2));
+}
+
 TEST_CASE("index chain: an index node restarting while its registrations await the chain") {
   // User 0 registers at net1.r1 at 5 s: net1.i crashes around the moment it
   // applies that block and submits the membership, and restarts.

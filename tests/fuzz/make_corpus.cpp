@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "common/chain_store.hpp"
@@ -22,6 +23,7 @@
 #include "common/verification.hpp"
 #include "consensus_node/block_body.hpp"
 #include "edge_node/fhir/consent_mapping.hpp"
+#include "edge_node/fhir/ids.hpp"
 #include "tests/fhir/sample_bundle.hpp"
 #include "tests/fhir/third_party_bundle.hpp"
 #include "tests/fuzz/fuzz_case.hpp"
@@ -179,7 +181,7 @@ void messages_corpus(const fs::path& dir) {
       BlockFetch{4, 2},
       CommittedBlock{b.header, SharedBytes(Bytes(64, 3))},
       Forwarded{NodeId{2}, SharedBytes(encode(Message{StoreRequest{rec}}))},
-      IndexSubmit{{Membership{rec.user, NetworkId{1}, NodeId{2}},
+      IndexSubmit{{Membership{rec.user, NetworkId{1}, NodeId{2}, {b.header, b.entries.at(0)}},
                    Anchor{NetworkId{1}, 7, header_hash(b.header.header)}}},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
@@ -252,9 +254,10 @@ void messages_corpus(const fs::path& dir) {
   bundle.add(encode(Message{StoreRequest{rec}}));
   bundle.add(encode(Message{BlockDelivery{b.header, b.entries, NodeId{2}}}));
   write_case(dir, "bundle", kBundle, bundle.take());
-  write_case(dir, "index-body", kIndexBody,
-             encode_index_body({Membership{rec.user, NetworkId{0}, NodeId{1}},
-                                Anchor{NetworkId{0}, 3, header_hash(b.header.header)}}));
+  write_case(
+      dir, "index-body", kIndexBody,
+      encode_index_body({Membership{rec.user, NetworkId{0}, NodeId{1}, {b.header, b.entries.at(0)}},
+                         Anchor{NetworkId{0}, 3, header_hash(b.header.header)}}));
 }
 
 void verify_corpus(const fs::path& dir) {
@@ -415,6 +418,61 @@ void fhir_corpus(const fs::path& dir, const fs::path& bundles) {
   write("bundle-consent", {post("", with_org)});
 }
 
+// Single resources for fuzz_fhir_resource.cpp: the first resource of each
+// type in every vendored bundle, and resources naming a patient of this
+// server (an Observation, a Consent).
+void fhir_resource_corpus(const fs::path& dir, const fs::path& bundles) {
+  using fhir::Json;
+  constexpr std::size_t kMaxResourceSeedBytes = 16384;  // tests/fuzz/run.sh's -max_len
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(bundles))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  for (const fs::path& f : files) {
+    const Json bundle = Json::parse(read_text(f), nullptr, false);
+    if (!bundle.is_object() || !bundle.contains("entry") || !bundle["entry"].is_array()) continue;
+    std::set<std::string> types;
+    for (const Json& entry : bundle["entry"]) {
+      if (!entry.is_object() || !entry.contains("resource")) continue;
+      const Json& r = entry["resource"];
+      if (!r.is_object() || !r.contains("resourceType") || !r["resourceType"].is_string()) continue;
+      const std::string type = r["resourceType"].get<std::string>();
+      const std::string text = r.dump();
+      if (text.size() > kMaxResourceSeedBytes || !types.insert(type).second) continue;
+      write_file(dir / (f.stem().string() + "-" + type), as_bytes(text));
+    }
+  }
+  UserId user;
+  user.bytes[0] = 0x42;
+  const Json subject = {{"reference", "Patient/" + fhir::patient_id(user)}};
+  const Json obs = {
+      {"resourceType", "Observation"},
+      {"status", "final"},
+      {"code", fhir::test::coding("http://loinc.org", "29463-7", "Body Weight")},
+      {"subject", subject},
+      {"performer",
+       Json::array({{{"reference", "urn:uuid:00000000-0000-0000-0000-000000000002"}}})},
+      {"effectivePeriod", {{"start", "2021-03-04T09:30:00+01:00"}, {"end", "2021-03"}}},
+      {"valueQuantity", {{"value", 72.4}, {"unit", "kg"}}}};
+  write_file(dir / "observation-own-patient", as_bytes(obs.dump()));
+  const Json consent = {
+      {"resourceType", "Consent"},
+      {"status", "active"},
+      {"scope",
+       {{"coding",
+         Json::array({{{"system", fhir::kConsentScopeSystem}, {"code", "patient-privacy"}}})}}},
+      {"patient", subject},
+      {"provision",
+       {{"type", "permit"},
+        {"period", {{"start", "2024-01-01"}, {"end", "2030"}}},
+        {"class", Json::array({{{"system", fhir::kCategorySystem}, {"code", "medical"}}})},
+        {"actor",
+         Json::array({{{"reference",
+                        {{"identifier",
+                          {{"system", fhir::kApiKeyActorSystem}, {"value", "dr-outside"}}}}}}})}}}};
+  write_file(dir / "consent-own-patient", as_bytes(consent.dump()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -427,6 +485,7 @@ int main(int argc, char** argv) {
   verify_corpus(out / "verify");
   config_corpus(out / "config", argv[2]);
   fhir_corpus(out / "fhir", argv[3]);
+  fhir_resource_corpus(out / "fhir_resource", argv[3]);
   std::printf("corpus written to %s\n", argv[1]);
   return 0;
 }

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 tools/setup.sh
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(messages config verify fhir)
+[ ${#targets[@]} -eq 0 ] && targets=(messages config verify fhir fhir_resource)
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMHR_FUZZ=ON >/dev/null
 mkdir -p build-fuzz

@@ -416,3 +416,40 @@ TEST_CASE("agreement: a replica that missed commits is told whom to fetch from")
   CHECK(g.replicas[3]->next_height() == 2);
   CHECK(g.decided[3].size() == 1);
 }
+
+// Sweep seed 850 (docs/RELIABILITY.md): with three replicas (quorum 2), a
+// new leader that missed a committed block proposed another one at its
+// height, and a replica that had prepared the first accepted it: a fork.
+TEST_CASE("agreement: below the new view's first height nothing is proposed or accepted") {
+  Group g(3);
+  const auto from = [&](std::size_t i) {
+    return [&g, i](const Envelope& e) { return e.from == g.ids[i]; };
+  };
+  // Replica 2 is cut off; replica 0 commits block 0 with replica 1's votes,
+  // replica 1 only prepares it (the commit votes to it are lost).
+  g.propose(0, "committed");
+  g.run([&](const Envelope& e) {
+    return e.to == g.ids[2] || e.from == g.ids[2] ||
+           (e.to == g.ids[1] && is_commit_vote(e.message));
+  });
+  REQUIRE(g.decided[0].size() == 1);
+  REQUIRE(g.decided[1].empty());
+  // Replicas 0 and 2 move to view 2 (replica 2 leads it); replica 1 hears
+  // everything but is not heard.
+  for (int round = 0; round < 2; ++round) {
+    g.timeout(0);
+    g.timeout(2);
+    g.run(from(1));
+  }
+  REQUIRE(g.replicas[2]->view() == 2);
+  REQUIRE(g.replicas[2]->leading());
+  // Replica 0's view change shows block 0 committed: replica 2 fetches it
+  // before it proposes.
+  CHECK_FALSE(g.replicas[2]->can_propose());
+  CHECK(g.fetches.contains({g.ids[2], g.ids[0]}));
+  // A block of view 2 at height 0 would fork: replica 1 refuses it.
+  REQUIRE(g.replicas[1]->view() == 2);
+  Proposal p{2, g.header_for(2, "fork"), body_of("fork"), {}, 0};
+  p.prepare = g.signers[2]->sign(prepare_signing_bytes(kNet, 2, 0, header_hash(p.header)));
+  CHECK(g.replicas[1]->check_proposal(g.ids[2], p) == Agreement::Verdict::kIgnore);
+}

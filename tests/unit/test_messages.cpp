@@ -280,14 +280,24 @@ TEST_CASE("messages: consensus group messages round-trip") {
 
 TEST_CASE("messages: index transactions, bodies and IndexSubmit round-trip") {
   const UserId user = test::user_from_byte(3);
-  const IndexTx member = Membership{user, NetworkId{2}, NodeId{9}};
+  MembershipProof proof;
+  proof.header.header.network = NetworkId{2};
+  proof.header.header.height = 4;
+  proof.registration.entry = Registration{user, NetworkId{2}, NodeId{9}, {}, 5, {}};
+  proof.registration.proof.leaf_count = 2;
+  const IndexTx member = Membership{user, NetworkId{2}, NodeId{9}, proof};
   const IndexTx anchor = Anchor{NetworkId{1}, 1ull << 33, sha256(as_bytes("header"))};
   check_round_trip(IndexSubmit{{member, anchor}});
   check_round_trip(IndexSubmit{});
   CHECK(index_tx_network(member) == NetworkId{2});
   CHECK(index_tx_network(anchor) == NetworkId{1});
   // Another record node of the same network is another membership.
-  CHECK(index_tx_hash(member) != index_tx_hash(Membership{user, NetworkId{2}, NodeId{10}}));
+  CHECK(index_tx_hash(member) != index_tx_hash(Membership{user, NetworkId{2}, NodeId{10}, proof}));
+  // The proof is not the membership's identity: another certificate of the
+  // same block proves the same membership.
+  MembershipProof other = proof;
+  other.header.view = 3;
+  CHECK(index_tx_hash(member) == index_tx_hash(Membership{user, NetworkId{2}, NodeId{9}, other}));
   const std::vector<IndexTx> txs{member, anchor};
   const Bytes body = encode_index_body(txs);
   auto back = decode_index_body(body);

@@ -220,8 +220,19 @@ class Checker {
                   " is missing or does not decode");
         continue;
       }
-      for (const IndexTx& tx : txs.value())
-        if (const auto* m = std::get_if<Membership>(&tx)) members.emplace(m->user, m->network);
+      for (const IndexTx& tx : txs.value()) {
+        const auto* m = std::get_if<Membership>(&tx);
+        if (!m) continue;
+        members.emplace(m->user, m->network);
+        // Every membership the index chain took is a registration its edge
+        // network committed (no index node can claim a patient).
+        auto reg = committed_.registered_at.find(m->user);
+        if (reg == committed_.registered_at.end() ||
+            std::find(reg->second.begin(), reg->second.end(), m->node) == reg->second.end())
+          violation("index block " + std::to_string(h) + " has a membership of user " +
+                    m->user.short_hex() + " at " + in_.name_of(m->node) +
+                    ", where no committed block registered it");
+      }
     }
     for (const auto& [user, nodes] : committed_.registered_at) {
       for (NodeId n : nodes) {

@@ -235,6 +235,10 @@ class LyingEnv final : public Env {
       case B::kReplayOld:
         replay_old(to, message);
         break;
+      case B::kForgedMembership:
+        if (const auto* s = std::get_if<IndexSubmit>(&m))
+          message = make_message(with_forgeries(*s));
+        break;
     }
     inner_.send(to, std::move(message));
   }
@@ -271,6 +275,26 @@ class LyingEnv final : public Env {
       sent_.pop_front();
     }
     sent_.emplace_back(to, message);
+  }
+
+  // The submission with, for each membership, two it cannot prove: another
+  // patient under the same proof, and the patient at another record node.
+  IndexSubmit with_forgeries(const IndexSubmit& s) const {
+    IndexSubmit out = s;
+    const auto& record_nodes = topology_->network(network()).record_nodes;
+    for (const IndexTx& tx : s.txs) {
+      const auto* m = std::get_if<Membership>(&tx);
+      if (!m || out.txs.size() + 2 > kMaxIndexBlockTxs) continue;
+      Membership other_user = *m;
+      other_user.user.bytes[0] ^= 0x5a;
+      out.txs.push_back(other_user);
+      Membership other_node = *m;
+      other_node.node = record_nodes[(std::find(record_nodes.begin(), record_nodes.end(), m->node) -
+                                      record_nodes.begin() + 1) %
+                                     record_nodes.size()];
+      if (other_node.node != m->node) out.txs.push_back(other_node);
+    }
+    return out;
   }
 
   // The proposal with one more holder for every record, one where the user

@@ -42,6 +42,7 @@ constexpr std::pair<std::string_view, Scenario::Byzantine> kByzantineBehaviours[
     {"leak_records", Scenario::Byzantine::kLeakRecords},
     {"forged_presence", Scenario::Byzantine::kForgedPresence},
     {"replay_old", Scenario::Byzantine::kReplayOld},
+    {"forged_membership", Scenario::Byzantine::kForgedMembership},
 };
 
 }  // namespace
@@ -718,6 +719,9 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
     if (r.behaviour == B::kForgedPresence) {
       if (role != NodeRole::kRecord)
         node.fail("'" + node.as_string() + "' is not a record node (net<n>.r<k>)");
+    } else if (r.behaviour == B::kForgedMembership) {
+      if (role != NodeRole::kIndex)
+        node.fail("'" + node.as_string() + "' is not an index node (net<n>.i)");
     } else if (r.behaviour == B::kReplayOld) {
       if (role == NodeRole::kIndex)
         node.fail("'" + node.as_string() +
@@ -726,7 +730,9 @@ void parse_byzantine(const ConfigNode& list, Scenario& s) {
       // An index node lies only as a replica of the index chain.
       if (r.behaviour != B::kEquivocate && r.behaviour != B::kWithholdVotes &&
           r.behaviour != B::kBadSignatures)
-        behaviour.fail("an index node's behaviours are equivocate, withhold_votes, bad_signatures");
+        behaviour.fail(
+            "an index node's behaviours are equivocate, withhold_votes, bad_signatures, "
+            "forged_membership");
     } else if (role != NodeRole::kConsensus) {
       node.fail("'" + node.as_string() +
                 "' is not a consensus node (net<n>.c<k>) or an index node (net<n>.i)");

@@ -188,14 +188,15 @@ struct Scenario {
   // Replicas that run the honest consensus code but lie on the wire
   // (tools/sim/faults.hpp); a group of 3f+1 tolerates f of them.
   enum class Byzantine : std::uint8_t {
-    kEquivocate,      // as leader, a second valid block at each height to half the group
-    kWithholdVotes,   // sends no votes and no view changes
-    kWithholdBlocks,  // sends no proposals, deliveries or committed blocks
-    kBadSignatures,   // every signature it sends is damaged
-    kWrongHolders,    // as leader, proposes blocks that send records to a non-holder too
-    kLeakRecords,     // as leader, delivers every block's records to every record node
-    kForgedPresence,  // a record node: every presence flag it sends says the opposite
-    kReplayOld,       // now and then sends again a message it sent long before
+    kEquivocate,        // as leader, a second valid block at each height to half the group
+    kWithholdVotes,     // sends no votes and no view changes
+    kWithholdBlocks,    // sends no proposals, deliveries or committed blocks
+    kBadSignatures,     // every signature it sends is damaged
+    kWrongHolders,      // as leader, proposes blocks that send records to a non-holder too
+    kLeakRecords,       // as leader, delivers every block's records to every record node
+    kForgedPresence,    // a record node: every presence flag it sends says the opposite
+    kReplayOld,         // now and then sends again a message it sent long before
+    kForgedMembership,  // an index node: claims patients it has no registration of
   };
   struct ByzantineReplica {
     NodeId node;

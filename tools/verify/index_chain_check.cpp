@@ -42,6 +42,10 @@ std::optional<std::string> check_index_chain(const Store& store, const Topology*
     Bytes h;
     append_be64(h, height);
     for (const IndexTx& tx : txs.value()) {
+      // A membership's proof is outside the Merkle root: checked on its own.
+      if (const auto* m = std::get_if<Membership>(&tx); m && topology)
+        if (auto e = membership_error(*m, *topology, verifier_for(topology->params().crypto)))
+          return where + ": the membership of user " + m->user.short_hex() + ": " + *e;
       implied[index_tx_key(index_tx_hash(tx))] = h;
       if (const auto* a = std::get_if<Anchor>(&tx))
         implied[index_anchor_key(a->network, a->height)] =
