@@ -1,5 +1,6 @@
 #include "tools/launch/launch.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -17,6 +18,7 @@
 #include "common/net/zmq_runtime.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
+#include "tools/sim/faults.hpp"
 #include "tools/sim/workload.hpp"
 
 namespace mhr {
@@ -32,17 +34,36 @@ TimeUs since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
 }
 
+// A crash or restart of the scenario's faults, at its time.
+struct CrashEvent {
+  TimeUs at_us = 0;
+  NodeId node;
+  bool restart = false;
+};
+
+std::vector<CrashEvent> crash_events(const Scenario& s) {
+  std::vector<CrashEvent> events;
+  for (const auto& c : s.crashes) {
+    events.push_back({c.at_us, c.node, false});
+    if (c.restart_us) events.push_back({*c.restart_us, c.node, true});
+  }
+  std::stable_sort(events.begin(), events.end(),
+                   [](const CrashEvent& a, const CrashEvent& b) { return a.at_us < b.at_us; });
+  return events;
+}
+
 // Replays the workload against the record nodes in wall-clock time, one
-// pipelined client connection per record node.
+// pipelined client connection per record node, and kills (SIGKILL) and
+// restarts nodes where the scenario's faults say.
 class WallDriver {
  public:
-  WallDriver(const Scenario& s, const Cluster& cluster, RunSummary& summary,
-             const LaunchOptions& options)
+  WallDriver(const Scenario& s, Cluster& cluster, RunSummary& summary, const LaunchOptions& options)
       : s_(s),
         cluster_(cluster),
         summary_(summary),
         options_(options),
-        actions_(generate_workload(s, options.seed)) {
+        actions_(generate_workload(s, options.seed)),
+        crashes_(crash_events(s)) {
     const Deployment& d = cluster.deployment();
     for (const NodeInfo& n : d.topology->nodes())
       if (n.role == NodeRole::kRecord)
@@ -54,11 +75,14 @@ class WallDriver {
   void run() {
     t0_ = Clock::now();
     std::size_t next = 0;
-    while (next < actions_.size() && !interrupted()) {
+    while ((next < actions_.size() || next_crash_ < crashes_.size()) && !interrupted()) {
       const TimeUs now = since(t0_);
+      while (next_crash_ < crashes_.size() && crashes_[next_crash_].at_us <= now)
+        inject(crashes_[next_crash_++]);
       while (next < actions_.size() && actions_[next].at_us <= now) perform(actions_[next++]);
-      TimeUs wait = next < actions_.size() ? actions_[next].at_us - since(t0_) : 0;
-      collect(std::clamp<TimeUs>(wait, 0, 2 * kUsPerMs));
+      TimeUs due = next < actions_.size() ? actions_[next].at_us : s_.duration_us;
+      if (next_crash_ < crashes_.size()) due = std::min(due, crashes_[next_crash_].at_us);
+      collect(std::clamp<TimeUs>(due - since(t0_), 0, 2 * kUsPerMs));
       if (options_.progress) progress(next);
     }
     const TimeUs end = std::max(s_.duration_us, since(t0_)) + options_.drain_us;
@@ -78,6 +102,23 @@ class WallDriver {
   };
 
   bool interrupted() const { return options_.interrupted && options_.interrupted->load(); }
+
+  void inject(const CrashEvent& e) {
+    if (e.restart) {
+      cluster_.start(e.node);
+      return;
+    }
+    cluster_.kill(e.node);
+    // Its clients see the connection drop: what it had not answered failed.
+    for (auto it = outstanding_.begin(); it != outstanding_.end();) {
+      if (it->first.first != e.node.value) {
+        ++it;
+        continue;
+      }
+      if (it->second.record) ++summary_.records_failed;
+      it = outstanding_.erase(it);
+    }
+  }
 
   const Signer& patient(std::uint32_t user) {
     auto& s = patients_[user];
@@ -101,10 +142,18 @@ class WallDriver {
     return SharedBytes(seal_payload(key, user, as_bytes(plain)));
   }
 
+  // A crashed node: a hospital's client cannot reach it.
+  bool down(NodeId node) {
+    if (cluster_.running(node)) return false;
+    ++summary_.counters["requests_not_sent_node_down"];
+    return true;
+  }
+
   void perform(const WorkloadAction& a) {
     const Signer& patient = this->patient(a.user);
     const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
+      if (down(a.node)) return;
       ZmqClient& client = *clients_.at(a.node.value);
       ClientRequest reg = signed_request(RegisterUserRequest{user, {}}, patient, a.node);
       outstanding_[{a.node.value, client.send(reg)}] = {false, since(t0_), a.user};
@@ -118,6 +167,7 @@ class WallDriver {
     }
     const std::uint32_t node =
         confirmed->second.contains(a.node.value) ? a.node.value : *confirmed->second.begin();
+    if (down(NodeId{node})) return;
     ZmqClient& client = *clients_.at(node);
     SubmitRecordRequest req{user,         s_.workload.content_types.at(a.content_type),
                             a.category,   sealed_payload(a.user, user, a.payload_bytes),
@@ -180,10 +230,12 @@ class WallDriver {
   }
 
   const Scenario& s_;
-  const Cluster& cluster_;
+  Cluster& cluster_;
   RunSummary& summary_;
   const LaunchOptions& options_;
   std::vector<WorkloadAction> actions_;
+  std::vector<CrashEvent> crashes_;
+  std::size_t next_crash_ = 0;
   std::map<std::uint32_t, std::unique_ptr<ZmqClient>> clients_;
   std::map<std::pair<std::uint32_t, ClientRequestId>, Outstanding> outstanding_;
   std::map<std::uint32_t, std::set<std::uint32_t>> confirmed_;  // user -> record nodes
@@ -234,6 +286,23 @@ void add_node_metrics(const Cluster& cluster, RunSummary& summary) {
   summary.records_moved = static_cast<std::uint64_t>(summary.counters["records_migrated"]);
 }
 
+// Crashes are injected for real; the rest of a scenario's faults needs the
+// simulator's network and wire: said, not silently dropped.
+void warn_simulated_only(const Scenario& s) {
+  std::vector<std::string> skipped;
+  if (!s.partitions.empty()) skipped.push_back("partitions");
+  if (s.intra.loss > 0 || s.inter.loss > 0 || s.intra.duplicate > 0 || s.inter.duplicate > 0)
+    skipped.push_back("message loss and duplication");
+  if (!s.byzantine.empty()) skipped.push_back("Byzantine nodes");
+  if (skipped.empty()) return;
+  std::string list;
+  for (const std::string& k : skipped) list += (list.empty() ? "" : ", ") + k;
+  std::fprintf(stderr,
+               "mhr launch: the scenario's %s are injected only by mhr sim; crashes and "
+               "restarts are injected here (SIGKILL)\n",
+               list.c_str());
+}
+
 // Clients have their answers, but records may still be crossing networks or
 // reaching holders: waits until every node says it is idle twice in a row
 // (a message between two nodes is someone's unacknowledged work), at most
@@ -263,6 +332,11 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
   summary.seed = options.seed;
   summary.mode = std::string(scenario_mode_name(mode));
   summary.overrides = s.overrides;
+  for (const auto& c : s.crashes)
+    summary.faults.push_back(
+        s.layout.name_of(c.node) + " killed at " + std::to_string(c.at_us / kUsPerMs) + " ms" +
+        (c.restart_us ? ", restarted at " + std::to_string(*c.restart_us / kUsPerMs) + " ms"
+                      : ", stays down"));
   ClusterOptions co;
   co.dir = options.out_dir + "/" + summary.mode;
   co.bin_dir = options.bin_dir;
@@ -305,10 +379,12 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
 }  // namespace
 
 std::vector<RunSummary> launch_scenario(const Scenario& scenario, const LaunchOptions& options) {
+  const Scenario effective = with_random_faults(scenario, options.seed);
+  warn_simulated_only(effective);
   std::vector<RunSummary> runs;
-  for (ScenarioMode mode : scenario.modes) {
+  for (ScenarioMode mode : effective.modes) {
     if (options.interrupted && options.interrupted->load()) break;
-    runs.push_back(launch_mode(scenario, mode, options));
+    runs.push_back(launch_mode(effective, mode, options));
   }
   return runs;
 }
