@@ -236,13 +236,17 @@ void ConsensusNode::act(Agreement::Output out) {
     }
     inflight_.emplace(header_hash(out.proposed->header), std::move(entries).value());
   }
-  std::optional<std::pair<SignedHeader, std::vector<PlacedEntry>>> decided;
-  std::vector<std::pair<UserId, NodeId>> joined;
+  struct Decided {
+    SignedHeader header;
+    std::vector<PlacedEntry> entries;
+    std::vector<std::pair<UserId, NodeId>> joined;
+  };
+  std::vector<Decided> decided;
   WriteBatch b;
-  if (out.committed) {
-    std::vector<PlacedEntry> entries = entries_of(*out.committed);
-    joined = apply_commit(b, out.committed->header, entries);
-    decided.emplace(out.committed->header, std::move(entries));
+  for (const Agreement::Decision& d : out.committed) {
+    std::vector<PlacedEntry> entries = entries_of(d);
+    auto joined = apply_commit(b, d.header, entries);
+    decided.push_back({d.header, std::move(entries), std::move(joined)});
   }
   if (out.persist) b.put(Table::kPending, Bytes{kAgreementTag}, agreement_.durable());
   if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
@@ -262,7 +266,7 @@ void ConsensusNode::act(Agreement::Output out) {
     for (auto& [h, w] : watched_) w.deadline_us = env_.now_us() + view_timeout_us();
   }
   check_leadership();
-  if (decided) after_commit(decided->first, std::move(decided->second), joined);
+  for (Decided& d : decided) after_commit(d.header, std::move(d.entries), d.joined);
   if (out.fetch_from) fetch(*out.fetch_from);
   if (auto later = agreement_.take_later_proposal()) on_proposal(later->first, later->second);
   if (leading() && block_due_ && !building_) build_block();

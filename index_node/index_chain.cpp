@@ -266,17 +266,17 @@ std::optional<std::string> IndexChain::proof_error(const Membership& m,
 void IndexChain::act(Agreement::Output out) {
   WriteBatch b;
   std::vector<Hash> done;
-  if (out.committed) {
-    const Hash h = header_hash(out.committed->header.header);
+  for (const Agreement::Decision& d : out.committed) {
+    const Hash h = header_hash(d.header.header);
     std::vector<IndexTx> txs;
     if (auto it = checked_.find(h); it != checked_.end()) {
       txs = std::move(it->second);
     } else {
-      auto decoded = decode_index_body(out.committed->body.view());
+      auto decoded = decode_index_body(d.body.view());
       MHR_ASSERT_MSG(decoded.ok(), "a committed index block's body does not decode");
       txs = std::move(decoded).value();
     }
-    apply_commit(b, out.committed->header, txs, done);
+    apply_commit(b, d.header, txs, done);
   }
   if (out.persist) b.put(Table::kPending, index_agreement_key(), agreement_.durable());
   if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
@@ -294,9 +294,10 @@ void IndexChain::act(Agreement::Output out) {
     for (auto& [h, q] : queue_) q.deadline_us = env_.now_us() + view_timeout_us();
     next_submit_us_ = 0;  // the new leader may lack them
   }
-  if (out.committed) {
+  if (!out.committed.empty()) {
     sync_.on_commit(env_.now_us());
-    if (agreement_.leading()) env_.count(Counter::kBlocksCommitted);
+    if (agreement_.leading())
+      env_.count(Counter::kBlocksCommitted, static_cast<std::int64_t>(out.committed.size()));
     committed_(done);
   }
   if (out.fetch_from) fetch(*out.fetch_from);

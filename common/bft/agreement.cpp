@@ -1,6 +1,7 @@
 #include "common/bft/agreement.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace mhr {
 
@@ -355,7 +356,9 @@ void Agreement::progress() {
 }
 
 void Agreement::decide(const SignedHeader& qc, SharedBytes body) {
-  out_.committed = Decision{qc, std::move(body)};
+  MHR_ASSERT(out_.committed.empty() ||
+             out_.committed.back().header.header.height + 1 == qc.header.height);
+  out_.committed.push_back(Decision{qc, std::move(body)});
   advance(qc);
 }
 
@@ -496,6 +499,7 @@ void Agreement::try_new_view() {
     nv.view_changes.push_back(*c);
     drop_body(nv.view_changes.back());
   }
+  adopt_certified(nv);
   std::optional<NodeId> ahead;
   const Constraint c = constraint_of(nv, &ahead);
   // The prepared block the view must carry, with a body that matches it.
@@ -533,6 +537,7 @@ Agreement::Output Agreement::on_new_view(NodeId from, const NewView& nv) {
   if (std::adjacent_find(senders.begin(), senders.end()) != senders.end() ||
       senders.size() < config_.quorum)
     return take();
+  adopt_certified(nv);
   std::optional<NodeId> ahead;
   const Constraint c = constraint_of(nv, &ahead);
   enter_view(nv.view, nv);
@@ -556,6 +561,23 @@ void Agreement::enter_view(std::uint64_t view, std::optional<NewView> nv) {
     } else {
       ++it;
     }
+  }
+}
+
+// A view change may show the commit certificate of the block this replica
+// prepared at its next height (it voted to commit, the votes to it were
+// lost): that certificate decides the block here too, with the body it
+// holds, instead of a fetch from the one replica that committed it, which
+// may be faulty and withhold it (group sweep seed 1910).
+void Agreement::adopt_certified(const NewView& nv) {
+  if (!prepared_ || prepared_->header.height != next_height_) return;
+  const Hash mine = header_hash(prepared_->header);
+  for (const ViewChange& vc : nv.view_changes) {
+    if (!vc.committed || vc.committed->header.height != next_height_ ||
+        header_hash(vc.committed->header) != mine || !certificate_ok(*vc.committed))
+      continue;
+    decide(*vc.committed, prepared_body_);
+    return;
   }
 }
 

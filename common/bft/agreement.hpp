@@ -50,8 +50,10 @@ class Agreement {
   };
   struct Output {
     std::vector<Send> sends;
-    std::optional<Decision> committed;  // the next height, decided
-    std::optional<Proposal> proposed;   // this replica proposed (also a re-proposal)
+    // The next heights, decided, in order (two when a view change's
+    // certificate decides one and the carried-over block the next).
+    std::vector<Decision> committed;
+    std::optional<Proposal> proposed;  // this replica proposed (also a re-proposal)
     // Another replica has committed blocks this one lacks: fetch them.
     std::optional<NodeId> fetch_from;
     bool view_entered = false;  // a new view began (the leader may have changed)
@@ -142,6 +144,7 @@ class Agreement {
   void ask_view(std::uint64_t view);
   bool join_later_view();
   void try_new_view();
+  void adopt_certified(const NewView& nv);
   bool view_change_ok(const ViewChange& vc) const;
   bool prepared_ok(const PreparedCert& c) const;
   Constraint constraint_of(const NewView& nv, std::optional<NodeId>* ahead) const;

@@ -81,7 +81,7 @@ class Group {
   }
 
   void handle(std::size_t i, Agreement::Output out) {
-    if (out.committed) decided[i].push_back(*out.committed);
+    for (auto& d : out.committed) decided[i].push_back(std::move(d));
     if (out.fetch_from) fetches.emplace(ids[i], *out.fetch_from);
     for (auto& s : out.sends) {
       if (s.to) {
@@ -452,4 +452,33 @@ TEST_CASE("agreement: below the new view's first height nothing is proposed or a
   Proposal p{2, g.header_for(2, "fork"), body_of("fork"), {}, 0};
   p.prepare = g.signers[2]->sign(prepare_signing_bytes(kNet, 2, 0, header_hash(p.header)));
   CHECK(g.replicas[1]->check_proposal(g.ids[2], p) == Agreement::Verdict::kIgnore);
+}
+
+// Group sweep seed 1910: only a faulty replica had the commit certificate
+// of a block the others had prepared. Its view change shows it; the new
+// view decides the block from the bodies the others hold, instead of
+// fetching it from the one replica that may withhold it.
+TEST_CASE("agreement: a certificate in a view change decides the block the others prepared") {
+  Group g(4);
+  const Hash expected = header_hash(g.header_for(0, "only 2 saw it commit"));
+  g.propose(0, "only 2 saw it commit");
+  g.run([&](const Envelope& e) { return is_commit_vote(e.message) && e.to != g.ids[2]; });
+  REQUIRE(g.decided[2].size() == 1);
+  for (std::size_t i : {0u, 1u, 3u}) REQUIRE(g.decided[i].empty());
+  // Everyone times out; replica 2 sends nothing from now on but its
+  // suspicion and its view change (no blocks).
+  for (std::size_t i = 0; i < 4; ++i) g.timeout(i);
+  g.run([&](const Envelope& e) {
+    return e.from == g.ids[2] && !std::holds_alternative<ViewChange>(e.message) &&
+           !std::holds_alternative<Vote>(e.message);
+  });
+  for (std::size_t i : {0u, 1u, 3u}) {
+    INFO("replica " << i);
+    CHECK(g.replicas[i]->view() == 1);
+    REQUIRE(g.decided[i].size() == 1);
+    CHECK(header_hash(g.decided[i][0].header.header) == expected);
+  }
+  // The new leader goes on at once, without a fetch.
+  REQUIRE(g.replicas[1]->leading());
+  CHECK(g.replicas[1]->can_propose());
 }
