@@ -1,7 +1,6 @@
 #include "common/bft/agreement.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace mhr {
 
