@@ -362,6 +362,23 @@ TEST_CASE("process: mhr register, submit and read against running nodes") {
   auto [rc6, bad] = mhr_cli(c, "read --node net0.c0 --user alice");
   CHECK(rc6 == 1);
   CHECK(bad.find("consensus node") != std::string::npos);
+  // Every node says whether it has work in flight; the writes settle.
+  std::pair<int, std::string> status;
+  for (int i = 0; i < 50; ++i) {
+    status = mhr_cli(c, "status");
+    if (status.first == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK_MESSAGE(status.first == 0, status.second);
+  CHECK(status.second.find("net0.c0: idle\n") != std::string::npos);
+  CHECK(status.second.find("net1.i: idle\n") != std::string::npos);
+  auto [rc7, one] = mhr_cli(c, "status --node net0.r0");
+  CHECK(rc7 == 0);
+  CHECK(one == "net0.r0: idle\n");
+  c.cluster().stop(c.node("net1.r2"));
+  auto [rc8, down] = mhr_cli(c, "status --node net1.r2");
+  CHECK(rc8 == 1);
+  CHECK(down.find("net1.r2: no answer") != std::string::npos);
 }
 
 namespace {

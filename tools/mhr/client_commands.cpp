@@ -21,6 +21,7 @@ namespace mhr {
 namespace {
 
 constexpr TimeUs kCallTimeoutUs = 30 * kUsPerSecond;
+constexpr TimeUs kStatusTimeoutUs = 2 * kUsPerSecond;
 constexpr TimeUs kUsPerDay = 24 * 3600 * kUsPerSecond;
 
 struct ClientArgs {
@@ -535,12 +536,54 @@ void add_consent_commands(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
   });
 }
 
+// Each node's answer to a status query: "name: idle", "name: <work in
+// flight>" or "name: no answer"; true when every node asked is idle.
+bool print_status(const Deployment& d, const CurveKeyPair& keys, const std::string& only) {
+  bool idle = true;
+  bool found = only.empty();
+  for (const NodeInfo& n : d.topology->nodes()) {
+    if (!only.empty() && n.name != only && std::to_string(n.id.value) != only) continue;
+    found = true;
+    const NodeAddress& addr = d.address[n.id.value];
+    std::string line;
+    try {
+      ZmqClient client(addr.endpoint, addr.curve_z85, keys);
+      const std::string work = client.work_in_flight(kStatusTimeoutUs);
+      line = work.empty() ? "idle" : work;
+      idle = idle && work.empty();
+    } catch (const std::runtime_error&) {
+      line = "no answer (down, or this client's key is not admitted)";
+      idle = false;
+    }
+    std::printf("%s: %s\n", n.name.c_str(), line.c_str());
+  }
+  if (!found) throw std::runtime_error("no node '" + only + "' in the topology");
+  return idle;
+}
+
+void add_status(CLI::App& app, const std::shared_ptr<ClientArgs>& a) {
+  CLI::App* cmd = app.add_subcommand(
+      "status", "what work each node still has in flight (exit 0 when every node is idle)");
+  cmd->add_option("--topology", a->topology, "the deployment's topology file")->required();
+  cmd->add_option("--client-key", a->client_key,
+                  "this client's key file: its CURVE key must be admitted by the nodes")
+      ->required();
+  cmd->add_option("--node", a->node, "only this node (name or id)");
+  cmd->callback([a] {
+    guarded("status", [&] {
+      const Deployment d = load_deployment(a->topology);
+      return print_status(d, load_key_file(a->client_key).curve, a->node) ? 0 : 1;
+    });
+  });
+}
+
 }  // namespace
 
 void add_client_commands(CLI::App& app) {
   auto a = std::make_shared<ClientArgs>();
   add_register_submit_read(app, a);
   add_consent_commands(app, a);
+  add_status(app, a);
 }
 
 }  // namespace mhr
