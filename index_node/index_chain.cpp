@@ -247,10 +247,19 @@ std::optional<std::string> IndexChain::body_error(const std::vector<IndexTx>& tx
       if (!topology_->has_node(m->node) || topology_->node(m->node).role != NodeRole::kRecord ||
           topology_->network_of(m->node) != m->network)
         return "a membership with a node of elsewhere";
+      if (proven_before(h, tx)) continue;
       if (auto e = proof_error(*m, proven_blocks)) return "a membership: " + *e;
     }
   }
   return std::nullopt;
+}
+
+// This very transaction, proof and all, was checked when it was submitted
+// here (or this node made it): its certificate need not be verified again.
+bool IndexChain::proven_before(const Hash& h, const IndexTx& tx) const {
+  if (auto q = queue_.find(h); q != queue_.end() && q->second.tx == tx) return true;
+  auto own = pending_.find(h);
+  return own != pending_.end() && own->second == tx;
 }
 
 // membership_error(), checking each edge block's certificate once per body.

@@ -73,6 +73,7 @@ class IndexChain {
   void on_proposal(NodeId from, const Proposal& p);
   std::optional<std::string> body_error(const std::vector<IndexTx>& txs) const;
   std::optional<std::string> proof_error(const Membership& m, std::set<Hash>& proven_blocks) const;
+  bool proven_before(const Hash& h, const IndexTx& tx) const;
   void act(Agreement::Output out);
   void apply_commit(WriteBatch& b, const SignedHeader& qc, const std::vector<IndexTx>& txs,
                     std::vector<Hash>& done);

@@ -332,11 +332,7 @@ RunSummary launch_mode(const Scenario& s, ScenarioMode mode, const LaunchOptions
   summary.seed = options.seed;
   summary.mode = std::string(scenario_mode_name(mode));
   summary.overrides = s.overrides;
-  for (const auto& c : s.crashes)
-    summary.faults.push_back(
-        s.layout.name_of(c.node) + " killed at " + std::to_string(c.at_us / kUsPerMs) + " ms" +
-        (c.restart_us ? ", restarted at " + std::to_string(*c.restart_us / kUsPerMs) + " ms"
-                      : ", stays down"));
+  for (const auto& c : s.crashes) summary.faults.push_back(describe_crash(s, c));
   ClusterOptions co;
   co.dir = options.out_dir + "/" + summary.mode;
   co.bin_dir = options.bin_dir;

@@ -129,11 +129,14 @@ std::string seconds(TimeUs t) {
 
 }  // namespace
 
+std::string describe_crash(const Scenario& s, const Scenario::Crash& c) {
+  return s.layout.name_of(c.node) + " crashes at " + seconds(c.at_us) +
+         (c.restart_us ? ", restarts at " + seconds(*c.restart_us) : ", stays down");
+}
+
 std::vector<std::string> describe_faults(const Scenario& s) {
   std::vector<std::string> out;
-  for (const auto& c : s.crashes)
-    out.push_back(s.layout.name_of(c.node) + " crashes at " + seconds(c.at_us) +
-                  (c.restart_us ? ", restarts at " + seconds(*c.restart_us) : ", stays down"));
+  for (const auto& c : s.crashes) out.push_back(describe_crash(s, c));
   for (const auto& p : s.partitions) {
     std::string sizes;
     for (const auto& g : p.groups) sizes += (sizes.empty() ? "" : " | ") + std::to_string(g.size());

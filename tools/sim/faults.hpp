@@ -23,6 +23,8 @@ Scenario with_random_faults(const Scenario& s, std::uint64_t seed);
 // The faults of a run in words, one per line (crashes, partitions, loss,
 // duplication, Byzantine nodes), for summaries and sweep reports.
 std::vector<std::string> describe_faults(const Scenario& s);
+// One crash in those words: "net0.c1 crashes at 4.000s, restarts at 6.000s".
+std::string describe_crash(const Scenario& s, const Scenario::Crash& c);
 
 // A consensus replica or record node that behaves as `b` says
 // (Scenario::Byzantine).
