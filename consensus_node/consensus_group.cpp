@@ -123,6 +123,26 @@ ConsensusNode::Watch ConsensusNode::watch_state(const Hash& h, const Entry& entr
 
 // ---- proposals: checked before a vote ------------------------------------------------------
 
+// The author signatures body_error will check in a proposal, named ahead:
+// the runtime checks them across cores before the proposal is handled, also
+// when it is kept for later (a block proposed while the one before commits).
+void ConsensusNode::note_signature_checks(NodeId from, const Message& message,
+                                          const Verifier& recorder) const {
+  const auto* p = std::get_if<Proposal>(&message);
+  if (p == nullptr || !group() || p->header.network != network_ || from == env_.self()) return;
+  auto entries = decode_block_body(p->body.view());
+  if (!entries.ok()) return;
+  for (const PlacedEntry& e : entries.value()) {
+    if (const auto* r = std::get_if<Record>(&e.entry)) {
+      (void)record_author_error(*r, *topology_, recorder);
+    } else if (const auto* reg = std::get_if<Registration>(&e.entry)) {
+      (void)verify_registration_signature(*reg, recorder);
+    } else {
+      (void)verify_anchor_signature(std::get<AuditAnchor>(e.entry), recorder);
+    }
+  }
+}
+
 void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
   if (p.header.network == network_ && p.header.height < height())
     send_block(from, p.header.height);  // a leader that missed the commit of its own block
@@ -269,7 +289,9 @@ void ConsensusNode::act(Agreement::Output out) {
   for (Decided& d : decided) after_commit(d.header, std::move(d.entries), d.joined);
   if (out.fetch_from) fetch(*out.fetch_from);
   if (auto later = agreement_.take_later_proposal()) on_proposal(later->first, later->second);
-  if (leading() && block_due_ && !building_) build_block();
+  // What came while the block committed goes now, not at the block timer.
+  const bool chain_moved = !out.committed.empty();
+  if (leading() && (block_due_ || (chain_moved && !queue_.empty())) && !building_) build_block();
   want_group_tick();
 }
 

@@ -493,8 +493,17 @@ void ConsensusNode::enqueue(PlacedEntry p) {
   if (queue_.size() >= params().block_max_entries) {
     build_block();
   } else {
-    block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+    block_timer_.want(env_, env_.now_us() + block_wait_us());
   }
+}
+
+// A group's leader with nothing in flight proposes at the next turn: the
+// height in flight is what batches a group's entries (each block carries
+// what came while the one before committed), and a block timer on top of
+// it would only add latency. A single node commits at once, so only its
+// timer batches.
+TimeUs ConsensusNode::block_wait_us() const {
+  return group() && agreement_.can_propose() ? 0 : params().block_timeout_us;
 }
 
 // Leader: the queued entries go into the next block, proposed to the

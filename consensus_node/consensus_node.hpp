@@ -48,6 +48,8 @@ class ConsensusNode final : public NodeLogic {
   std::size_t queued() const { return queue_.size(); }
   std::size_t outgoing() const { return outgoing_.size(); }
   std::string work_in_flight() const override;
+  void note_signature_checks(NodeId from, const Message& message,
+                             const Verifier& recorder) const override;
   const Agreement& agreement() const { return agreement_; }
   bool leading() const { return agreement_.leading(); }
 
@@ -141,6 +143,7 @@ class ConsensusNode final : public NodeLogic {
 
   // the group (docs/CONSENSUS.md)
   bool group() const { return agreement_.size() > 1; }
+  TimeUs block_wait_us() const;
   void on_member_message(NodeId from, const Message& message);
   void on_group_message(NodeId from, const Message& message);
   void while_not_leading(NodeId from, const Message& message);

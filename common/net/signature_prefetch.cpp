@@ -43,6 +43,11 @@ void collect_checks(const ClientRequest& r, NodeId self, std::vector<SignatureCh
   (void)verify_credential(*c, self, request_body(r), recorder);
 }
 
+void collect_role_checks(const NodeLogic& logic, NodeId from, const Message& m,
+                         std::vector<SignatureCheck>& out) {
+  logic.note_signature_checks(from, m, CheckRecorder(out));
+}
+
 SignaturePool::SignaturePool(std::size_t threads, const Verifier& inner, VerifyMemo& memo,
                              std::uint64_t& checks)
     : inner_(inner), memo_(memo), checks_(checks) {

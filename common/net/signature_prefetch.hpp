@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/client_api.hpp"
+#include "common/env.hpp"
 #include "common/messages.hpp"
 #include "common/net/verify_memo.hpp"
 #include "common/topology.hpp"
@@ -31,6 +32,9 @@ struct SignatureCheck {
 // sees it (headers, entries, records, credentials).
 void collect_checks(const Message& m, const Topology& topology, std::vector<SignatureCheck>& out);
 void collect_checks(const ClientRequest& r, NodeId self, std::vector<SignatureCheck>& out);
+// And those the role itself names (NodeLogic::note_signature_checks).
+void collect_role_checks(const NodeLogic& logic, NodeId from, const Message& m,
+                         std::vector<SignatureCheck>& out);
 
 // Worker threads that verify batches of checks into a VerifyMemo.
 class SignaturePool {

@@ -634,7 +634,9 @@ void ZmqRuntime::Impl::prefetch_signatures() {
   const Topology& topology = *deployment.topology;
   for (const Arrival& a : arrivals) {
     if (a.request) collect_checks(*a.request, config.id, checks);
-    if (a.message) collect_checks(*a.message, topology, checks);
+    if (!a.message) continue;
+    collect_checks(*a.message, topology, checks);
+    collect_role_checks(*logic, a.from, *a.message, checks);
   }
   // One or two checks are not worth waking the pool: the role makes them.
   if (checks.size() >= kMinPrefetchChecks) signature_pool->run(checks);
@@ -900,8 +902,8 @@ ClientRequestId ZmqClient::send(const ClientRequest& request) {
 bool ZmqClient::Impl::receive_one(ClientRequestId& id, ClientReply& reply,
                                   SteadyClock::time_point deadline) {
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
-                    .count();
+    // Rounded up: a deadline less than a millisecond away must sleep, not spin.
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
     zmq_pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     int rc = zmq_poll(&item, 1, std::max<long>(0, static_cast<long>(left)));
     if (rc < 0 && zmq_errno() != EINTR)
@@ -931,6 +933,19 @@ bool ZmqClient::receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_
   }
   auto deadline = SteadyClock::now() + std::chrono::microseconds(std::max<TimeUs>(timeout_us, 0));
   return impl_->receive_one(id, reply, deadline);
+}
+
+void ZmqClient::wait_any(const std::vector<ZmqClient*>& clients, TimeUs timeout_us) {
+  std::vector<zmq_pollitem_t> items;
+  items.reserve(clients.size());
+  for (ZmqClient* c : clients) {
+    if (!c->impl_->buffered.empty()) return;
+    items.push_back({c->impl_->socket.handle(), 0, ZMQ_POLLIN, 0});
+  }
+  const long timeout_ms = static_cast<long>((std::max<TimeUs>(timeout_us, 0) + 999) / 1000);
+  if (zmq_poll(items.data(), static_cast<int>(items.size()), timeout_ms) < 0 &&
+      zmq_errno() != EINTR)
+    throw std::runtime_error(std::string("zmq_poll failed: ") + zmq_strerror(zmq_errno()));
 }
 
 ClientReply ZmqClient::call(const ClientRequest& request, TimeUs timeout_us) {

@@ -95,6 +95,10 @@ class ZmqClient {
   ClientRequestId send(const ClientRequest& request);
   // Waits up to timeout_us for one reply; false on time-out.
   bool receive(ClientRequestId& id, ClientReply& reply, TimeUs timeout_us);
+  // Sleeps until one of the clients may have a reply or timeout_us passed
+  // (rounded up to a millisecond), so a load driver with many connections
+  // blocks in one poll instead of spinning over them.
+  static void wait_any(const std::vector<ZmqClient*>& clients, TimeUs timeout_us);
   // send + wait for its reply; throws std::runtime_error on time-out.
   ClientReply call(const ClientRequest& request, TimeUs timeout_us);
   // Asks the node what work it still has in flight (NodeLogic::work_in_flight):

@@ -36,6 +36,7 @@ TimeUs since(Clock::time_point t0) {
 constexpr std::size_t kPresignedRequests = 300'000;
 constexpr std::size_t kRegistrationWindow = 2'000;
 constexpr TimeUs kReplyTimeoutUs = 60 * kUsPerSecond;
+constexpr TimeUs kCollectWaitUs = 2 * kUsPerMs;  // the driver checks its clock at least this often
 constexpr std::size_t kMaxOpenLoopInFlight = 50'000;
 
 // One client connection to one record node, with the users registered there.
@@ -71,6 +72,7 @@ class LoadDriver {
       conn.node = record_nodes_[c % record_nodes_.size()];
       const NodeAddress& a = d.address[conn.node.value];
       conn.client = std::make_unique<ZmqClient>(a.endpoint, a.curve_z85, cluster.client_keys());
+      clients_.push_back(conn.client.get());
       conns_.push_back(std::move(conn));
     }
   }
@@ -92,12 +94,11 @@ class LoadDriver {
         sign_request(req, *patient, c.node, wall_clock_us(), ++nonce_);
         waiting[{ci, c.client->send(req)}] = u;
       }
-      bool got = false;
+      ZmqClient::wait_any(clients_, kCollectWaitUs);
       for (std::size_t ci = 0; ci < conns_.size(); ++ci) {
         ClientRequestId id = 0;
         ClientReply reply;
-        while (conns_[ci].client->receive(id, reply, got ? 0 : kUsPerMs)) {
-          got = true;
+        while (conns_[ci].client->receive(id, reply, 0)) {
           auto it = waiting.find({ci, id});
           if (it == waiting.end()) continue;
           if (reply.status != ReplyStatus::kOk)
@@ -167,7 +168,10 @@ class LoadDriver {
         next_conn = (next_conn + 1) % conns_.size();
         ++sent;
       }
-      collect(t0, r, options_.warmup_us, end, [](Connection&) {});
+      const auto next_due = static_cast<TimeUs>(static_cast<double>(sent) * interval_us);
+      collect(
+          t0, r, options_.warmup_us, end, [](Connection&) {},
+          std::clamp<TimeUs>(next_due - since(t0), 0, kCollectWaitUs));
     }
     r.committed_rps =
         static_cast<double>(r.committed) * kUsPerSecond / static_cast<double>(options_.measure_us);
@@ -223,15 +227,17 @@ class LoadDriver {
     c.in_flight[c.client->send(req)] = due_us;
   }
 
+  // Waits up to wait_us for replies (in one poll over every connection: the
+  // driver shares the cores with the nodes it measures, so it must not
+  // spin), then takes every reply that is there.
   template <class OnReply>
-  void collect(Clock::time_point t0, PhaseResult& r, TimeUs from_us, TimeUs to_us,
-               OnReply on_reply) {
-    bool got = false;
+  void collect(Clock::time_point t0, PhaseResult& r, TimeUs from_us, TimeUs to_us, OnReply on_reply,
+               TimeUs wait_us = kCollectWaitUs) {
+    ZmqClient::wait_any(clients_, wait_us);
     for (Connection& c : conns_) {
       ClientRequestId id = 0;
       ClientReply reply;
-      while (c.client->receive(id, reply, got ? 0 : 200)) {
-        got = true;
+      while (c.client->receive(id, reply, 0)) {
         auto it = c.in_flight.find(id);
         if (it == c.in_flight.end()) continue;
         const TimeUs now = since(t0);
@@ -263,6 +269,7 @@ class LoadDriver {
   const BenchOptions& options_;
   std::vector<NodeId> record_nodes_;
   std::vector<Connection> conns_;
+  std::vector<ZmqClient*> clients_;  // conns_' clients, for one poll over all
   std::mutex payload_mu_;
   std::map<std::uint32_t, std::pair<UserId, SharedBytes>> patients_;  // map nodes never move
   std::uint64_t nonce_ = 0;
