@@ -55,7 +55,13 @@ void ChainFollower::request_catch_up() {
   const TimeUs now = env_.now_us();
   if (last_catch_up_us_ >= 0 && now - last_catch_up_us_ < topology_.params().retry_timeout_us)
     return;
+  // Asked before at this height and nothing came: that replica may be a
+  // faulty one (the leader) withholding blocks; the next one is asked
+  // (group sweep, seed 2326).
+  if (last_catch_up_us_ >= 0 && catch_up_height_ == next_height())
+    contact_.suspect(now, topology_.params().retry_timeout_us);
   last_catch_up_us_ = now;
+  catch_up_height_ = next_height();
   env_.send(contact_.leader(), make_message(CatchUpRequest{network_, next_height()}));
 }
 

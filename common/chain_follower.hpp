@@ -63,6 +63,7 @@ class ChainFollower {
   // acknowledged here, the member acknowledges when it is ready.
   std::set<std::uint64_t> deferred_;
   TimeUs last_catch_up_us_ = -1;
+  std::uint64_t catch_up_height_ = 0;  // the height the last catch-up asked from
 };
 
 }  // namespace mhr

@@ -40,6 +40,8 @@ std::string_view counter_name(Counter c) {
       return "access_refused";
     case Counter::kBlobsFetched:
       return "blobs_fetched";
+    case Counter::kBlocksPipelined:
+      return "blocks_pipelined";
     case Counter::kCount_:
       break;
   }

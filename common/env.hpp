@@ -37,6 +37,7 @@ enum class Counter : std::uint8_t {
   kRecordsMigrated,      // records received through migration
   kAccessRefused,        // a client request refused: bad credential, replay, no consent
   kBlobsFetched,         // a holder completed an off-chain object it fetched from another
+  kBlocksPipelined,      // a group's leader proposed a block while the one below committed
   kCount_
 };
 inline constexpr std::size_t kCounterCount = static_cast<std::size_t>(Counter::kCount_);

@@ -52,7 +52,10 @@ struct ProtocolParams {
   TimeUs migration_settle_us = 1 * kUsPerSecond;  // between history sync rounds
   std::uint32_t migration_rounds = 3;             // history syncs after the first answer
   std::uint64_t max_blob_bytes = 64ull << 20;     // largest off-chain object accepted
-  std::string mode_name() const;                  // e.g. "broadcast", "table", "full"
+  // A group's leader proposes the next block while the last one commits
+  // (docs/CONSENSUS.md, "Pipelining"); off until its sweeps are clean.
+  bool pipeline = false;
+  std::string mode_name() const;  // e.g. "broadcast", "table", "full"
 };
 
 inline constexpr std::size_t kMaxStaffKeys = 10'000;

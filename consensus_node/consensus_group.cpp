@@ -150,7 +150,10 @@ void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
     case Agreement::Verdict::kIgnore:
       return;
     case Agreement::Verdict::kLater:
-      fetch(from);  // the blocks below it, or the NewView of its view
+      // A block proposed while the one below commits waits for it (its
+      // signatures were checked on arrival); otherwise this replica lacks
+      // the blocks below it, or the NewView of its view.
+      if (!pipelined(p)) fetch(from);
       return;
     case Agreement::Verdict::kCheckBody:
       break;
@@ -171,6 +174,11 @@ void ConsensusNode::on_proposal(NodeId from, const Proposal& p) {
   checked_[header_hash(p.header)] = std::move(entries).value();
   sync_.on_proposal(env_.now_us());
   act(agreement_.accept_proposal(p));
+}
+
+bool ConsensusNode::pipelined(const Proposal& p) const {
+  return agreement_.active() && p.view == agreement_.view() &&
+         p.header.height == agreement_.next_height() + 1;
 }
 
 // What every replica checks of a block before it votes for it: what the
@@ -242,20 +250,52 @@ std::optional<std::string> ConsensusNode::holders_error(const PlacedEntry& p) co
 
 // ---- acting on the agreement --------------------------------------------------------------
 
-void ConsensusNode::act(Agreement::Output out) {
-  if (out.proposed && !(inflight_ && inflight_->first == header_hash(out.proposed->header))) {
-    // A block carried over from the last view: its entries are in flight.
-    auto entries = decode_block_body(out.proposed->body.view());
-    MHR_ASSERT_MSG(entries.ok(), "a carried-over block's body does not decode");
-    for (const PlacedEntry& p : entries.value()) {
-      queued_.insert(p.hash);
-      const auto* r = std::get_if<Record>(&p.entry);
-      if (!r) continue;
-      auto [tip, fresh] = projected_.try_emplace(r->user, ChainTip{r->sequence, p.hash});
-      if (!fresh && tip->second.sequence < r->sequence) tip->second = {r->sequence, p.hash};
+// Which entries the block in flight holds (after the commits of the same
+// output, which take the block below out of flight): the block this leader
+// just built, the one it proposed while the last one committed, or a block
+// carried over from the last view. A block proposed above one that did not
+// commit here lapses: its entries are taken afresh when their origins send
+// them again. A proposal the same output decided (a carried-over block whose
+// commit votes came first) is in flight no more.
+void ConsensusNode::track_in_flight(const std::optional<Proposal>& proposed) {
+  if (proposed && proposed->header.height >= agreement_.next_height()) {
+    const Hash h = header_hash(proposed->header);
+    if (next_inflight_ && next_inflight_->first == h) {
+      inflight_ = std::move(next_inflight_);
+      next_inflight_.reset();
+    } else if (!(inflight_ && inflight_->first == h)) {
+      carry_over(*proposed);
     }
-    inflight_.emplace(header_hash(out.proposed->header), std::move(entries).value());
   }
+  if (next_inflight_ && !agreement_.proposing_next()) {
+    release(next_inflight_->second);
+    next_inflight_.reset();
+  }
+}
+
+// A block carried over from the last view: its entries are in flight.
+void ConsensusNode::carry_over(const Proposal& proposed) {
+  auto entries = decode_block_body(proposed.body.view());
+  MHR_ASSERT_MSG(entries.ok(), "a carried-over block's body does not decode");
+  for (const PlacedEntry& p : entries.value()) {
+    queued_.insert(p.hash);
+    const auto* r = std::get_if<Record>(&p.entry);
+    if (!r) continue;
+    auto [tip, fresh] = projected_.try_emplace(r->user, ChainTip{r->sequence, p.hash});
+    if (!fresh && tip->second.sequence < r->sequence) tip->second = {r->sequence, p.hash};
+  }
+  inflight_.emplace(header_hash(proposed.header), std::move(entries).value());
+}
+
+// Entries of a block that will not commit: no longer queued here.
+void ConsensusNode::release(const std::vector<PlacedEntry>& entries) {
+  for (const PlacedEntry& p : entries) {
+    queued_.erase(p.hash);
+    if (const auto* r = std::get_if<Record>(&p.entry)) projected_.erase(r->user);
+  }
+}
+
+void ConsensusNode::act(Agreement::Output out) {
   struct Decided {
     SignedHeader header;
     std::vector<PlacedEntry> entries;
@@ -268,6 +308,7 @@ void ConsensusNode::act(Agreement::Output out) {
     auto joined = apply_commit(b, d.header, entries);
     decided.push_back({d.header, std::move(entries), std::move(joined)});
   }
+  track_in_flight(out.proposed);
   if (out.persist) b.put(Table::kPending, Bytes{kAgreementTag}, agreement_.durable());
   if (!b.empty()) env_.store().write(b);  // votes are durable before they are sent
   for (Agreement::Send& s : out.sends) {
@@ -289,9 +330,12 @@ void ConsensusNode::act(Agreement::Output out) {
   for (Decided& d : decided) after_commit(d.header, std::move(d.entries), d.joined);
   if (out.fetch_from) fetch(*out.fetch_from);
   if (auto later = agreement_.take_later_proposal()) on_proposal(later->first, later->second);
-  // What came while the block committed goes now, not at the block timer.
+  // What came while the block committed goes now, not at the block timer,
+  // and so does what came while the block in flight prepared.
   const bool chain_moved = !out.committed.empty();
-  if (leading() && (block_due_ || (chain_moved && !queue_.empty())) && !building_) build_block();
+  const bool due =
+      block_due_ || (!queue_.empty() && (chain_moved || agreement_.can_propose_next()));
+  if (leading() && due && !building_) build_block();
   want_group_tick();
 }
 
@@ -343,11 +387,10 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
     // flight is ordered afresh when its origins send it again.
     std::set<Hash> committed;
     for (const PlacedEntry& p : entries) committed.insert(p.hash);
-    for (const PlacedEntry& p : inflight_->second) {
-      if (committed.contains(p.hash)) continue;
-      queued_.erase(p.hash);
-      if (const auto* r = std::get_if<Record>(&p.entry)) projected_.erase(r->user);
-    }
+    std::vector<PlacedEntry> lost;
+    for (PlacedEntry& p : inflight_->second)
+      if (!committed.contains(p.hash)) lost.push_back(std::move(p));
+    release(lost);
   }
   inflight_.reset();
   return joined;
@@ -396,6 +439,19 @@ void ConsensusNode::forget_delivered(std::uint64_t below) {
 }
 
 // ---- catching up from peers --------------------------------------------------------------
+
+// Whom a replica behind the group asks for blocks: every other time the one
+// that showed it is behind, in between the others in turn, since that one
+// may withhold them (a Byzantine replica, found by the group sweep, seed
+// 2483) and a quorum certificate means f+1 honest replicas have them.
+NodeId ConsensusNode::next_replica_to_ask() {
+  const auto& replicas = topology_->network(network_).consensus_nodes;
+  MHR_ASSERT(replicas.size() > 1);
+  if (++fetch_turn_ % 2 == 0 && sync_.behind()) return sync_.ahead_peer();
+  NodeId peer = env_.self();
+  while (peer == env_.self()) peer = replicas[fetch_turn_++ % replicas.size()];
+  return peer;
+}
 
 void ConsensusNode::fetch(NodeId peer) {
   if (auto f = sync_.fetch(env_.self(), peer, env_.now_us())) env_.send(peer, make_message(*f));
@@ -475,6 +531,7 @@ void ConsensusNode::step_down() {
   queued_.clear();
   projected_.clear();
   inflight_.reset();
+  next_inflight_.reset();
   block_due_ = false;
   WriteBatch b;
   for (const auto& [key, out] : outgoing_) {
@@ -509,14 +566,17 @@ void ConsensusNode::on_group_tick() {
     if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
     ++it;
   }
+  // Behind the group: catching up, whether or not the view also timed out
+  // (a leader whose block committed everywhere but here, the commit votes
+  // lost, would otherwise only suspect itself: group sweep, seed 1062).
+  const bool behind = sync_.behind() || agreement_.below_view_start();
+  if (behind) fetch(next_replica_to_ask());
   if (due) {
     env_.log(LogLevel::kInfo, "view " + std::to_string(agreement_.view()) + " timed out");
     act(agreement_.on_timeout());
     const TimeUs deadline = sync_.timed_out(now);
     for (auto& [h, w] : watched_) w.deadline_us = deadline;
-  } else if (sync_.behind()) {
-    fetch(sync_.ahead_peer());  // behind the group: catching up first
-  } else if (sync_.resend_due(now)) {
+  } else if (!behind && sync_.resend_due(now)) {
     act(agreement_.resend());
   }
   want_group_tick();

@@ -36,6 +36,7 @@ GroupConfig group_config(const Topology& topology, NetworkId network, NodeId sel
     auto entries = decode_block_body(body);
     return entries.ok() && !body_mismatch(h, entries.value());
   };
+  c.pipeline = topology.params().pipeline;
   return c;
 }
 
@@ -170,9 +171,10 @@ void ConsensusNode::on_member_message(NodeId from, const Message& message) {
 }
 
 std::string ConsensusNode::work_in_flight() const {
-  if (queue_.empty() && outgoing_.empty()) return {};
-  return std::to_string(queue_.size()) + " entries queued, " + std::to_string(outgoing_.size()) +
-         " blocks being delivered";
+  const std::size_t agreeing = (inflight_ ? 1 : 0) + (next_inflight_ ? 1 : 0);
+  if (queue_.empty() && outgoing_.empty() && agreeing == 0) return {};
+  return std::to_string(queue_.size()) + " entries queued, " + std::to_string(agreeing) +
+         " blocks being agreed, " + std::to_string(outgoing_.size()) + " blocks being delivered";
 }
 
 void ConsensusNode::on_client(ClientRequestId id, const ClientRequest&) {
@@ -508,44 +510,23 @@ TimeUs ConsensusNode::block_wait_us() const {
 
 // Leader: the queued entries go into the next block, proposed to the
 // group. A single consensus node commits it at once and goes on; a group
-// has one block in flight and takes the next when it commits.
+// has one block in flight and proposes the one above it once that one is
+// prepared here.
 void ConsensusNode::build_block() {
   if (building_) return;
   building_ = true;
   while (!queue_.empty() && outgoing_.size() < kMaxOutgoingBlocks) {
     if (!agreement_.can_propose()) {
       block_due_ = true;
+      if (agreement_.can_propose_next()) propose_next_block();
       break;
     }
     block_due_ = false;
-    const std::size_t n = std::min(queue_.size(), params().block_max_entries);
-    MHR_ASSERT(n <= kMaxBlockEntries);
-    std::vector<PlacedEntry> entries(
-        std::make_move_iterator(queue_.begin()),
-        std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::vector<PlacedEntry> entries = take_queued({});
     if (group()) drop_stale(entries);
     if (entries.empty()) continue;
-    std::vector<Hash> leaves;
-    for (PlacedEntry& p : entries) {
-      // Holders as the committed table says now (a registration may have
-      // committed since the presence round), and the index node if the
-      // round gave the record to it: what every replica checks.
-      if (const auto* r = std::get_if<Record>(&p.entry); r && sparse()) {
-        const bool index = std::binary_search(p.holders.begin(), p.holders.end(), index_node());
-        p.holders = table_.holders(r->user);
-        if (index) insert_sorted(p.holders, index_node());
-      }
-      leaves.push_back(p.hash);
-    }
-    const BlockHeader header{network_,
-                             agreement_.next_height(),
-                             tip_ ? header_hash(tip_->header) : Hash{},
-                             merkle_root(leaves),
-                             static_cast<std::uint32_t>(leaves.size()),
-                             env_.now_us(),
-                             env_.self(),
-                             placement_hash(entries)};
+    const BlockHeader header =
+        block_header(entries, agreement_.next_height(), tip_ ? header_hash(tip_->header) : Hash{});
     SharedBytes body(encode_block_body(entries));
     inflight_.emplace(header_hash(header), std::move(entries));
     act(agreement_.propose(header, std::move(body), delivered_below()));
@@ -554,6 +535,78 @@ void ConsensusNode::build_block() {
   // Entries the time-out should not wait for a fresh one to pick up.
   if (!queue_.empty() && !block_due_)
     block_timer_.want(env_, env_.now_us() + params().block_timeout_us);
+}
+
+// Leader: the block above the one in flight, proposed while that one
+// commits. Replicas check it against the chain with the block below
+// committed; it leaves out the users that block touches, and for all others
+// that chain is the one this leader sees now.
+void ConsensusNode::propose_next_block() {
+  const BlockHeader* below = agreement_.in_flight_header();
+  MHR_ASSERT(below != nullptr);
+  const Hash below_hash = header_hash(*below);
+  if (!inflight_ || inflight_->first != below_hash) return;  // not built here (a restart)
+  std::set<UserId> busy;
+  for (const PlacedEntry& p : inflight_->second) {
+    if (const auto* r = std::get_if<Record>(&p.entry)) busy.insert(r->user);
+    if (const auto* reg = std::get_if<Registration>(&p.entry)) busy.insert(reg->user);
+  }
+  std::vector<PlacedEntry> entries = take_queued(busy);
+  drop_stale(entries);
+  if (entries.empty()) return;
+  const BlockHeader header = block_header(entries, below->height + 1, below_hash);
+  SharedBytes body(encode_block_body(entries));
+  next_inflight_.emplace(header_hash(header), std::move(entries));
+  env_.count(Counter::kBlocksPipelined);
+  act(agreement_.propose_next(header, std::move(body), delivered_below()));
+}
+
+// Up to a block of queued entries, in order, leaving those of `skipped`
+// users queued.
+std::vector<PlacedEntry> ConsensusNode::take_queued(const std::set<UserId>& skipped) {
+  const std::size_t limit = params().block_max_entries;
+  MHR_ASSERT(limit <= kMaxBlockEntries);
+  std::vector<PlacedEntry> taken;
+  auto kept = queue_.begin();
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    const UserId* user = nullptr;
+    if (const auto* r = std::get_if<Record>(&it->entry)) user = &r->user;
+    if (const auto* reg = std::get_if<Registration>(&it->entry)) user = &reg->user;
+    if (taken.size() < limit && !(user && skipped.contains(*user))) {
+      taken.push_back(std::move(*it));
+    } else {
+      if (kept != it) *kept = std::move(*it);
+      ++kept;
+    }
+  }
+  queue_.erase(kept, queue_.end());
+  return taken;
+}
+
+// The header of a block of `entries`, whose holders it settles first: as the
+// committed table says now (a registration may have committed since the
+// presence round), plus the index node if the round gave the record to it:
+// what every replica checks.
+BlockHeader ConsensusNode::block_header(std::vector<PlacedEntry>& entries, std::uint64_t height,
+                                        const Hash& prev_hash) const {
+  std::vector<Hash> leaves;
+  leaves.reserve(entries.size());
+  for (PlacedEntry& p : entries) {
+    if (const auto* r = std::get_if<Record>(&p.entry); r && sparse()) {
+      const bool index = std::binary_search(p.holders.begin(), p.holders.end(), index_node());
+      p.holders = table_.holders(r->user);
+      if (index) insert_sorted(p.holders, index_node());
+    }
+    leaves.push_back(p.hash);
+  }
+  return BlockHeader{network_,
+                     height,
+                     prev_hash,
+                     merkle_root(leaves),
+                     static_cast<std::uint32_t>(leaves.size()),
+                     env_.now_us(),
+                     env_.self(),
+                     placement_hash(entries)};
 }
 
 // A leader that took over, or caught up while leading, may hold requests

@@ -128,6 +128,10 @@ class ConsensusNode final : public NodeLogic {
   void release_in_order(const UserId& user);
   void enqueue(PlacedEntry p);
   void build_block();
+  void propose_next_block();
+  std::vector<PlacedEntry> take_queued(const std::set<UserId>& skipped);
+  BlockHeader block_header(std::vector<PlacedEntry>& entries, std::uint64_t height,
+                           const Hash& prev_hash) const;
   void drop_stale(std::vector<PlacedEntry>& entries);
   std::vector<NodeId> record_holders(const Record& r) const;
   NodeId index_node() const { return topology_->index_of(network_); }
@@ -157,6 +161,11 @@ class ConsensusNode final : public NodeLogic {
                                         const std::vector<PlacedEntry>& entries) const;
   std::optional<std::string> holders_error(const PlacedEntry& p) const;
   void act(Agreement::Output out);
+  void track_in_flight(const std::optional<Proposal>& proposed);
+  void carry_over(const Proposal& proposed);
+  void release(const std::vector<PlacedEntry>& entries);
+  bool pipelined(const Proposal& p) const;
+  NodeId next_replica_to_ask();
   std::vector<PlacedEntry> entries_of(const Agreement::Decision& d);
   std::vector<std::pair<UserId, NodeId>> apply_commit(WriteBatch& b, const SignedHeader& qc,
                                                       std::vector<PlacedEntry>& entries);
@@ -220,6 +229,9 @@ class ConsensusNode final : public NodeLogic {
   // Leader: the entries of the block in flight (header hash), to commit them
   // without decoding the body again.
   std::optional<std::pair<Hash, std::vector<PlacedEntry>>> inflight_;
+  // Leader: the block proposed above it while it commits (Agreement::propose_next).
+  std::optional<std::pair<Hash, std::vector<PlacedEntry>>> next_inflight_;
+  std::size_t fetch_turn_ = 0;  // round robin of the replicas asked for blocks
   // Replica: bodies checked at the next height, by header hash.
   std::map<Hash, std::vector<PlacedEntry>> checked_;
   // Own blocks committed whose delivery to every member is not known done

@@ -609,15 +609,21 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
     return ChainFollower::Applied::kRefused;
   }
   const BlockHeader& header = d.header.header;
+  // A delivery with one bad entry is refused whole, header included: taking
+  // the header would make the honest delivery of that height look like a
+  // repeat (any replica may deliver, a faulty one too: group sweep, seed 2326).
+  for (const ProvenEntry& pe : d.entries) {
+    if (auto e = entry_error(pe.entry, entry_hash(pe.entry), pe.proof, header, *topology_,
+                             env_.verifier())) {
+      env_.count(Counter::kVerifyFailures);
+      env_.log(LogLevel::kWarn, "delivery refused, an entry is bad: " + *e);
+      return ChainFollower::Applied::kRefused;
+    }
+  }
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
   for (const ProvenEntry& pe : d.entries) {
     const Hash h = entry_hash(pe.entry);
-    if (auto e = entry_error(pe.entry, h, pe.proof, header, *topology_, env_.verifier())) {
-      env_.count(Counter::kVerifyFailures);
-      env_.log(LogLevel::kWarn, "entry refused: " + *e);
-      continue;
-    }
     if (const auto* anchor = std::get_if<AuditAnchor>(&pe.entry)) {
       store_own_anchor(writer.batch, *anchor, header, pe.proof);
       continue;

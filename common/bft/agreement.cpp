@@ -92,6 +92,13 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
                    "stored own proposal does not decode");
     proposal = std::get<Proposal>(std::move(m).value());
   }
+  std::optional<Proposal> next_proposal;
+  if (r.remaining() > 0 && r.boolean()) {  // absent in stores written before pipelining
+    auto m = decode<Message>(r.bytes(kMaxMessageBytes));
+    MHR_ASSERT_MSG(m.ok() && std::holds_alternative<Proposal>(m.value()),
+                   "stored next proposal does not decode");
+    next_proposal = std::get<Proposal>(std::move(m).value());
+  }
   MHR_ASSERT_MSG(!r.finish_error(), "stored agreement state does not decode");
   if (view > view_ || (view == view_ && !active)) {
     view_ = view;
@@ -110,6 +117,9 @@ void Agreement::load(const std::optional<SignedHeader>& tip, std::optional<ByteV
                                                proposal->body, proposal->prepare});
       sent_proposal_ = std::move(proposal);
     }
+    if (next_proposal && next_proposal->header.height == next_height_ + 1 &&
+        next_proposal->view == view_)
+      next_proposal_ = std::move(next_proposal);
   }
   if (constraint && constraint->height >= next_height_) constraint_ = constraint;
 }
@@ -139,6 +149,8 @@ Bytes Agreement::durable() const {
   }
   w.boolean(sent_proposal_.has_value());
   if (sent_proposal_) w.bytes(encode(Message{*sent_proposal_}));
+  w.boolean(next_proposal_.has_value());
+  if (next_proposal_) w.bytes(encode(Message{*next_proposal_}));
   return w.take();
 }
 
@@ -164,6 +176,18 @@ bool Agreement::can_propose() const {
   // The first height of a view that must carry a prepared block waits for it.
   return !(constraint_ && constraint_->view == view_ && constraint_->height == next_height_ &&
            constraint_->hash);
+}
+
+const BlockHeader* Agreement::in_flight_header() const {
+  auto it = proposals_.find(view_);
+  return it == proposals_.end() ? nullptr : &it->second.header;
+}
+
+bool Agreement::can_propose_next() const {
+  // Prepared here (this replica voted to commit it): f+1 honest replicas
+  // will vote for the next block once this one commits at them.
+  return config_.pipeline && size() > 1 && leading() && in_flight() && commit_sent_ == view_ &&
+         !next_proposal_;
 }
 
 Agreement::Output Agreement::take() {
@@ -197,6 +221,21 @@ void Agreement::propose_now(const BlockHeader& header, SharedBytes body,
   sent_proposal_ = message;
   if (size() > 1) send(std::nullopt, std::move(message));
   progress();
+}
+
+Agreement::Output Agreement::propose_next(const BlockHeader& header, SharedBytes body,
+                                          std::uint64_t delivered_below) {
+  MHR_ASSERT(can_propose_next());
+  MHR_ASSERT(header.height == next_height_ + 1 && header.network == config_.network);
+  MHR_ASSERT(header.prev_hash == proposals_.at(view_).hash);
+  const Hash hash = header_hash(header);
+  Proposal message{view_, header, std::move(body),
+                   signer_.sign(prepare_signing_bytes(config_.network, view_, header.height, hash)),
+                   delivered_below};
+  next_proposal_ = message;
+  out_.persist = true;
+  send(std::nullopt, std::move(message));
+  return take();
 }
 
 void Agreement::record_proposal(std::uint64_t view, const Proposed& p) {
@@ -291,14 +330,32 @@ Agreement::Output Agreement::on_vote(NodeId from, const Vote& v) {
   }
   if (v.height < next_height_) return take();
   if (v.height > next_height_) {
-    const auto mine = std::count_if(later_votes_.begin(), later_votes_.end(),
-                                    [&](const auto& lv) { return lv.first == from; });
-    if (static_cast<std::size_t>(mine) < kLaterVotesPerReplica) later_votes_.emplace_back(from, v);
-    out_.fetch_from = from;  // it has moved on: this replica missed a commit
+    keep_later_vote(from, v);
+    // It has moved on: this replica missed a commit, unless it only has
+    // yet to hear the votes for the block in flight (votes for the block
+    // proposed above it come early).
+    if (v.height > next_height_ + 1 || !in_flight()) out_.fetch_from = from;
     return take();
   }
   if (add_vote(from, v)) progress();
   return take();
+}
+
+// A vote for a later height, kept until this replica gets there: once per
+// replica and vote, the oldest of a replica's going first when it has too
+// many (votes for the block proposed above the one in flight come early and
+// are sent again on every resend; a full list refusing new ones lost the
+// ones that mattered).
+void Agreement::keep_later_vote(NodeId from, const Vote& v) {
+  std::size_t mine = 0;
+  auto oldest = later_votes_.end();
+  for (auto it = later_votes_.begin(); it != later_votes_.end(); ++it) {
+    if (it->first != from) continue;
+    if (it->second == v) return;
+    if (mine++ == 0) oldest = it;
+  }
+  if (mine >= kLaterVotesPerReplica) later_votes_.erase(oldest);
+  later_votes_.emplace_back(from, v);
 }
 
 // Counts a verified vote at the next height; false when it adds nothing.
@@ -379,6 +436,7 @@ void Agreement::advance(const SignedHeader& header) {
   if (constraint_ && constraint_->height < next_height_) constraint_.reset();
   // A certificate of a later view shows that view began: 2f+1 replicas voted in it.
   if (header.view > view_ || (header.view == view_ && !active_)) enter_view(header.view, {});
+  promote_next_proposal();
   auto later = std::move(later_votes_);
   later_votes_.clear();
   bool added = false;
@@ -391,6 +449,23 @@ void Agreement::advance(const SignedHeader& header) {
   }
   repropose_if_due();
   if (added) progress();
+}
+
+// The block proposed while the one below committed is in flight now (its
+// votes, kept as later ones, count next); in another view, or above
+// another block, it lapses.
+void Agreement::promote_next_proposal() {
+  if (!next_proposal_) return;
+  Proposal p = std::move(*next_proposal_);
+  next_proposal_.reset();
+  const Hash tip = committed_ ? header_hash(committed_->header) : Hash{};
+  if (p.view != view_ || !leading() || p.header.height != next_height_ || p.header.prev_hash != tip)
+    return;
+  const Proposed proposed{p.header, header_hash(p.header), p.body, p.prepare};
+  record_proposal(view_, proposed);
+  prepare_sent_ = VoteKey{view_, proposed.hash};
+  out_.proposed = p;
+  sent_proposal_ = std::move(p);
 }
 
 Agreement::Output Agreement::on_caught_up(const SignedHeader& header) {
@@ -419,6 +494,13 @@ Agreement::Output Agreement::on_timeout() {
 }
 
 void Agreement::on_suspect(NodeId from, const Vote& v) {
+  if (v.view < view_) {
+    // It suspects a view the group has left (it missed the view change,
+    // and an idle group sends it nothing else): the NewView brings it
+    // along (group sweep, seed 2191).
+    if (leading() && new_view_) send(from, *new_view_);
+    return;
+  }
   if (!active_ || v.view != view_ ||
       !verifier_.verify(*key_of(from), suspect_signing_bytes(config_.network, v.view), v.signature))
     return;
@@ -436,6 +518,7 @@ void Agreement::ask_view(std::uint64_t target) {
   new_view_.reset();
   repropose_.reset();
   sent_proposal_.reset();
+  next_proposal_.reset();
   out_.persist = true;
   ViewChange vc{target, config_.self, committed_, std::nullopt, Signature{}, SharedBytes()};
   if (prepared_ && prepared_->header.height == next_height_) vc.prepared = prepared_;
@@ -552,6 +635,7 @@ void Agreement::enter_view(std::uint64_t view, std::optional<NewView> nv) {
   sent_suspect_.reset();
   new_view_ = std::move(nv);
   sent_proposal_.reset();
+  if (next_proposal_ && next_proposal_->view != view) next_proposal_.reset();
   out_.view_entered = true;
   out_.persist = true;
   for (auto it = view_changes_.begin(); it != view_changes_.end();) {
@@ -664,6 +748,7 @@ Agreement::Output Agreement::resend() const {
   }
   if (sent_suspect_) o.sends.push_back({std::nullopt, *sent_suspect_});
   if (sent_proposal_) o.sends.push_back({std::nullopt, *sent_proposal_});
+  if (next_proposal_) o.sends.push_back({std::nullopt, *next_proposal_});
   for (const Vote& v : sent_votes_)
     if (v.view == view_) o.sends.push_back({std::nullopt, v});
   return o;

@@ -1,5 +1,6 @@
 // Agreement: one replica's part in PBFT over one chain (an edge network's or
-// the index chain), one height in flight (docs/CONSENSUS.md): proposals,
+// the index chain), one height voted on at a time, the next one proposed
+// while it commits (docs/CONSENSUS.md): proposals,
 // prepare and commit votes, quorum certificates, view changes. Pure: messages in, messages and
 // decisions out; no Env, no clock (the caller runs the view timer), no store
 // (the caller stores durable() whenever an output says so, before sending).
@@ -24,6 +25,7 @@ struct GroupConfig {
   // Whether a body is the one a header commits to (its Merkle root): the
   // agreement keeps bodies opaque.
   std::function<bool(const BlockHeader&, ByteView body)> body_matches;
+  bool pipeline = false;  // the leader may propose above the block in flight
 };
 
 // The quorum of a group of n replicas tolerating f = (n-1)/3 faulty ones:
@@ -84,11 +86,28 @@ class Agreement {
   bool can_propose() const;
   // A proposal is in flight at the next height (in the current view).
   bool in_flight() const { return proposals_.contains(view_); }
+  // The header of that proposal; nullptr when none is.
+  const BlockHeader* in_flight_header() const;
+  // True when this replica leads, has prepared the block in flight and may
+  // propose the one above it now (pipelining: the next block travels and its
+  // signatures are checked while the one below commits).
+  bool can_propose_next() const;
+  // A block proposed at the height above the one in flight waits for it.
+  bool proposing_next() const { return next_proposal_.has_value(); }
+  // The NewView showed commits above this replica's chain: it fetches them
+  // before it may propose or vote in this view.
+  bool below_view_start() const {
+    return constraint_ && constraint_->view == view_ && next_height_ < constraint_->height;
+  }
   // Consecutive view changes without a commit: the caller backs off by it.
   std::uint32_t failed_views() const { return failed_views_; }
 
   // Leader: proposes `header` (for next_height(), linked to the tip).
   Output propose(const BlockHeader& header, SharedBytes body, std::uint64_t delivered_below);
+  // Leader: proposes `header` for next_height() + 1, linked to the block in
+  // flight. Replicas vote on it once the block below commits here; if that
+  // block does not commit in this view, the proposal lapses.
+  Output propose_next(const BlockHeader& header, SharedBytes body, std::uint64_t delivered_below);
   Verdict check_proposal(NodeId from, const Proposal& p);
   // A proposal whose body the caller found valid.
   Output accept_proposal(const Proposal& p);
@@ -136,10 +155,12 @@ class Agreement {
   void record_proposal(std::uint64_t view, const Proposed& p);
   void vote(VotePhase phase, std::uint64_t view, const Hash& hash);
   bool add_vote(NodeId from, const Vote& v);
+  void keep_later_vote(NodeId from, const Vote& v);
   void on_suspect(NodeId from, const Vote& v);
   void progress();
   void decide(const SignedHeader& qc, SharedBytes body);
   void advance(const SignedHeader& header);
+  void promote_next_proposal();
   void enter_view(std::uint64_t view, std::optional<NewView> nv);
   void ask_view(std::uint64_t view);
   bool join_later_view();
@@ -175,6 +196,10 @@ class Agreement {
   std::optional<Constraint> constraint_;  // durable
   // What this replica sent at the next height, for resend().
   std::optional<Proposal> sent_proposal_;
+  // Leader: the proposal for the height above the next, sent while the
+  // next commits; durable, so that a restart never proposes another there
+  // in this view. It becomes the proposal in flight when the next commits.
+  std::optional<Proposal> next_proposal_;
   std::vector<Vote> sent_votes_;
 
   // Replicas that timed out in the current view (this one included).

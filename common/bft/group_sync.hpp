@@ -68,7 +68,10 @@ class GroupSync {
   // open: the caller sends again what it sent (Agreement::resend).
   bool resend_due(TimeUs now);
   // Nothing to time, fetch or send again.
-  bool idle() const { return agreement_.active() && !agreement_.in_flight() && !behind(); }
+  bool idle() const {
+    return agreement_.active() && !agreement_.in_flight() && !behind() &&
+           !agreement_.below_view_start();
+  }
 
  private:
   const Agreement& agreement_;

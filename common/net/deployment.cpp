@@ -289,7 +289,9 @@ Deployment load_deployment(const std::string& path) {
   if (auto p = root.optional("protocol")) {
     p->allow_only({"presence", "replication", "crypto", "index_order", "block_max_entries",
                    "block_timeout", "presence_timeout", "retry_timeout", "retry_max_backoff",
-                   "max_attempts", "migration_settle", "migration_rounds", "max_blob_mb"});
+                   "max_attempts", "migration_settle", "migration_rounds", "max_blob_mb",
+                   "pipeline"});
+    params.pipeline = p->get_bool("pipeline", params.pipeline);
     if (auto v = p->optional("presence"))
       params.presence = v->as_enum({"broadcast", "table"}) == "table" ? PresenceMode::kTable
                                                                       : PresenceMode::kBroadcast;
@@ -503,6 +505,7 @@ void write_deployment(const std::string& path, const Topology& topology,
   out << YAML::Key << "max_attempts" << YAML::Value << p.max_attempts;
   out << YAML::Key << "migration_settle" << YAML::Value << format_duration(p.migration_settle_us);
   out << YAML::Key << "migration_rounds" << YAML::Value << p.migration_rounds;
+  out << YAML::Key << "pipeline" << YAML::Value << p.pipeline;
   out << YAML::Key << "max_blob_mb" << YAML::Value << (p.max_blob_bytes >> 20);
   out << YAML::EndMap;
 

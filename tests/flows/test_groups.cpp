@@ -116,6 +116,32 @@ TEST_CASE("groups: the five flows commit with 4 replicas per network and quorum 
   CHECK(run.summary.messages.by_type.at("vote") > 0);
 }
 
+TEST_CASE("groups: under load the leader proposes each block while the one below commits") {
+  const std::uint64_t seed = 23;
+  std::string yaml = kGroup;
+  yaml.replace(yaml.find("record_rate: 40"), 15, "record_rate: 400");
+  yaml += "protocol: {pipeline: true}\n";
+  FlowRun run(yaml, seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  check_replicas_agree(run);
+  const auto& per_node = run.sim->world().stats().node_counters;
+  const auto pipelined = [&](const char* node) {
+    return per_node.at(run.node(node).value)[static_cast<std::size_t>(Counter::kBlocksPipelined)];
+  };
+  const auto committed = [&](const char* node) {
+    return per_node.at(run.node(node).value)[static_cast<std::size_t>(Counter::kBlocksCommitted)];
+  };
+  // The leaders of view 0 pipelined most of their blocks; the followers never propose.
+  for (const char* leader : {"net0.c0", "net1.c0"}) {
+    INFO(leader);
+    CHECK(pipelined(leader) * 3 > committed(leader));
+  }
+  CHECK(pipelined("net0.c1") == 0);
+  CHECK(run.summary.messages.by_type.count("view_change") == 0);
+}
+
 TEST_CASE("groups: one replica crashed from the start (f = 1) changes nothing for clients") {
   for (const char* down : {"net0.c3", "net0.c0"}) {  // a follower, then the first leader
     const std::uint64_t seed = 22;

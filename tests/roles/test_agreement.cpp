@@ -32,7 +32,8 @@ struct Envelope {
 
 class Group {
  public:
-  explicit Group(std::size_t n, std::uint32_t first_id = 10) {
+  explicit Group(std::size_t n, std::uint32_t first_id = 10, bool pipelined = true)
+      : pipeline(pipelined) {
     for (std::size_t i = 0; i < n; ++i) {
       const NodeId id{first_id + static_cast<std::uint32_t>(i)};
       ids.push_back(id);
@@ -50,7 +51,7 @@ class Group {
   }
 
   std::unique_ptr<Agreement> make(std::size_t i) {
-    GroupConfig c{kNet, validators.members, validators.quorum, ids[i], body_matches};
+    GroupConfig c{kNet, validators.members, validators.quorum, ids[i], body_matches, pipeline};
     return std::make_unique<Agreement>(c, *signers[i], modeled_verifier());
   }
 
@@ -80,6 +81,26 @@ class Group {
     handle(i, replicas[i]->propose(header_for(i, text), body_of(text), 0));
   }
 
+  // Leader: the block above the one in flight, while that one commits.
+  void propose_next(std::size_t i, std::string_view text) {
+    REQUIRE(replicas[i]->can_propose_next());
+    const BlockHeader* below = replicas[i]->in_flight_header();
+    REQUIRE(below);
+    const BlockHeader h{
+        kNet,  below->height + 1, header_hash(*below), sha256(as_bytes(text)), 1, 1000, ids[i],
+        Hash{}};
+    handle(i, replicas[i]->propose_next(h, body_of(text), 0));
+  }
+
+  // Delivers the first queued message; false when none is left.
+  bool step() {
+    if (queue.empty()) return false;
+    Envelope e = std::move(queue.front());
+    queue.pop_front();
+    if (!down.contains(index(e.from))) deliver(e);
+    return true;
+  }
+
   void handle(std::size_t i, Agreement::Output out) {
     for (auto& d : out.committed) decided[i].push_back(std::move(d));
     if (out.fetch_from) fetches.emplace(ids[i], *out.fetch_from);
@@ -105,7 +126,11 @@ class Group {
                 body_matches(m.header, m.body.view()))
               handle(to, a.accept_proposal(m));
           }
-          if constexpr (std::is_same_v<T, Vote>) handle(to, a.on_vote(e.from, m));
+          if constexpr (std::is_same_v<T, Vote>) {
+            handle(to, a.on_vote(e.from, m));
+            // A commit lets a proposal kept for the height above through.
+            if (auto later = a.take_later_proposal()) deliver({later->first, e.to, later->second});
+          }
           if constexpr (std::is_same_v<T, ViewChange>) handle(to, a.on_view_change(e.from, m));
           if constexpr (std::is_same_v<T, NewView>) {
             handle(to, a.on_new_view(e.from, m));
@@ -131,6 +156,15 @@ class Group {
 
   void timeout(std::size_t i) { handle(i, replicas[i]->on_timeout()); }
 
+  // The leader goes silent for good; the others time out and change view.
+  void lose_leader(std::size_t leader) {
+    down = {leader};
+    for (std::size_t i = 0; i < replicas.size(); ++i)
+      if (i != leader) timeout(i);
+    run();
+  }
+
+  bool pipeline = true;
   std::vector<NodeId> ids;
   std::vector<std::unique_ptr<Signer>> signers;
   ValidatorSet validators;
@@ -260,9 +294,7 @@ TEST_CASE("agreement: a view change carries a prepared block over to the new lea
   g.run([](const Envelope& e) { return is_commit_vote(e.message); });
   for (std::size_t i = 0; i < 4; ++i) CHECK(g.decided[i].empty());
   // The leader goes silent; the others time out.
-  g.down = {0};
-  for (std::size_t i = 1; i < 4; ++i) g.timeout(i);
-  g.run();
+  g.lose_leader(0);
   for (std::size_t i = 1; i < 4; ++i) {
     INFO("replica " << i);
     CHECK(g.replicas[i]->view() == 1);
@@ -362,9 +394,7 @@ TEST_CASE("agreement: a restarted replica keeps its prepare and its view") {
   auto out = g.replicas[2]->accept_proposal(p);
   CHECK(out.sends.empty());
   // A view change from it still carries the block it prepared.
-  g.down = {0};
-  for (std::size_t i = 1; i < 4; ++i) g.timeout(i);
-  g.run();
+  g.lose_leader(0);
   for (std::size_t i = 1; i < 4; ++i) {
     REQUIRE(g.decided[i].size() == 1);
     CHECK(header_hash(g.decided[i][0].header.header) == expected);
@@ -481,4 +511,93 @@ TEST_CASE("agreement: a certificate in a view change decides the block the other
   // The new leader goes on at once, without a fetch.
   REQUIRE(g.replicas[1]->leading());
   CHECK(g.replicas[1]->can_propose());
+}
+
+TEST_CASE("agreement: the leader proposes the next block while the one in flight commits") {
+  Group g(4);
+  const Hash first = header_hash(g.header_for(0, "first"));
+  g.propose(0, "first");
+  CHECK_FALSE(g.replicas[0]->can_propose_next());  // not prepared yet
+  while (!g.replicas[0]->can_propose_next()) REQUIRE(g.step());
+  CHECK(g.decided[1].empty());  // the followers have not committed it yet
+  g.propose_next(0, "second");
+  CHECK(g.replicas[0]->proposing_next());
+  CHECK_FALSE(g.replicas[0]->can_propose_next());  // one block above the one in flight
+  // A follower keeps it for when the block below commits, and fetches nothing.
+  const auto* early = std::get_if<Proposal>(&g.queue.back().message);
+  REQUIRE(early);
+  CHECK(g.replicas[3]->check_proposal(g.ids[0], *early) == Agreement::Verdict::kLater);
+  // A vote for it that comes before the block below commits here is kept,
+  // not taken for a sign that this replica missed a commit; one two heights
+  // up is.
+  const Hash second = header_hash(early->header);
+  const Vote soon{VotePhase::kPrepare, 0, 1, second,
+                  g.signers[2]->sign(prepare_signing_bytes(kNet, 0, 1, second))};
+  CHECK_FALSE(g.replicas[0]->on_vote(g.ids[2], soon).fetch_from);
+  const Vote far{VotePhase::kPrepare, 0, 2, second,
+                 g.signers[2]->sign(prepare_signing_bytes(kNet, 0, 2, second))};
+  CHECK(g.replicas[0]->on_vote(g.ids[2], far).fetch_from == g.ids[2]);
+  g.run();
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("replica " << i);
+    REQUIRE(g.decided[i].size() == 2);
+    CHECK(header_hash(g.decided[i][0].header.header) == first);
+    CHECK(g.decided[i][1].header.header.prev_hash == first);
+    CHECK(g.decided[i][1].body == body_of("second"));
+    CHECK(verify_quorum(g.decided[i][1].header, g.validators, modeled_verifier()));
+  }
+  CHECK(g.fetches.empty());
+  CHECK_FALSE(g.replicas[0]->proposing_next());
+  CHECK(g.replicas[0]->can_propose());
+}
+
+TEST_CASE("agreement: without pipelining the leader waits for the block in flight to commit") {
+  Group g(4, 10, false);
+  g.propose(0, "first");
+  while (g.step()) CHECK_FALSE(g.replicas[0]->can_propose_next());
+  CHECK(g.decided[0].size() == 1);
+  CHECK(g.replicas[0]->can_propose());
+}
+
+TEST_CASE("agreement: a restarted leader keeps the block it proposed above the one in flight") {
+  Group g(4);
+  g.propose(0, "first");
+  while (!g.replicas[0]->can_propose_next()) REQUIRE(g.step());
+  g.propose_next(0, "second");
+  const Bytes saved = g.replicas[0]->durable();
+  g.replicas[0] = g.make(0);
+  g.replicas[0]->load(std::nullopt, ByteView(saved));
+  CHECK(g.replicas[0]->proposing_next());
+  CHECK_FALSE(g.replicas[0]->can_propose_next());  // never another one in this view
+  g.run();
+  for (std::size_t i = 0; i < 4; ++i) {
+    INFO("replica " << i);
+    REQUIRE(g.decided[i].size() == 2);
+    CHECK(g.decided[i][1].body == body_of("second"));
+  }
+}
+
+TEST_CASE("agreement: a block proposed above the one in flight lapses with its view") {
+  Group g(4);
+  const Hash first = header_hash(g.header_for(0, "first"));
+  g.propose(0, "first");
+  while (!g.replicas[0]->can_propose_next()) REQUIRE(g.step());
+  g.propose_next(0, "second");
+  g.queue.clear();  // the leader's messages are lost, and so is the leader
+  g.lose_leader(0);
+  // The new view carries the block the leader prepared, if a quorum saw it
+  // prepared, or starts afresh: never the lapsed block above it.
+  for (std::size_t i = 1; i < 4; ++i) {
+    INFO("replica " << i);
+    CHECK(g.replicas[i]->view() == 1);
+    for (const auto& d : g.decided[i]) CHECK_FALSE(d.body == body_of("second"));
+    if (!g.decided[i].empty()) CHECK(header_hash(g.decided[i][0].header.header) == first);
+  }
+  // The old leader, back, enters the new view and drops it.
+  g.down.clear();
+  CHECK(g.replicas[0]->proposing_next());
+  REQUIRE(g.replicas[1]->new_view());
+  g.handle(0, g.replicas[0]->on_new_view(g.ids[1], *g.replicas[1]->new_view()));
+  CHECK(g.replicas[0]->view() == 1);
+  CHECK_FALSE(g.replicas[0]->proposing_next());
 }

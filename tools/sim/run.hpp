@@ -44,7 +44,7 @@ class SimRun {
   const Topology& topology() const { return *topology_; }
   bool quiescent();
   // "name: what it still has to do" for up to `max` nodes with work in flight.
-  std::vector<std::string> busy_nodes(std::size_t max);
+  std::vector<std::string> busy_nodes(std::size_t max, bool honest_only = false);
 
  private:
   class Driver;

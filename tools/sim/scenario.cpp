@@ -479,8 +479,9 @@ void parse_network(const ConfigNode& n, Scenario& s) {
 void parse_protocol(const ConfigNode& n, Scenario& s) {
   n.allow_only({"block_max_entries", "block_timeout", "presence_timeout", "retry_timeout",
                 "retry_max_backoff", "max_attempts", "migration_settle", "migration_rounds",
-                "max_blob_mb"});
+                "max_blob_mb", "pipeline"});
   ProtocolParams& p = s.protocol;
+  p.pipeline = n.get_bool("pipeline", p.pipeline);
   p.block_max_entries = static_cast<std::size_t>(
       n.get_int("block_max_entries", static_cast<std::int64_t>(p.block_max_entries), 1,
                 static_cast<std::int64_t>(kMaxBlockEntries)));
