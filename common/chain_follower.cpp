@@ -57,7 +57,7 @@ void ChainFollower::request_catch_up() {
     return;
   // Asked before at this height and nothing came: that replica may be a
   // faulty one (the leader) withholding blocks; the next one is asked
-  // (group sweep, seed 2326).
+  // (group sweep, seed 4972).
   if (last_catch_up_us_ >= 0 && catch_up_height_ == next_height())
     contact_.suspect(now, topology_.params().retry_timeout_us);
   last_catch_up_us_ = now;

@@ -447,7 +447,8 @@ void ConsensusNode::forget_delivered(std::uint64_t below) {
 NodeId ConsensusNode::next_replica_to_ask() {
   const auto& replicas = topology_->network(network_).consensus_nodes;
   MHR_ASSERT(replicas.size() > 1);
-  if (++fetch_turn_ % 2 == 0 && sync_.behind()) return sync_.ahead_peer();
+  ask_ahead_peer_ = !ask_ahead_peer_;
+  if (ask_ahead_peer_ && sync_.behind()) return sync_.ahead_peer();
   NodeId peer = env_.self();
   while (peer == env_.self()) peer = replicas[fetch_turn_++ % replicas.size()];
   return peer;

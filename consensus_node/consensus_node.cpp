@@ -22,6 +22,14 @@ constexpr std::uint64_t kCatchUpBlocks = 64;
 
 namespace {
 
+// The user an entry is about: a record's or a registration's; none for an
+// audit anchor.
+const UserId* user_of(const Entry& e) {
+  if (const auto* r = std::get_if<Record>(&e)) return &r->user;
+  if (const auto* reg = std::get_if<Registration>(&e)) return &reg->user;
+  return nullptr;
+}
+
 GroupConfig group_config(const Topology& topology, NetworkId network, NodeId self) {
   const NetworkInfo& net = topology.network(network);
   GroupConfig c;
@@ -547,10 +555,8 @@ void ConsensusNode::propose_next_block() {
   const Hash below_hash = header_hash(*below);
   if (!inflight_ || inflight_->first != below_hash) return;  // not built here (a restart)
   std::set<UserId> busy;
-  for (const PlacedEntry& p : inflight_->second) {
-    if (const auto* r = std::get_if<Record>(&p.entry)) busy.insert(r->user);
-    if (const auto* reg = std::get_if<Registration>(&p.entry)) busy.insert(reg->user);
-  }
+  for (const PlacedEntry& p : inflight_->second)
+    if (const UserId* user = user_of(p.entry)) busy.insert(*user);
   std::vector<PlacedEntry> entries = take_queued(busy);
   drop_stale(entries);
   if (entries.empty()) return;
@@ -569,9 +575,7 @@ std::vector<PlacedEntry> ConsensusNode::take_queued(const std::set<UserId>& skip
   std::vector<PlacedEntry> taken;
   auto kept = queue_.begin();
   for (auto it = queue_.begin(); it != queue_.end(); ++it) {
-    const UserId* user = nullptr;
-    if (const auto* r = std::get_if<Record>(&it->entry)) user = &r->user;
-    if (const auto* reg = std::get_if<Registration>(&it->entry)) user = &reg->user;
+    const UserId* user = user_of(it->entry);
     if (taken.size() < limit && !(user && skipped.contains(*user))) {
       taken.push_back(std::move(*it));
     } else {

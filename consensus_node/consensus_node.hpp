@@ -231,7 +231,10 @@ class ConsensusNode final : public NodeLogic {
   std::optional<std::pair<Hash, std::vector<PlacedEntry>>> inflight_;
   // Leader: the block proposed above it while it commits (Agreement::propose_next).
   std::optional<std::pair<Hash, std::vector<PlacedEntry>>> next_inflight_;
-  std::size_t fetch_turn_ = 0;  // round robin of the replicas asked for blocks
+  // Whom a replica behind asks next (next_replica_to_ask): the one that
+  // showed it is behind, or the others in a round.
+  bool ask_ahead_peer_ = false;
+  std::size_t fetch_turn_ = 0;
   // Replica: bodies checked at the next height, by header hash.
   std::map<Hash, std::vector<PlacedEntry>> checked_;
   // Own blocks committed whose delivery to every member is not known done

@@ -612,9 +612,12 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   // A delivery with one bad entry is refused whole, header included: taking
   // the header would make the honest delivery of that height look like a
   // repeat (any replica may deliver, a faulty one too: group sweep, seed 2326).
+  std::vector<Hash> hashes;
+  hashes.reserve(d.entries.size());
   for (const ProvenEntry& pe : d.entries) {
-    if (auto e = entry_error(pe.entry, entry_hash(pe.entry), pe.proof, header, *topology_,
-                             env_.verifier())) {
+    hashes.push_back(entry_hash(pe.entry));
+    if (auto e =
+            entry_error(pe.entry, hashes.back(), pe.proof, header, *topology_, env_.verifier())) {
       env_.count(Counter::kVerifyFailures);
       env_.log(LogLevel::kWarn, "delivery refused, an entry is bad: " + *e);
       return ChainFollower::Applied::kRefused;
@@ -622,8 +625,9 @@ ChainFollower::Applied RecordNode::apply_own_block(const BlockDelivery& d) {
   }
   ChainWriter writer(*this);
   chain_.put_header(writer.batch, d.header);
-  for (const ProvenEntry& pe : d.entries) {
-    const Hash h = entry_hash(pe.entry);
+  for (std::size_t i = 0; i < d.entries.size(); ++i) {
+    const ProvenEntry& pe = d.entries[i];
+    const Hash& h = hashes[i];
     if (const auto* anchor = std::get_if<AuditAnchor>(&pe.entry)) {
       store_own_anchor(writer.batch, *anchor, header, pe.proof);
       continue;
