@@ -42,13 +42,24 @@ void ChainFollower::apply_in_order(NodeId from, const BlockDelivery& d, const Ap
     return;
   }
   const Applied applied = apply(from, d);
-  if (applied == Applied::kRefused) return;
+  // A faulty replica's copy (a bad entry, meant for another node): the
+  // honest copy of this height is asked for, from the next replica if need be.
+  if (applied == Applied::kRefused) return request_catch_up();
   tip_ = d.header;
   if (applied == Applied::kStored) {
     ack(from, d.header);
   } else {
     deferred_.insert(d.header.header.height);
   }
+}
+
+// The header proves nothing, but an honest replica answers a catch-up with
+// at most what was committed; asking costs one message per retry time-out.
+// Without it a member whose only copy of a block came from a faulty leader
+// would wait for ever once its own requests are done (group sweep, seed 620).
+void ChainFollower::on_unverifiable_delivery(const BlockDelivery& d) {
+  if (d.header.header.network == network_ && d.header.header.height >= next_height())
+    request_catch_up();
 }
 
 void ChainFollower::request_catch_up() {

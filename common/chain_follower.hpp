@@ -36,6 +36,9 @@ class ChainFollower {
   void on_delivery(NodeId from, const BlockDelivery& d, const ChainStore& chain,
                    const Apply& apply);
   void request_catch_up();
+  // A delivery of this network whose header did not verify: a faulty
+  // replica's copy of a block the member may still miss.
+  void on_unverifiable_delivery(const BlockDelivery& d);
 
   std::uint64_t next_height() const { return tip_ ? tip_->header.height + 1 : 0; }
   const std::optional<SignedHeader>& tip() const { return tip_; }

@@ -61,10 +61,16 @@ void ConsensusNode::while_not_leading(NodeId from, const Message& message) {
   if (const auto* c = std::get_if<CatchUpRequest>(&message)) return on_catch_up(from, *c);
   if (const auto* h = std::get_if<HistoryBatch>(&message)) return relay_back(*h);
   if (const auto* b = std::get_if<BlobPart>(&message)) return relay_back(*b);
+  if (const auto* a = std::get_if<Ack>(&message); a && from == agreement_.leader()) {
+    watched_handoffs_.erase(a->message_hash);  // the leader finished a hand-off
+    return;
+  }
   if (!forwardable(message)) return;  // acknowledgements of deliveries this node did not send
   if (std::find(members_.begin(), members_.end(), from) == members_.end()) return;
   const std::optional<Entry> entry = watched_entry(message);
   if (entry) watch(*entry);
+  const auto* handoff = std::get_if<BlockDelivery>(&message);
+  if (handoff && from == index_node()) watch_handoff(*handoff);
   forward(from, message, entry.has_value());
 }
 
@@ -97,6 +103,13 @@ void ConsensusNode::watch(const Entry& entry) {
   const Hash h = entry_hash(entry);
   if (watched_.contains(h) || watch_state(h, entry) == Watch::kDone) return;
   watched_.emplace(h, Watched{env_.now_us() + view_timeout_us(), entry});
+  want_group_tick();
+}
+
+void ConsensusNode::watch_handoff(const BlockDelivery& d) {
+  if (d.header.header.network == network_ || watched_handoffs_.size() >= kMaxWatchedRequests)
+    return;
+  watched_handoffs_.try_emplace(sha256(encode(Message{d})), env_.now_us() + view_timeout_us());
   want_group_tick();
 }
 
@@ -325,6 +338,8 @@ void ConsensusNode::act(Agreement::Output out) {
     // The new leader gets a whole time-out for what was pending.
     sync_.on_view_entered(env_.now_us());
     for (auto& [h, w] : watched_) w.deadline_us = env_.now_us() + view_timeout_us();
+    // The index node hands them to the new leader when it asks again.
+    watched_handoffs_.clear();
   }
   check_leadership();
   for (Decided& d : decided) after_commit(d.header, std::move(d.entries), d.joined);
@@ -548,7 +563,7 @@ void ConsensusNode::step_down() {
 
 void ConsensusNode::want_group_tick() {
   if (!group()) return;
-  if (sync_.idle() && watched_.empty()) return;
+  if (sync_.idle() && watched_.empty() && watched_handoffs_.empty()) return;
   group_timer_.want(env_, env_.now_us() + kGroupTickUs);
 }
 
@@ -567,6 +582,8 @@ void ConsensusNode::on_group_tick() {
     if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
     ++it;
   }
+  if (agreement_.active() && !leading())
+    for (const auto& [h, deadline_us] : watched_handoffs_) due = due || deadline_us <= now;
   // Behind the group: catching up, whether or not the view also timed out
   // (a leader whose block committed everywhere but here, the commit votes
   // lost, would otherwise only suspect itself: group sweep, seed 1062).
@@ -577,6 +594,7 @@ void ConsensusNode::on_group_tick() {
     act(agreement_.on_timeout());
     const TimeUs deadline = sync_.timed_out(now);
     for (auto& [h, w] : watched_) w.deadline_us = deadline;
+    for (auto& [h, deadline_us] : watched_handoffs_) deadline_us = deadline;
   } else if (!behind && sync_.resend_due(now)) {
     act(agreement_.resend());
   }

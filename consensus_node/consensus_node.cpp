@@ -780,8 +780,13 @@ void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
   } else {
     b.del(Table::kPending, foreign_key(network, height, delivery_hash));
     for (const auto& [member, ack] : it->second.ack_hash) forget_ack(member, ack, key);
-    if (it->second.forwarded_by)
-      env_.send(*it->second.forwarded_by, make_message(Ack{delivery_hash}));
+    // The index node, and the replicas, which may be watching it (the
+    // index node hands a block to them when the leader is slow).
+    MessagePtr ack = make_message(Ack{delivery_hash});
+    if (it->second.forwarded_by) env_.send(*it->second.forwarded_by, ack);
+    if (group())
+      for (NodeId r : topology_->network(network_).consensus_nodes)
+        if (r != env_.self()) env_.send(r, ack);
   }
   env_.store().write(b);
   outgoing_.erase(it);

@@ -154,6 +154,7 @@ class ConsensusNode final : public NodeLogic {
   void forward(NodeId origin, const Message& message, bool watched);
   void on_forwarded(NodeId from, const Forwarded& f);
   void watch(const Entry& entry);
+  void watch_handoff(const BlockDelivery& d);
   enum class Watch { kDone, kWaiting, kDue };
   Watch watch_state(const Hash& h, const Entry& entry) const;
   void on_proposal(NodeId from, const Proposal& p);
@@ -247,6 +248,11 @@ class ConsensusNode final : public NodeLogic {
     Entry entry;
   };
   std::map<Hash, Watched> watched_;
+  // Another network's block the index node handed to this replica rather
+  // than to the leader (it asked the leader first, in vain): the leader must
+  // finish distributing it before the deadline, or it is replaced. Keyed by
+  // the delivery's hash; the leader's Ack to the replicas ends the watch.
+  std::map<Hash, TimeUs> watched_handoffs_;
   GroupSync sync_;
   TickTimer group_timer_;
 };

@@ -592,6 +592,7 @@ void RecordNode::on_delivery(NodeId from, const BlockDelivery& d) {
   if (auto e = header_error(d.header, *topology_, env_.verifier())) {
     env_.count(Counter::kVerifyFailures);
     env_.log(LogLevel::kWarn, "delivery refused: " + *e);
+    follower_.on_unverifiable_delivery(d);
     return;
   }
   if (d.header.header.network != network_) {
@@ -706,25 +707,30 @@ void RecordNode::on_committed(const Committed& c) {
     }
     for (auto it = registrations_.begin(); it != registrations_.end(); ++it) {
       if (it->second.hash != h) continue;
-      for (ClientRequestId id : it->second.clients)
-        env_.reply(id, make_reply(ReplyStatus::kOk, "registered", h));
-      const UserId user = it->first;
-      WriteBatch b;
-      b.del(Table::kPending, tagged_key(kPendingRegistration, user.view()));
-      env_.store().write(b);
-      registrations_.erase(it);
-      // Confirmed means every index node knows the user is here now: from
-      // this moment other networks forward to us, so the history pulled now
-      // (and in the rounds after) leaves no gap.
-      if (sparse()) {
-        auto running = syncs_.find(user);
-        if (running == syncs_.end()) {
-          start_sync(user);
-        } else {
-          running->second.round = 0;  // a sync begun earlier counts its rounds from now
-        }
-      }
+      finish_registration(it->first);
       break;
+    }
+  }
+}
+
+void RecordNode::finish_registration(UserId user) {
+  auto it = registrations_.find(user);
+  MHR_ASSERT(it != registrations_.end());
+  for (ClientRequestId id : it->second.clients)
+    env_.reply(id, make_reply(ReplyStatus::kOk, "registered", it->second.hash));
+  WriteBatch b;
+  b.del(Table::kPending, tagged_key(kPendingRegistration, user.view()));
+  env_.store().write(b);
+  registrations_.erase(it);
+  // Confirmed means every index node knows the user is here now: from
+  // this moment other networks forward to us, so the history pulled now
+  // (and in the rounds after) leaves no gap.
+  if (sparse()) {
+    auto running = syncs_.find(user);
+    if (running == syncs_.end()) {
+      start_sync(user);
+    } else {
+      running->second.round = 0;  // a sync begun earlier counts its rounds from now
     }
   }
 }
@@ -989,8 +995,14 @@ void RecordNode::on_tick() {
   const TimeUs now = env_.now_us();
   TimeUs next = INT64_MAX;
   const std::uint32_t max_attempts = params().max_attempts;
+  std::vector<UserId> registered;
   for (auto it = registrations_.begin(); it != registrations_.end();) {
     PendingRegistration& p = it->second;
+    if (p.next_at_us <= now && confirms_from_chain(p.attempts) && registered_.contains(it->first)) {
+      registered.push_back(it->first);
+      ++it;
+      continue;
+    }
     if (p.next_at_us <= now) {
       if (p.attempts >= max_attempts) {
         env_.count(Counter::kGaveUp);
@@ -1007,10 +1019,15 @@ void RecordNode::on_tick() {
   }
   // Per user in chain order, so the consensus node can take them in one go.
   std::vector<Hash> expired;
+  std::vector<Hash> stored;
   for (const auto& [user, queue] : pending_by_user_) {
     for (const Hash& h : queue) {
       PendingRecord& p = pending_.at(h);
       if (p.next_at_us <= now) {
+        if (confirms_from_chain(p.attempts) && chain_.has_record_hash(h)) {
+          stored.push_back(h);
+          continue;
+        }
         if (p.attempts >= max_attempts) {
           expired.push_back(h);
           continue;
@@ -1025,6 +1042,8 @@ void RecordNode::on_tick() {
     env_.count(Counter::kGaveUp);
     finish_pending(h, ReplyStatus::kUnavailable, "not committed after the last retry");
   }
+  for (const Hash& h : stored) finish_pending(h, ReplyStatus::kOk, "committed");
+  for (const UserId& u : registered) finish_registration(u);
   for (auto it = syncs_.begin(); it != syncs_.end();) {
     HistorySync& s = it->second;
     if (s.next_at_us <= now) {

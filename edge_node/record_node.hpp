@@ -27,6 +27,9 @@ namespace mhr {
 inline constexpr std::size_t kMaxPendingRecords = 100'000;
 // The audit chain's head is anchored in a block at most this often.
 inline constexpr TimeUs kAuditAnchorIntervalUs = 1 * kUsPerSecond;
+// Retries after which a group's record in the node's own chain is confirmed
+// without the leader's word (RecordNode::confirms_from_chain).
+inline constexpr std::uint32_t kConfirmFromChainAttempts = 1;
 
 class RecordNode final : public NodeLogic {
  public:
@@ -107,6 +110,7 @@ class RecordNode final : public NodeLogic {
   void on_presence_query(const PresenceQuery& q);
   void on_delivery(NodeId from, const BlockDelivery& d);
   void on_committed(const Committed& c);
+  void finish_registration(UserId user);
   void on_rejected(const Rejected& r);
   void on_history_request(const HistoryRequest& req);
   void on_history_batch(const HistoryBatch& batch);
@@ -141,8 +145,25 @@ class RecordNode final : public NodeLogic {
   // The replica of the consensus group requests go to.
   NodeId consensus() const { return follower_.contact().leader(); }
   // A request to the consensus group is sent again: maybe to another replica.
-  void retrying() { follower_.contact().suspect(env_.now_us(), params().retry_timeout_us); }
+  // It may also have committed in a block this node never received (a
+  // faulty leader delivers blocks nobody can verify, and the honest replicas
+  // take the request for done): the node asks for what it misses.
+  void retrying() {
+    follower_.contact().suspect(env_.now_us(), params().retry_timeout_us);
+    follower_.request_catch_up();
+  }
   void want_tick(TimeUs at_us) { tick_.want(env_, at_us); }
+  // A record or registration of a group's network in this node's chain
+  // under a verified certificate, still unconfirmed after retries: a faulty
+  // leader keeps the confirmation (the honest replicas take it for done).
+  // Committed by a quorum and durable on the honest replicas, from which
+  // every holder catches up, it is confirmed to its client (group sweep,
+  // seeds 620, 1963, 5355). A single consensus node is the only one to
+  // deliver: its confirmation waits for every holder.
+  bool confirms_from_chain(std::uint32_t attempts) const {
+    return attempts >= kConfirmFromChainAttempts &&
+           topology_->network(network_).consensus_nodes.size() > 1;
+  }
   const ProtocolParams& params() const { return topology_->params(); }
   bool sparse() const { return params().replication == Replication::kSparse; }
 

@@ -175,9 +175,13 @@ void IndexNode::on_message(NodeId from, const Message& message) {
 // ---- own network: registrations and records to forward ------------------------------
 
 void IndexNode::on_own_delivery(NodeId from, const BlockDelivery& d) {
-  if (!follower_.contact().is_replica(from) ||
-      header_error(d.header, *topology_, env_.verifier())) {
+  if (!follower_.contact().is_replica(from)) {
     env_.count(Counter::kVerifyFailures);
+    return;
+  }
+  if (header_error(d.header, *topology_, env_.verifier())) {
+    env_.count(Counter::kVerifyFailures);
+    follower_.on_unverifiable_delivery(d);
     return;
   }
   follower_.on_delivery(from, d, chain_,
