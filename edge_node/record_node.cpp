@@ -756,8 +756,30 @@ void RecordNode::on_rejected(const Rejected& r) {
     return;
   }
   env_.count(Counter::kRecordsRejected);
-  finish_pending(r.entry_hash, ReplyStatus::kRejected,
-                 std::string("refused: ") + std::string(reject_reason_name(r.reason)));
+  const std::string reason(reject_reason_name(r.reason));
+  const std::vector<Hash> chained = chained_on(r.entry_hash);
+  finish_pending(r.entry_hash, ReplyStatus::kRejected, "refused: " + reason);
+  // Records chained on a refused one can never commit: each names it as
+  // its predecessor. Left pending they would wait for it for ever (group
+  // sweep with pipelining, seed 1381: a record refused as "not registered"
+  // while the registration was still being ordered).
+  for (const Hash& h : chained) {
+    env_.count(Counter::kRecordsRejected);
+    finish_pending(h, ReplyStatus::kRejected, "refused: an earlier record was refused: " + reason);
+  }
+}
+
+// The pending records of the user that follow `first` in its chain.
+std::vector<Hash> RecordNode::chained_on(const Hash& first) const {
+  const Record& r = pending_.at(first).record;
+  std::vector<Hash> out;
+  std::set<Hash> links{first};
+  for (const Hash& h : pending_by_user_.at(r.user)) {
+    if (!links.contains(pending_.at(h).record.prev_hash)) continue;
+    links.insert(h);
+    out.push_back(h);
+  }
+  return out;
 }
 
 // Another record took this one's place in the user's chain: this record,

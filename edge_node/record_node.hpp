@@ -111,6 +111,7 @@ class RecordNode final : public NodeLogic {
   void on_delivery(NodeId from, const BlockDelivery& d);
   void on_committed(const Committed& c);
   void finish_registration(UserId user);
+  std::vector<Hash> chained_on(const Hash& first) const;
   void on_rejected(const Rejected& r);
   void on_history_request(const HistoryRequest& req);
   void on_history_batch(const HistoryBatch& batch);
