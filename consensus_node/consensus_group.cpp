@@ -109,7 +109,7 @@ void ConsensusNode::watch(const Entry& entry) {
 void ConsensusNode::watch_handoff(const BlockDelivery& d) {
   if (d.header.header.network == network_ || watched_handoffs_.size() >= kMaxWatchedRequests)
     return;
-  watched_handoffs_.try_emplace(sha256(encode(Message{d})), env_.now_us() + view_timeout_us());
+  watched_handoffs_.try_emplace(message_hash(Message{d}), env_.now_us() + view_timeout_us());
   want_group_tick();
 }
 

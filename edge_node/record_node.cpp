@@ -1018,14 +1018,12 @@ void RecordNode::on_tick() {
   TimeUs next = INT64_MAX;
   const std::uint32_t max_attempts = params().max_attempts;
   std::vector<UserId> registered;
-  for (auto it = registrations_.begin(); it != registrations_.end();) {
-    PendingRegistration& p = it->second;
-    if (p.next_at_us <= now && confirms_from_chain(p.attempts) && registered_.contains(it->first)) {
-      registered.push_back(it->first);
-      ++it;
-      continue;
-    }
+  for (auto& [user, p] : registrations_) {
     if (p.next_at_us <= now) {
+      if (confirms_from_chain(p.attempts) && registered_.contains(user)) {
+        registered.push_back(user);
+        continue;
+      }
       if (p.attempts >= max_attempts) {
         env_.count(Counter::kGaveUp);
         for (ClientRequestId id : p.clients)
@@ -1037,7 +1035,6 @@ void RecordNode::on_tick() {
       send_registration(p);
     }
     next = std::min(next, p.next_at_us);
-    ++it;
   }
   // Per user in chain order, so the consensus node can take them in one go.
   std::vector<Hash> expired;
