@@ -62,6 +62,11 @@ void ChainFollower::on_unverifiable_delivery(const BlockDelivery& d) {
     request_catch_up();
 }
 
+void ChainFollower::on_committed_tip(NodeId from, const CommittedTip& t) {
+  if (t.network == network_ && contact_.is_replica(from) && t.height >= next_height())
+    request_catch_up();
+}
+
 void ChainFollower::request_catch_up() {
   const TimeUs now = env_.now_us();
   if (last_catch_up_us_ >= 0 && now - last_catch_up_us_ < topology_.params().retry_timeout_us)

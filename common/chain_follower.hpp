@@ -39,6 +39,9 @@ class ChainFollower {
   // A delivery of this network whose header did not verify: a faulty
   // replica's copy of a block the member may still miss.
   void on_unverifiable_delivery(const BlockDelivery& d);
+  // A replica says how far the network's chain goes: the member asks for
+  // what it misses.
+  void on_committed_tip(NodeId from, const CommittedTip& t);
 
   std::uint64_t next_height() const { return tip_ ? tip_->header.height + 1 : 0; }
   const std::optional<SignedHeader>& tip() const { return tip_; }

@@ -19,6 +19,11 @@ class GroupContact {
       : replicas_(topology.network(network).consensus_nodes) {}
 
   NodeId leader() const { return replicas_[(view_ + skip_) % replicas_.size()]; }
+  // Any replica, chosen by a request's random id: requests any replica can
+  // answer spread over the group, so a retry reaches another one.
+  NodeId replica_for(std::uint64_t request_id) const {
+    return replicas_[request_id % replicas_.size()];
+  }
   bool is_replica(NodeId node) const {
     return std::find(replicas_.begin(), replicas_.end(), node) != replicas_.end();
   }

@@ -258,6 +258,20 @@ struct Codec<CatchUpRequest> {
 };
 
 template <>
+struct Codec<CommittedTip> {
+  static void write(Writer& w, const CommittedTip& v) {
+    w.varint(v.network.value);
+    w.varint(v.height);
+  }
+  static CommittedTip read(Reader& r) {
+    CommittedTip v;
+    v.network = NetworkId{r.u32()};
+    v.height = r.varint();
+    return v;
+  }
+};
+
+template <>
 struct Codec<MembershipUpdate> {
   static void write(Writer& w, const MembershipUpdate& v) {
     w.varint(v.network.value);
@@ -616,6 +630,7 @@ constexpr std::array<std::string_view, kMessageTypeCount> kMessageTypeNames = {
     "view_change",      "new_view",
     "block_fetch",      "committed_block",
     "forwarded",        "index_submit",
+    "committed_tip",
 };
 
 constexpr std::array<std::string_view, kRejectReasonCount> kRejectReasonNames = {

@@ -310,11 +310,22 @@ struct IndexSubmit {
   bool operator==(const IndexSubmit&) const = default;
 };
 
-using Message =
-    std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed, Rejected,
-                 BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate, RemotePresence,
-                 HistoryRequest, HistoryBatch, Ack, BlobRequest, BlobPart, Proposal, Vote,
-                 ViewChange, NewView, BlockFetch, CommittedBlock, Forwarded, IndexSubmit>;
+// replica -> members of its network: the group committed up to `height`
+// (its last committed block). A replica sends it when blocks committed a
+// while ago were never said delivered; a member without that height asks
+// for it (CatchUpRequest). A hint only: it changes no state, so a lie costs
+// a catch-up request.
+struct CommittedTip {
+  NetworkId network;
+  std::uint64_t height = 0;
+  bool operator==(const CommittedTip&) const = default;
+};
+
+using Message = std::variant<StoreRequest, PresenceQuery, PresenceFlag, TxRequest, Committed,
+                             Rejected, BlockDelivery, DeliveryAck, CatchUpRequest, MembershipUpdate,
+                             RemotePresence, HistoryRequest, HistoryBatch, Ack, BlobRequest,
+                             BlobPart, Proposal, Vote, ViewChange, NewView, BlockFetch,
+                             CommittedBlock, Forwarded, IndexSubmit, CommittedTip>;
 inline constexpr std::size_t kMessageTypeCount = std::variant_size_v<Message>;
 
 // True for the messages replicas of a consensus group exchange among

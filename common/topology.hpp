@@ -53,7 +53,9 @@ struct ProtocolParams {
   std::uint32_t migration_rounds = 3;             // history syncs after the first answer
   std::uint64_t max_blob_bytes = 64ull << 20;     // largest off-chain object accepted
   // A group's leader proposes the next block while the last one commits
-  // (docs/CONSENSUS.md, "Pipelining"); off until its sweeps are clean.
+  // (docs/CONSENSUS.md, "Pipelining"); off by default: slower on a 2-core
+  // machine, where the replicas' CPU, not the commit round, bounds a group
+  // (docs/BENCHMARKS.md).
   bool pipeline = false;
   std::string mode_name() const;  // e.g. "broadcast", "table", "full"
 };

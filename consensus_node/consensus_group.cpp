@@ -67,11 +67,23 @@ void ConsensusNode::while_not_leading(NodeId from, const Message& message) {
   }
   if (!forwardable(message)) return;  // acknowledgements of deliveries this node did not send
   if (std::find(members_.begin(), members_.end(), from) == members_.end()) return;
+  if (answers_without_leader(from, message)) return on_member_message(from, message);
   const std::optional<Entry> entry = watched_entry(message);
   if (entry) watch(*entry);
   const auto* handoff = std::get_if<BlockDelivery>(&message);
   if (handoff && from == index_node()) watch_handoff(*handoff);
   forward(from, message, entry.has_value());
+}
+
+// Requests for history and objects need no ordering: a replica that is not
+// behind finds the holders itself, so a faulty leader cannot hold them back.
+// Except the index node's claim of a chain it owes: that marks the user's
+// records for it, which only the leader, who places them, can do.
+bool ConsensusNode::answers_without_leader(NodeId from, const Message& message) const {
+  if (sync_.behind()) return false;
+  if (std::holds_alternative<BlobRequest>(message)) return true;
+  const auto* h = std::get_if<HistoryRequest>(&message);
+  return h && !(from == index_node() && h->route.size() == 1);
 }
 
 // To the leader; a request that must commit also to the other replicas, so
@@ -111,6 +123,26 @@ void ConsensusNode::watch_handoff(const BlockDelivery& d) {
     return;
   watched_handoffs_.try_emplace(message_hash(Message{d}), env_.now_us() + view_timeout_us());
   want_group_tick();
+}
+
+// Blocks committed but never said delivered a view time-out on: a faulty
+// leader may keep them from members that have nothing left to ask for (the
+// pipelined group sweep, seed 5832), so the members are told, a few times,
+// how far the chain goes; those behind catch up from the replicas.
+void ConsensusNode::hint_committed_tip(TimeUs now) {
+  if (undelivered_.empty() || !tip_) return;
+  const std::uint64_t top = tip_->header.height;
+  if (hinted_height_ != top) {
+    hinted_height_ = top;
+    tip_hints_ = 0;
+    next_tip_hint_us_ = now + view_timeout_us();
+    return;
+  }
+  if (tip_hints_ >= kMaxTipHints || now < next_tip_hint_us_) return;
+  ++tip_hints_;
+  next_tip_hint_us_ = now + view_timeout_us();
+  MessagePtr hint = make_message(CommittedTip{network_, top});
+  for (NodeId m : members_) env_.send(m, hint);
 }
 
 // kDone: committed, stale or invalid (no leader is to blame); kWaiting: it
@@ -563,7 +595,7 @@ void ConsensusNode::step_down() {
 
 void ConsensusNode::want_group_tick() {
   if (!group()) return;
-  if (sync_.idle() && watched_.empty() && watched_handoffs_.empty()) return;
+  if (sync_.idle() && watched_.empty() && watched_handoffs_.empty() && !hinting()) return;
   group_timer_.want(env_, env_.now_us() + kGroupTickUs);
 }
 
@@ -582,8 +614,10 @@ void ConsensusNode::on_group_tick() {
     if (state == Watch::kDue && it->second.deadline_us <= now) due = true;
     ++it;
   }
-  if (agreement_.active() && !leading())
+  if (agreement_.active() && !leading()) {
     for (const auto& [h, deadline_us] : watched_handoffs_) due = due || deadline_us <= now;
+    hint_committed_tip(now);
+  }
   // Behind the group: catching up, whether or not the view also timed out
   // (a leader whose block committed everywhere but here, the commit votes
   // lost, would otherwise only suspect itself: group sweep, seed 1062).

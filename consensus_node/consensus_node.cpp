@@ -401,8 +401,10 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
     bool present = f != round.flags.end() && f->second;
     if (m == index_node()) {
       // Once elsewhere, always: a flag may predate what the table says.
-      const std::optional<bool> remote = row ? row->remote : std::nullopt;
-      present = present || remote.value_or(f == round.flags.end());
+      // Silent, it gets the record even where the table says "nowhere
+      // else": in a group only the leader of the moment hears of a
+      // registration elsewhere (pipelined group sweep, seed 3085).
+      present = present || f == round.flags.end() || (row && row->remote.value_or(false));
     } else {
       present = table_.holds(r.user, m);
     }

@@ -33,6 +33,8 @@ inline constexpr std::size_t kMaxOutgoingBlocks = 4'096;
 inline constexpr std::uint32_t kMaxPresenceAttempts = 3;
 inline constexpr std::size_t kMaxHeldAhead = 10'000;        // records waiting for a predecessor
 inline constexpr std::size_t kMaxWatchedRequests = 10'000;  // a replica's request timers
+// CommittedTip hints a replica sends for one height, a view time-out apart.
+inline constexpr std::uint32_t kMaxTipHints = 3;
 
 class ConsensusNode final : public NodeLogic {
  public:
@@ -104,6 +106,7 @@ class ConsensusNode final : public NodeLogic {
   void on_remote_presence(NodeId from, const RemotePresence& p);
   template <class Request>  // HistoryRequest, BlobRequest
   void route_to_holder(NodeId from, const Request& req);
+  bool answers_without_leader(NodeId from, const Message& message) const;
   template <class Answer>  // HistoryBatch, BlobPart
   void relay_back(const Answer& answer);
   void answer_own_chain(NodeId to, const HistoryRequest& req);
@@ -155,6 +158,10 @@ class ConsensusNode final : public NodeLogic {
   void on_forwarded(NodeId from, const Forwarded& f);
   void watch(const Entry& entry);
   void watch_handoff(const BlockDelivery& d);
+  void hint_committed_tip(TimeUs now);
+  bool hinting() const {
+    return !undelivered_.empty() && tip_hints_ < kMaxTipHints && !agreement_.leading();
+  }
   enum class Watch { kDone, kWaiting, kDue };
   Watch watch_state(const Hash& h, const Entry& entry) const;
   void on_proposal(NodeId from, const Proposal& p);
@@ -253,6 +260,10 @@ class ConsensusNode final : public NodeLogic {
   // finish distributing it before the deadline, or it is replaced. Keyed by
   // the delivery's hash; the leader's Ack to the replicas ends the watch.
   std::map<Hash, TimeUs> watched_handoffs_;
+  // CommittedTip hints for the last committed height (hint_committed_tip).
+  std::optional<std::uint64_t> hinted_height_;
+  std::uint32_t tip_hints_ = 0;
+  TimeUs next_tip_hint_us_ = 0;
   GroupSync sync_;
   TickTimer group_timer_;
 };

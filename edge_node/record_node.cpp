@@ -571,6 +571,7 @@ void RecordNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, PresenceQuery>) on_presence_query(m);
         if constexpr (std::is_same_v<T, BlockDelivery>) on_delivery(from, m);
         if constexpr (std::is_same_v<T, Committed>) on_committed(m);
+        if constexpr (std::is_same_v<T, CommittedTip>) follower_.on_committed_tip(from, m);
         if constexpr (std::is_same_v<T, Rejected>) on_rejected(m);
         if constexpr (std::is_same_v<T, HistoryRequest>) on_history_request(m);
         if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(m);

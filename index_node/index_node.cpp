@@ -167,6 +167,7 @@ void IndexNode::on_message(NodeId from, const Message& message) {
         if constexpr (std::is_same_v<T, HistoryBatch>) on_history_batch(from, m);
         if constexpr (std::is_same_v<T, BlobPart>) relay_back(m);
         if constexpr (std::is_same_v<T, Ack>) on_ack(from, m);
+        if constexpr (std::is_same_v<T, CommittedTip>) follower_.on_committed_tip(from, m);
       },
       message);
   if (busy()) tick_.want(env_, env_.now_us() + params().retry_timeout_us);
@@ -429,9 +430,11 @@ void IndexNode::route_across(NodeId from, const Request& req) {
   if (req.route.empty() || req.route.size() >= kMaxRouteHops || req.route.back() != from) return;
   Request next = req;
   next.route.push_back(env_.self());
-  if (!follower_.contact().is_replica(
-          from)) {  // from another network's index node: ask our holders
-    env_.send(leader(), make_message(std::move(next)));
+  // From another network's index node: any replica finds our holders. Not
+  // only the leader: an idle group may keep a faulty one, and nothing here
+  // would time it (the group sweep, seed 3590 with the tip hint).
+  if (!follower_.contact().is_replica(from)) {
+    env_.send(follower_.contact().replica_for(req.request_id), make_message(std::move(next)));
     return;
   }
   std::vector<NetworkId> elsewhere = table_.others(req.user, network_);

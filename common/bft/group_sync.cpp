@@ -13,9 +13,17 @@ constexpr std::uint32_t kMaxViewBackoffDoublings = 6;
 
 void GroupSync::on_group_message(NodeId from, const Message& message) {
   if (distrusted_.contains(from)) return;
+  // A proposal or vote for height h shows the heights below the ones that
+  // may be in flight committed: h - 1 and below, or h - 2 and below with
+  // pipelining (h - 1 may still be agreed on). Taking h - 1 for committed
+  // there made every replica "behind" a height nobody had committed, and
+  // fetching it for ever (pipelined group sweep, seed 2378).
+  const std::uint64_t in_flight = params_.pipeline ? 2 : 1;
   std::uint64_t shown = 0;
-  if (const auto* p = std::get_if<Proposal>(&message)) shown = p->header.height;
-  if (const auto* v = std::get_if<Vote>(&message)) shown = v->height;
+  if (const auto* p = std::get_if<Proposal>(&message))
+    shown = p->header.height + 1 - std::min<std::uint64_t>(in_flight, p->header.height + 1);
+  if (const auto* v = std::get_if<Vote>(&message))
+    shown = v->height + 1 - std::min<std::uint64_t>(in_flight, v->height + 1);
   if (const auto* vc = std::get_if<ViewChange>(&message); vc && vc->committed)
     shown = vc->committed->header.height + 1;
   if (const auto* nv = std::get_if<NewView>(&message))

@@ -271,3 +271,44 @@ TEST_CASE("groups: one Byzantine replica (f = 1) causes no fork and no lost reco
     check_replicas_agree(run, {c.node});
   }
 }
+
+// Only the leader of the moment hears from the index node that a user
+// registered in another network. Four crashes walk the lead round net0's
+// group: c0 learns that user 0 is nowhere else, c2 hears of the
+// registration in net1, and c0 leads again at the end, its table still
+// saying "nowhere else". The user's records reach net1 all the same: the
+// index node's replay of the chain it owes net1 brings what c0 placed
+// without it.
+TEST_CASE("groups: a user's records follow a registration elsewhere through leader changes") {
+  const std::uint64_t seed = 31;
+  FlowRun run(R"(
+duration: 30s
+modes: [table]
+topology: {networks: 2, record_nodes: 2, consensus_nodes: 4}
+workload:
+  users: 2
+  record_rate: 20
+  start: 1s
+  stop: 22s
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+    - {user: 1, nodes: [net0.r1], at: 0.1s}
+  migrations:
+    explicit:
+      - {at: 9s, user: 0, to: net1.r0}
+faults:
+  crashes:
+    - {node: net0.c0, at: 3s, restart: 6s}
+    - {node: net0.c1, at: 6.5s, restart: 9.5s}
+    - {node: net0.c2, at: 11s, restart: 14s}
+    - {node: net0.c3, at: 14.5s, restart: 17.5s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  CHECK(run.summary.records_committed == run.summary.records_submitted);
+  const auto moved = run.records_of("net1.r0", 0);
+  CHECK(moved.size() == run.records_of("net0.r0", 0).size());
+  CHECK(moved.size() > 100);
+  CHECK(run.summary.messages.by_type.at("new_view") >= 4);  // the lead went round
+}

@@ -183,6 +183,7 @@ void messages_corpus(const fs::path& dir) {
       Forwarded{NodeId{2}, SharedBytes(encode(Message{StoreRequest{rec}}))},
       IndexSubmit{{Membership{rec.user, NetworkId{1}, NodeId{2}, {b.header, b.entries.at(0)}},
                    Anchor{NetworkId{1}, 7, header_hash(b.header.header)}}},
+      CommittedTip{NetworkId{1}, 52},
   };
   for (std::size_t i = 0; i < messages.size(); ++i)
     write_case(dir,

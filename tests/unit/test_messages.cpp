@@ -185,6 +185,11 @@ TEST_CASE("messages: BlockDelivery round-trips with records and registrations") 
       BlockDelivery{b.header, {}, std::nullopt});  // for a node holding none of its users
 }
 
+TEST_CASE("messages: CommittedTip round-trips") {
+  check_round_trip(CommittedTip{NetworkId{3}, 52});
+  check_round_trip(CommittedTip{kIndexNetwork, 1ull << 40});
+}
+
 TEST_CASE("messages: DeliveryAck and CatchUpRequest round-trip") {
   SampleBlock b = sample_block(9, sha256(as_bytes("prev")));
   check_round_trip(DeliveryAck{NetworkId{3}, 9, header_hash(b.header.header)});
@@ -348,6 +353,7 @@ TEST_CASE("messages: type and reject reason names") {
   CHECK(message_type_name(Message{BlockDelivery{}}) == "block_delivery");
   CHECK(message_type_name(Message{CatchUpRequest{}}) == "catch_up_request");
   CHECK(message_type_name(Message{HistoryBatch{}}) == "history_batch");
+  CHECK(message_type_name(Message{CommittedTip{}}) == "committed_tip");
   CHECK(reject_reason_name(RejectReason::kStaleChainTip) == "stale_chain_tip");
   CHECK(reject_reason_name(RejectReason::kBadSignature) == "bad_signature");
   CHECK(reject_reason_name(RejectReason::kNotRegistered) == "not_registered");
