@@ -170,11 +170,12 @@ class FileCheck {
     if (problem_) return;
     const Meta& meta = m0->txnid < m1->txnid ? *m1 : *m0;
     last_page_ = meta.last_page;
-    if ((last_page_ + 1) * psize_ > size_) {
-      fail("the meta page names page " + std::to_string(last_page_) + " but the file holds only " +
-           std::to_string(size_ / psize_) + " pages");
-      return;
-    }
+    // The file may end before the last page the meta names: LMDB does not
+    // write a page freed in the transaction that allocated it (a "loose"
+    // page), and such a page can be the last. Pages past the end must be
+    // free, so every page a tree or an overflow value uses must be in the
+    // file (claim); a cleanly stopped edge_node was refused as damaged.
+    file_pages_ = size_ / psize_;
     report.pages = last_page_ + 1;
     used_.assign(last_page_ + 1, 0);
     used_[0] = used_[1] = 1;
@@ -258,7 +259,8 @@ class FileCheck {
 
   bool claim(std::uint64_t pgno) {
     const std::string where = *tree_ + ": page " + std::to_string(pgno);
-    if (pgno < 2 || pgno > last_page_) return fail(where + " is outside the file");
+    if (pgno < 2 || pgno > last_page_ || pgno >= file_pages_)
+      return fail(where + " is outside the file");
     if (used_[pgno]) return fail(where + " is used twice");
     used_[pgno] = 1;
     return true;
@@ -356,12 +358,13 @@ class FileCheck {
   // A value kept on a run of overflow pages.
   std::optional<View> overflow(std::uint64_t first, std::size_t dsize, Counts& c) {
     const std::string where = *tree_ + ": overflow page " + std::to_string(first);
-    if (first < 2 || first > last_page_) return fail(where + " is outside the file"), std::nullopt;
+    if (first < 2 || first > last_page_ || first >= file_pages_)
+      return fail(where + " is outside the file"), std::nullopt;
     const std::uint8_t* page = data_ + first * psize_;
     const std::uint32_t pages = load<std::uint32_t>(page + 12);
     if (load<std::uint64_t>(page) != first || load<std::uint16_t>(page + 10) != kOverflowPage)
       return fail(where + " is not an overflow page"), std::nullopt;
-    if (pages == 0 || pages > last_page_ + 1 - first ||
+    if (pages == 0 || pages > last_page_ + 1 - first || first + pages > file_pages_ ||
         dsize > std::uint64_t{pages} * psize_ - kPageHeader)
       return fail(where + " has a wrong page count"), std::nullopt;
     for (std::uint64_t p = first; p < first + pages; ++p)
@@ -381,6 +384,7 @@ class FileCheck {
   std::vector<std::string> expected_tables_;
   std::uint32_t psize_ = 0;
   std::uint64_t last_page_ = 0;
+  std::uint64_t file_pages_ = 0;    // whole pages in the file; the rest are free
   std::vector<std::uint8_t> used_;  // 0 unaccounted, 1 in use, 2 free
   const std::string* tree_ = nullptr;
   std::optional<std::string> problem_;
