@@ -51,3 +51,12 @@ if pgrep -f "$dir/out" >/dev/null; then
   echo "node processes still running" >&2
   exit 1
 fi
+# --no-fsync is a diagnostic: recorded in bench.json, and never next to the
+# baseline, which commits synchronously.
+python3 -c "import json,sys; assert json.load(open(sys.argv[1]))['settings']['fsync'] is True" \
+  "$dir/out/bench.json"
+if "$mhr" bench "$dir/two-nets.yaml" --no-fsync --baseline --out "$dir/nf" >"$dir/nf.log" 2>&1; then
+  echo "--no-fsync with --baseline was not refused" >&2
+  exit 1
+fi
+grep -q "the baseline commits synchronously" "$dir/nf.log"

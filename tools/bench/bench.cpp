@@ -398,7 +398,7 @@ nlohmann::json bench_mode(const Scenario& s, ScenarioMode mode, const BenchOptio
   ClusterOptions co;
   co.dir = options.out_dir + "/" + mode_name;
   co.bin_dir = options.bin_dir;
-  co.fsync = true;
+  co.fsync = options.fsync;
   Cluster cluster(s, protocol_params(s, mode), co);
   cluster.start_all();
   cluster.wait_ready(60 * kUsPerSecond);
@@ -484,7 +484,7 @@ nlohmann::json run_bench(const Scenario& scenario, const BenchOptions& options) 
                        {"warmup_s", static_cast<double>(options.warmup_us) / kUsPerSecond},
                        {"measure_s", static_cast<double>(options.measure_us) / kUsPerSecond},
                        {"users", scenario.workload.users},
-                       {"fsync", true}};
+                       {"fsync", options.fsync}};
   if (modes.size() > 1) bench["modes"] = modes;
   if (options.baseline) bench["baseline"] = run_pg_baseline(options, bench["committed_rps"]);
   write_bench_files(options.out_dir, bench);

@@ -30,6 +30,7 @@ struct BenchOptions {
   TimeUs measure_us = 10 * kUsPerSecond;
   std::optional<double> open_rate;  // records/s of the open loop; default half the peak
   bool baseline = false;            // also run tools/pg_baseline.sh and report the ratio
+  bool fsync = true;                // off only to find what bounds a run (--no-fsync)
   std::string baseline_script;      // its path
   bool progress = false;
   const std::atomic<bool>* interrupted = nullptr;

@@ -26,6 +26,7 @@ struct BenchArgs {
   double measure_s = 10;
   std::optional<double> open_rate;
   bool baseline = false;
+  bool no_fsync = false;
   std::string baseline_script = MHR_SOURCE_DIR "/tools/pg_baseline.sh";
 };
 
@@ -52,6 +53,9 @@ int run_bench_command(const BenchArgs& a) {
   o.measure_us = static_cast<TimeUs>(a.measure_s * kUsPerSecond);
   o.open_rate = a.open_rate;
   o.baseline = a.baseline;
+  o.fsync = !a.no_fsync;
+  if (!o.fsync && o.baseline)
+    throw std::runtime_error("--no-fsync and --baseline: the baseline commits synchronously");
   o.baseline_script = a.baseline_script;
   o.progress = isatty(STDERR_FILENO);
   o.interrupted = &g_bench_interrupted;
@@ -59,9 +63,10 @@ int run_bench_command(const BenchArgs& a) {
   std::signal(SIGTERM, [](int) { g_bench_interrupted = true; });
   std::printf(
       "mhr bench: scenario %s, %zu processes per mode, %u connections x %u-%u in flight, "
-      "%u-byte records, fsync on, in %s\n",
+      "%u-byte records, fsync %s, in %s\n",
       scenario.name.c_str(), scenario.node_count(), o.clients, o.window,
-      std::max(o.window, o.max_window), o.record_bytes, o.out_dir.c_str());
+      std::max(o.window, o.max_window), o.record_bytes, o.fsync ? "on" : "OFF (not a result)",
+      o.out_dir.c_str());
   std::fflush(stdout);
   const nlohmann::json bench = run_bench(scenario, o);
   if (g_bench_interrupted) {
@@ -103,6 +108,9 @@ void add_bench_command(CLI::App& app) {
                 "also run tools/pg_baseline.sh (PostgreSQL, hash-chained inserts) and report "
                 "the ratio");
   cmd->add_option("--baseline-script", a->baseline_script, "path of pg_baseline.sh");
+  cmd->add_flag("--no-fsync", a->no_fsync,
+                "nodes write without fsync: to find what bounds a run, never a result (the "
+                "targets and the baseline are with fsync)");
   cmd->callback([a] {
     int rc = 0;
     try {
