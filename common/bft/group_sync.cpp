@@ -19,11 +19,12 @@ void GroupSync::on_group_message(NodeId from, const Message& message) {
   // there made every replica "behind" a height nobody had committed, and
   // fetching it for ever (pipelined group sweep, seed 2378).
   const std::uint64_t in_flight = params_.pipeline ? 2 : 1;
+  const auto next_below_flight = [&](std::uint64_t h) {
+    return h + 1 >= in_flight ? h + 1 - in_flight : 0;
+  };
   std::uint64_t shown = 0;
-  if (const auto* p = std::get_if<Proposal>(&message))
-    shown = p->header.height + 1 - std::min<std::uint64_t>(in_flight, p->header.height + 1);
-  if (const auto* v = std::get_if<Vote>(&message))
-    shown = v->height + 1 - std::min<std::uint64_t>(in_flight, v->height + 1);
+  if (const auto* p = std::get_if<Proposal>(&message)) shown = next_below_flight(p->header.height);
+  if (const auto* v = std::get_if<Vote>(&message)) shown = next_below_flight(v->height);
   if (const auto* vc = std::get_if<ViewChange>(&message); vc && vc->committed)
     shown = vc->committed->header.height + 1;
   if (const auto* nv = std::get_if<NewView>(&message))
