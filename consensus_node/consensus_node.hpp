@@ -159,8 +159,10 @@ class ConsensusNode final : public NodeLogic {
   void watch(const Entry& entry);
   void watch_handoff(const BlockDelivery& d);
   void hint_committed_tip(TimeUs now);
+  // Hints still to send (a new committed height starts its own count).
   bool hinting() const {
-    return !undelivered_.empty() && tip_hints_ < kMaxTipHints && !agreement_.leading();
+    return !undelivered_.empty() && tip_ && !agreement_.leading() &&
+           (hinted_height_ != tip_->header.height || tip_hints_ < kMaxTipHints);
   }
   enum class Watch { kDone, kWaiting, kDue };
   Watch watch_state(const Hash& h, const Entry& entry) const;
