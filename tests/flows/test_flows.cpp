@@ -2,6 +2,7 @@
 // asserting where every record ends up.
 #include <doctest/doctest.h>
 
+#include "common/key_wrap.hpp"
 #include "consensus_node/consensus_node.hpp"
 #include "edge_node/record_node.hpp"
 #include "flow_harness.hpp"
@@ -183,4 +184,59 @@ workload:
   CHECK(forwarded_later > 0);
   CHECK(run.records_of("net1.r0", 0).empty());
   CHECK(run.records_of("net0.r1", 0).empty());
+}
+
+// The origin of a record it holds drops the record's pending copy in the
+// batch that stores the record: the turn that later confirms it to the
+// client writes nothing, so on real nodes its reply waits for no fsync.
+TEST_CASE(
+    "store: an origin that holds its record keeps no pending copy once the record is stored") {
+  const char* scenario = R"(
+duration: 3s
+crypto: real
+topology: {networks: 1, record_nodes: 2}
+workload:
+  users: 1
+  record_rate: 1
+  start: 2.9s
+  stop: 3s
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+)";
+  test::ClientRun run(scenario, kSeed);
+  const auto patient = patient_signer(0, CryptoMode::kReal);
+  const UserId user = user_id_of(patient->public_key());
+  const auto hospital = run.institution("net0.r0");
+  const SharedBytes sealed(seal_payload(data_key_of(patient_seed("0")), user, as_bytes("{}")));
+  ClientReply reply;
+  run.ask(kUsPerSecond, "net0.r0",
+          SubmitRecordRequest{
+              user, "Observation", Category::kMedical, sealed, std::nullopt, std::nullopt, {}},
+          *hospital, reply);
+  // Watch the origin's store every 100 us while the record goes round.
+  int pending_while_unconfirmed = 0, stored_while_unconfirmed = 0, pending_after_stored = 0;
+  for (TimeUs t = kUsPerSecond; t < 1'300 * kUsPerMs; t += 100) {
+    run.world().at(t, [&] {
+      const Store& store = run.store("net0.r0");
+      int pending = 0;
+      store.scan_prefix(Table::kPending, Bytes{'s'}, [&](ByteView, ByteView) {
+        ++pending;
+        return true;
+      });
+      int stored = 0;
+      ChainStore(store).for_each_record(user, [&](const Hash&, const Record&) { ++stored; });
+      const bool confirmed = !reply.detail.empty();  // replied
+      if (!confirmed) pending_while_unconfirmed += pending > 0 && stored == 0;
+      if (!confirmed && stored > 0) ++stored_while_unconfirmed;
+      if (stored > 0) pending_after_stored += pending;
+    });
+  }
+  RunSummary summary = run.run();
+  INFO("seed " << kSeed);
+  CHECK(summary.violations == 0);
+  CHECK_MESSAGE(reply.status == ReplyStatus::kOk, reply.detail);
+  CHECK(reply.detail == "committed");
+  CHECK(pending_while_unconfirmed > 0);  // the copy existed until the record was stored
+  CHECK(stored_while_unconfirmed > 0);   // the window between storing and confirming was seen
+  CHECK(pending_after_stored == 0);
 }
