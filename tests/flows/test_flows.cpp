@@ -4,6 +4,7 @@
 
 #include "common/key_wrap.hpp"
 #include "consensus_node/consensus_node.hpp"
+#include "consensus_node/stored_state.hpp"
 #include "edge_node/record_node.hpp"
 #include "flow_harness.hpp"
 #include "index_node/index_node.hpp"
@@ -239,4 +240,67 @@ workload:
   CHECK(pending_while_unconfirmed > 0);  // the copy existed until the record was stored
   CHECK(stored_while_unconfirmed > 0);   // the window between storing and confirming was seen
   CHECK(pending_after_stored == 0);
+}
+
+// The consensus node forgets a block's "not yet delivered" mark in the batch
+// of its next block, not in the turn of the last acknowledgement: that turn
+// writes nothing, so on real nodes its Committed notices wait for no fsync.
+// A restart before the next block only delivers the block again.
+TEST_CASE("store: a delivered block's mark goes with the next block; a restart before redelivers") {
+  const char* scenario = R"(
+duration: 4s
+crypto: real
+topology: {networks: 1, record_nodes: 2}
+workload:
+  users: 1
+  record_rate: 1
+  start: 3.9s
+  stop: 4s
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+faults:
+  crashes:
+    - {node: net0.c0, at: 1.3s, restart: 1.5s}
+)";
+  test::ClientRun run(scenario, kSeed);
+  const auto patient = patient_signer(0, CryptoMode::kReal);
+  const UserId user = user_id_of(patient->public_key());
+  const auto hospital = run.institution("net0.r0");
+  const AeadKey key = data_key_of(patient_seed("0"));
+  auto record = [&](const char* text) {
+    return SubmitRecordRequest{user,
+                               "Observation",
+                               Category::kMedical,
+                               SharedBytes(seal_payload(key, user, as_bytes(text))),
+                               std::nullopt,
+                               std::nullopt,
+                               {}};
+  };
+  auto marks = [&] {
+    std::set<Bytes> out;
+    run.store("net0.c0").scan_prefix(Table::kPending, Bytes{stored::kOutgoingOwnTag},
+                                     [&](ByteView k, ByteView) {
+                                       out.emplace(k.begin(), k.end());
+                                       return true;
+                                     });
+    return out;
+  };
+  ClientReply first, second;
+  run.ask(kUsPerSecond, "net0.r0", record("{\"n\": 1}"), *hospital, first);
+  run.ask(2 * kUsPerSecond, "net0.r0", record("{\"n\": 2}"), *hospital, second);
+  std::set<Bytes> after_first, after_second;
+  run.world().at(1'250 * kUsPerMs, [&] { after_first = marks(); });
+  run.world().at(2'500 * kUsPerMs, [&] { after_second = marks(); });
+  RunSummary summary = run.run();
+  INFO("seed " << kSeed);
+  CHECK(summary.violations == 0);
+  CHECK(first.detail == "committed");
+  CHECK(second.detail == "committed");
+  // Confirmed, yet its mark stays until the next block...
+  REQUIRE(after_first.size() == 1);
+  // ... which takes it away (a restart of the consensus node came between).
+  CHECK_FALSE(after_second.contains(*after_first.begin()));
+  CHECK(run.record_node("net0.r0").work_in_flight().empty());
+  CHECK(ChainStore(run.store("net0.r0")).record_count() == 2);
+  CHECK(ChainStore(run.store("net0.r1")).record_count() == 0);
 }
