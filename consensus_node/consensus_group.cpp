@@ -426,8 +426,6 @@ std::vector<std::pair<UserId, NodeId>> ConsensusNode::apply_commit(
   b.put(Table::kBlocks, header_key(network_, height), encode_block_body(entries));
   b.put(Table::kPending, outgoing_key(height), {});
   undelivered_.insert(height);
-  for (std::uint64_t delivered : delivered_marks_) b.del(Table::kPending, outgoing_key(delivered));
-  delivered_marks_.clear();
   tip_ = qc;
   checked_.clear();
   if (inflight_ && inflight_->first != header_hash(qc.header)) {

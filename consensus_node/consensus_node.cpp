@@ -777,9 +777,8 @@ void ConsensusNode::finish_outgoing(const OutgoingKey& key) {
   const auto& [network, height, delivery_hash] = key;
   WriteBatch b;
   if (network == network_) {
+    b.del(Table::kPending, outgoing_key(height));
     undelivered_.erase(height);
-    delivered_marks_.push_back(height);
-    MHR_ASSERT(delivered_marks_.size() <= kMaxOutgoingBlocks);
   } else {
     b.del(Table::kPending, foreign_key(network, height, delivery_hash));
     for (const auto& [member, ack] : it->second.ack_hash) forget_ack(member, ack, key);

@@ -250,11 +250,6 @@ class ConsensusNode final : public NodeLogic {
   // Own blocks committed whose delivery to every member is not known done
   // ('o' in the store): a new leader delivers them again.
   std::set<std::uint64_t> undelivered_;
-  // Own blocks delivered to every member whose 'o' mark is still in the
-  // store: it goes in the next block's batch, so that the turn of the last
-  // acknowledgement writes nothing and its Committed notices wait for no
-  // fsync. A restart before then only delivers such a block again.
-  std::vector<std::uint64_t> delivered_marks_;
   // Requests forwarded through this replica: each must commit (or become
   // stale) before its deadline, or the leader is replaced.
   struct Watched {

@@ -104,7 +104,6 @@ class RecordNode::ChainWriter {
 
   void put(const Record& r, const Hash& h, const RecordPlace& place) {
     node_.chain_.put_record(batch, r, h, place);
-    node_.drop_pending_copy(batch, h);
     if (is_patient_act(r)) node_.apply_patient_act(batch, r, h);
     if (r.off_chain) node_.blobs_.want_in(batch, r.user, *r.off_chain);
     tips_[{r.user, r.network}] = ChainTip{r.sequence, h};
@@ -745,30 +744,14 @@ void RecordNode::finish_pending(const Hash& hash, ReplyStatus status, std::strin
   auto& queue = pending_by_user_[it->second.record.user];
   queue.erase(std::remove(queue.begin(), queue.end(), hash), queue.end());
   if (queue.empty()) pending_by_user_.erase(it->second.record.user);
-  if (!it->second.in_chain) {
-    WriteBatch b;
-    b.del(Table::kPending, tagged_key(kPendingRecord, hash.view()));
-    env_.store().write(b);
-  }
+  WriteBatch b;
+  b.del(Table::kPending, tagged_key(kPendingRecord, hash.view()));
+  env_.store().write(b);
   pending_.erase(it);
 }
 
-// The stored copy of a pending record goes in the batch that stores the
-// record itself: from then on the chain is its copy (a restart finds it
-// there), and the turn that later confirms it to the client writes nothing,
-// so its reply waits for no fsync. At the origin of a record it holds,
-// this is one durable write fewer per record.
-void RecordNode::drop_pending_copy(WriteBatch& batch, const Hash& hash) {
-  auto it = pending_.find(hash);
-  if (it == pending_.end() || it->second.in_chain) return;
-  batch.del(Table::kPending, tagged_key(kPendingRecord, hash.view()));
-  it->second.in_chain = true;
-}
-
 void RecordNode::on_rejected(const Rejected& r) {
-  auto it = pending_.find(r.entry_hash);
-  // Stored here means committed: a refusal can only be of a stray retry.
-  if (it == pending_.end() || it->second.in_chain) return;
+  if (!pending_.contains(r.entry_hash)) return;
   if (r.reason == RejectReason::kStaleChainTip && r.tip) {
     rebuild_after_stale(r.entry_hash, *r.tip);
     return;

@@ -56,7 +56,6 @@ class RecordNode final : public NodeLogic {
     std::optional<ClientRequestId> client;
     std::uint32_t attempts = 0;
     TimeUs next_at_us = 0;
-    bool in_chain = false;  // stored here: its pending copy is deleted (drop_pending_copy)
   };
   struct PendingRegistration {
     Registration registration;
@@ -134,7 +133,6 @@ class RecordNode final : public NodeLogic {
   void send_pending(PendingRecord& p);
   void rebuild_after_stale(const Hash& rejected, const ChainTip& tip);
   void finish_pending(const Hash& hash, ReplyStatus status, std::string detail);
-  void drop_pending_copy(WriteBatch& batch, const Hash& hash);
 
   // registration and history
   void send_registration(PendingRegistration& p);
