@@ -4,6 +4,7 @@
 #include <lmdb.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -249,5 +250,38 @@ TEST_CASE("verify: a store file ending before its last page, which is free, is i
   const LmdbFileReport cut = check_lmdb_store_file(dir.string());
   REQUIRE(cut.problem);
   CHECK(cut.problem->find("outside the file") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+// Byte 8..15 of a meta page's body is the map address, which LMDB only sets
+// with MDB_FIXEDMAP. No store opens that way, so a non-zero address is a
+// changed byte; the tamper test found one the check passed (mdb_dump showed
+// it as "mapaddr=").
+TEST_CASE("verify: a map address written into either meta page is named") {
+  const fs::path dir =
+      fs::temp_directory_path() / ("mhr-verify-mapaddr-" + std::to_string(::getpid()));
+  for (const std::size_t meta_page : {0u, 1u}) {
+    fs::remove_all(dir);
+    {
+      auto opened = open_lmdb_store(dir.string(), LmdbOptions{.fsync = false});
+      REQUIRE(opened.ok());
+      for (std::uint8_t i = 0; i < 3; ++i) {  // both meta pages written
+        WriteBatch put;
+        put.put(Table::kRecords, Bytes{'k', i}, Bytes{i});
+        opened.value()->write(put);
+      }
+    }
+    REQUIRE(!check_lmdb_store_file(dir.string()).problem);
+    const std::size_t at = meta_page * 4096 + 16 + 13;  // page header, then the address
+    std::FILE* f = std::fopen((dir / "data.mdb").c_str(), "r+b");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fseek(f, static_cast<long>(at), SEEK_SET) == 0);
+    REQUIRE(std::fputc(44, f) != EOF);
+    std::fclose(f);
+    const LmdbFileReport report = check_lmdb_store_file(dir.string());
+    REQUIRE(report.problem);
+    CHECK(report.problem->find("meta page " + std::to_string(meta_page) +
+                               " names a fixed map address") != std::string::npos);
+  }
   fs::remove_all(dir);
 }

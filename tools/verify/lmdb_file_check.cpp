@@ -126,6 +126,10 @@ class FileCheck {
       return fail(name + " has a wrong magic number"), std::nullopt;
     if (load<std::uint32_t>(m + 4) != kDataVersion)
       return fail(name + " has an unknown format version"), std::nullopt;
+    // The store never opens with MDB_FIXEDMAP, so LMDB leaves the map address
+    // zero; any other value is a changed byte (mdb_dump reports it).
+    if (load<std::uint64_t>(m + 8) != 0)
+      return fail(name + " names a fixed map address, which the store never uses"), std::nullopt;
     Meta meta;
     meta.free_db = read_db(m + 24);
     meta.main_db = read_db(m + 24 + kDbRecordBytes);
