@@ -78,12 +78,20 @@ void ConsensusNode::while_not_leading(NodeId from, const Message& message) {
 // Requests for history and objects need no ordering: a replica that is not
 // behind finds the holders itself, so a faulty leader cannot hold them back.
 // Except the index node's claim of a chain it owes: that marks the user's
-// records for it, which only the leader, who places them, can do.
+// records for it, which only the leader, who places them, can do. And
+// except a member's request for a user it does not hold here yet: a member
+// asks once its registration committed, so this replica missed that block
+// without knowing it is behind (restarted, or cut off, before any peer
+// showed it a later height) and its chain may lack the records the member
+// asks for; its answer would end the member's migration incomplete
+// (pipelined group sweep, seed 4771).
 bool ConsensusNode::answers_without_leader(NodeId from, const Message& message) const {
   if (sync_.behind()) return false;
   if (std::holds_alternative<BlobRequest>(message)) return true;
   const auto* h = std::get_if<HistoryRequest>(&message);
-  return h && !(from == index_node() && h->route.size() == 1);
+  if (h == nullptr) return false;
+  if (from == index_node()) return h->route.size() != 1;
+  return h->remote || table_.holds(h->user, from);
 }
 
 // To the leader; a request that must commit also to the other replicas, so
