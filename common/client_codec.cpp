@@ -228,10 +228,10 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
 
 Bytes request_body(const ClientRequest& request) {
   MHR_ASSERT(!request.valueless_by_exception());
-  Writer w;
-  w.u8(static_cast<std::uint8_t>(request.index()));
-  std::visit([&w](const auto& req) { write_body(w, req); }, request);
-  return w.take();
+  return write_exact([&request](Writer& w) {
+    w.u8(static_cast<std::uint8_t>(request.index()));
+    std::visit([&w](const auto& req) { write_body(w, req); }, request);
+  });
 }
 
 const UserId& request_user(const ClientRequest& request) {

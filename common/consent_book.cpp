@@ -24,8 +24,8 @@ bool has_key(const Store& store, ByteView key) {
 }
 
 bool put_in(const WriteBatch& batch, const Bytes& key) {
-  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kUsers, key))
-    if (put->key.size() == key.size()) return true;
+  for (const WriteBatch::Op& put : batch.puts_with_prefix(Table::kUsers, key))
+    if (put.key.size() == key.size()) return true;
   return false;
 }
 
@@ -36,8 +36,8 @@ void delete_prefix(const Store& store, WriteBatch& batch, const Bytes& prefix) {
     doomed.emplace_back(k.begin(), k.end());
     return true;
   });
-  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kUsers, prefix))
-    doomed.push_back(put->key);
+  for (const WriteBatch::Op& put : batch.puts_with_prefix(Table::kUsers, prefix))
+    doomed.emplace_back(put.key.begin(), put.key.end());
   for (const Bytes& k : doomed) batch.del(Table::kUsers, k);
 }
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include <cstring>
 #include <exception>
+#include <new>
 
 #include "common/assert.hpp"
 
@@ -69,19 +70,28 @@ struct Sha256Stream::Impl {
   bool finished = false;
 };
 
-Sha256Stream::Sha256Stream() : impl_(std::make_unique<Impl>()) {}
-Sha256Stream::~Sha256Stream() = default;
+Sha256Stream::Sha256Stream() {
+  static_assert(sizeof(Impl) <= kImplBytes && alignof(Impl) <= 16,
+                "Sha256Stream's storage is too small for Crypto++'s SHA256");
+  new (storage_) Impl();
+}
+Sha256Stream::~Sha256Stream() {
+  impl().~Impl();
+}
+Sha256Stream::Impl& Sha256Stream::impl() {
+  return *std::launder(reinterpret_cast<Impl*>(storage_));
+}
 
 void Sha256Stream::update(ByteView data) {
-  MHR_ASSERT_MSG(!impl_->finished, "Sha256Stream::update after finish");
-  impl_->hash.Update(ptr(data), data.size());
+  MHR_ASSERT_MSG(!impl().finished, "Sha256Stream::update after finish");
+  impl().hash.Update(ptr(data), data.size());
 }
 
 Hash Sha256Stream::finish() {
-  MHR_ASSERT_MSG(!impl_->finished, "Sha256Stream::finish called twice");
-  impl_->finished = true;
+  MHR_ASSERT_MSG(!impl().finished, "Sha256Stream::finish called twice");
+  impl().finished = true;
   Hash out;
-  impl_->hash.Final(out.bytes.data());
+  impl().hash.Final(out.bytes.data());
   return out;
 }
 

@@ -16,7 +16,8 @@ Hash sha256(ByteView data);
 // Hash of the concatenation a || b (Merkle nodes, chained digests).
 Hash sha256(ByteView a, ByteView b);
 
-// Incremental SHA-256 for data that arrives in pieces.
+// Incremental SHA-256 for data that arrives in pieces. The hash state lives
+// inside the object (no allocation): one is made per signature checked.
 class Sha256Stream {
  public:
   Sha256Stream();
@@ -28,7 +29,9 @@ class Sha256Stream {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  Impl& impl();
+  static constexpr std::size_t kImplBytes = 256;
+  alignas(16) unsigned char storage_[kImplBytes];
 };
 
 // ---- Signatures ------------------------------------------------------------

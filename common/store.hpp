@@ -7,6 +7,8 @@
 // hash -> position) are separate tables, i.e. separate LMDB databases.
 #pragma once
 
+#include <absl/container/inlined_vector.h>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,32 +38,61 @@ enum class Table : std::uint8_t {
 inline constexpr std::size_t kTableCount = 10;
 std::string_view table_name(Table t);
 
-// A set of puts and deletes applied atomically by Store::write.
+// A set of puts and deletes applied atomically by Store::write. Keys and
+// values are copied into one buffer of the batch, kept inline while small:
+// a batch of a few ops allocates nothing, a large one a few times in all.
 class WriteBatch {
  public:
-  struct Put {
+  // One op; key and value view the batch's buffer until the batch changes.
+  struct Op {
     Table table;
-    Bytes key;
-    Bytes value;
+    bool is_put;
+    ByteView key;
+    ByteView value;  // empty for a delete
   };
-  struct Delete {
-    Table table;
-    Bytes key;
+  class Iterator {
+   public:
+    Iterator(const WriteBatch& b, std::size_t i) : batch_(&b), i_(i) {}
+    Op operator*() const { return batch_->op(i_); }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const WriteBatch* batch_;
+    std::size_t i_;
   };
-  using Op = std::variant<Put, Delete>;
+  struct Ops {
+    const WriteBatch& batch;
+    Iterator begin() const { return {batch, 0}; }
+    Iterator end() const { return {batch, batch.size()}; }
+  };
 
   void put(Table t, ByteView key, ByteView value);
   void del(Table t, ByteView key);
-  const std::vector<Op>& ops() const { return ops_; }
-  bool empty() const { return ops_.empty(); }
-  std::size_t size() const { return ops_.size(); }
-  void clear() { ops_.clear(); }
+  Ops ops() const { return Ops{*this}; }
+  Op op(std::size_t i) const;
+  bool empty() const { return slots_.empty(); }
+  std::size_t size() const { return slots_.size(); }
+  void clear() {
+    slots_.clear();
+    bytes_.clear();
+  }
   // The puts to table `t` in this batch whose keys start with `prefix`, in
   // order (what the batch will write that the store cannot show yet).
-  std::vector<const Put*> puts_with_prefix(Table t, ByteView prefix) const;
+  std::vector<Op> puts_with_prefix(Table t, ByteView prefix) const;
 
  private:
-  std::vector<Op> ops_;
+  struct Slot {
+    Table table;
+    bool is_put;
+    std::uint32_t key_at, key_size, value_at, value_size;
+  };
+  std::uint32_t append(ByteView v);
+  absl::InlinedVector<Slot, 8> slots_;
+  absl::InlinedVector<std::uint8_t, 512> bytes_;
 };
 
 // A store that cannot do what it must (disk full, corrupt file) throws this;

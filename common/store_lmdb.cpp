@@ -181,9 +181,7 @@ class LmdbStore final : public Store {
 
   void write(const WriteBatch& batch) override {
     // Validate first: a bad op must not even start a transaction.
-    for (const auto& op : batch.ops()) {
-      std::visit([this](const auto& o) { check_key(o.table, o.key); }, op);
-    }
+    for (const WriteBatch::Op op : batch.ops()) check_key(op.table, op.key);
     if (batch.empty()) return;
     if (grouping_here()) {
       apply(group_txn_, batch);
@@ -214,8 +212,9 @@ class LmdbStore final : public Store {
  private:
   void apply(MDB_txn* txn, const WriteBatch& batch) {
     std::size_t n = 0;
-    for (const auto& op : batch.ops()) {
-      if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
+    for (const WriteBatch::Op op : batch.ops()) {
+      if (op.is_put) {
+        const WriteBatch::Op* p = &op;
         MDB_val k = to_val(p->key);
         MDB_val v{p->value.size() + kChecksumBytes, nullptr};
         if (int rc = mdb_put(txn, dbi_of(p->table), &k, &v, MDB_RESERVE); rc != 0)
@@ -226,7 +225,7 @@ class LmdbStore final : public Store {
         for (std::size_t i = 0; i < kChecksumBytes; ++i)
           out[p->value.size() + i] = static_cast<std::uint8_t>(crc >> (8 * i));
       } else {
-        const auto& d = std::get<WriteBatch::Delete>(op);
+        const WriteBatch::Op& d = op;
         MDB_val k = to_val(d.key);
         const int rc = mdb_del(txn, dbi_of(d.table), &k, nullptr);
         if (rc != 0 && rc != MDB_NOTFOUND) fail(op_context("delete", d.table, n, batch.size()), rc);

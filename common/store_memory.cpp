@@ -284,17 +284,14 @@ class MemoryStore final : public Store {
 
   void write(const WriteBatch& batch) override {
     // Validate everything first so that a bad op leaves nothing applied.
-    for (const auto& op : batch.ops()) {
-      std::visit(
-          [](const auto& o) {
-            table_index(o.table);
-            check_key(o.table, o.key);
-          },
-          op);
+    for (const WriteBatch::Op op : batch.ops()) {
+      table_index(op.table);
+      check_key(op.table, op.key);
     }
     SharingCache& cache = sharing_cache();
-    for (const auto& op : batch.ops()) {
-      if (const auto* p = std::get_if<WriteBatch::Put>(&op)) {
+    for (const WriteBatch::Op op : batch.ops()) {
+      if (op.is_put) {
+        const WriteBatch::Op* p = &op;
         TableSet& m = tables_[table_index(p->table)];
         const Probe probe{ByteView(p->key)};
         // Headers, blocks and audit entries are appended in key order: the
@@ -318,7 +315,7 @@ class MemoryStore final : public Store {
           size_ += p->key.size() + p->value.size();
         }
       } else {
-        const auto& d = std::get<WriteBatch::Delete>(op);
+        const WriteBatch::Op& d = op;
         TableSet& m = tables_[table_index(d.table)];
         auto it = m.find(Probe(ByteView(d.key)));
         if (it != m.end()) {

@@ -181,8 +181,8 @@ void ConsensusNode::on_member_message(NodeId from, const Message& message) {
 std::string ConsensusNode::work_in_flight() const {
   // A replica's accepted proposal that has not committed here is work too:
   // its view timer runs until it commits (a leader that withheld its commit
-  // votes has the members' headers ahead of every honest replica until the
-  // view changes; pipelined group sweep, seed 8537).
+  // votes has the members' headers ahead of every honest replica until they
+  // learn of the commit; pipelined group sweep, seed 8537).
   const std::size_t agreeing = std::max<std::size_t>((inflight_ ? 1 : 0) + (next_inflight_ ? 1 : 0),
                                                      group() && agreement_.in_flight() ? 1 : 0);
   if (queue_.empty() && outgoing_.empty() && agreeing == 0) return {};

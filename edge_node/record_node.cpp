@@ -554,8 +554,8 @@ std::size_t RecordNode::erase_sealed_keys(WriteBatch& batch, const UserId& user)
   };
   chain_.for_each_record(user, consider);
   const Bytes prefix = record_key_prefix(user);
-  for (const WriteBatch::Put* put : batch.puts_with_prefix(Table::kRecords, prefix)) {
-    const ByteView v(put->value);
+  for (const WriteBatch::Op& put : batch.puts_with_prefix(Table::kRecords, prefix)) {
+    const ByteView v = put.value;
     consider(Hash::from_view(v.first(Hash::kSize)), decode_stored<Record>(v.subspan(Hash::kSize)));
   }
   for (const auto& [r, h] : doomed) chain_.erase_payload(batch, r, h);

@@ -8,7 +8,8 @@ namespace mhr {
 
 VerifyMemo::VerifyMemo(std::size_t capacity) : capacity_(capacity) {
   MHR_ASSERT(capacity_ > 0);
-  known_.reserve(capacity_);
+  known_.reserve(capacity_ + 1);
+  order_.reserve(capacity_);
 }
 
 Hash VerifyMemo::key_of(const PublicKey& key, ByteView message, const Signature& sig) {
@@ -27,10 +28,12 @@ bool VerifyMemo::contains(const Hash& triple) const {
 void VerifyMemo::insert(const Hash& triple) {
   std::lock_guard lock(mu_);
   if (!known_.insert(triple).second) return;
-  order_.push_back(triple);
-  if (order_.size() > capacity_) {
-    known_.erase(order_.front());
-    order_.pop_front();
+  if (order_.size() < capacity_) {
+    order_.push_back(triple);
+  } else {
+    known_.erase(order_[next_]);
+    order_[next_] = triple;
+    next_ = (next_ + 1) % capacity_;
   }
   MHR_ASSERT(known_.size() == order_.size());
 }

@@ -4,14 +4,16 @@
 // own records when their block comes back, and every holder sees a
 // signature the prefetch pool checked moments before. Keyed by a hash of
 // the whole triple, so a hit means the very same bytes; bounded, oldest
-// forgotten first; thread-safe, because the prefetch pool fills it.
+// forgotten first; thread-safe, because the prefetch pool fills it. Its
+// tables are sized once: inserting allocates nothing.
 #pragma once
 
+#include <absl/container/flat_hash_set.h>
+
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
-#include <unordered_set>
+#include <vector>
 
 #include "common/crypto.hpp"
 
@@ -29,8 +31,9 @@ class VerifyMemo {
  private:
   const std::size_t capacity_;
   mutable std::mutex mu_;
-  std::unordered_set<Hash> known_;
-  std::deque<Hash> order_;  // insertion order, for eviction
+  absl::flat_hash_set<Hash, std::hash<Hash>> known_;
+  std::vector<Hash> order_;  // a ring in insertion order, for eviction
+  std::size_t next_ = 0;     // where the next insertion goes in order_
 };
 
 // A Verifier that answers from the memo and otherwise asks `inner`,

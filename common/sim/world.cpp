@@ -384,12 +384,7 @@ void SimWorld::Impl::ChargingStore::write(const WriteBatch& batch) {
   n_.raw_store->write(batch);
   if (batch.empty()) return;
   std::size_t bytes = 0;
-  for (const auto& op : batch.ops()) {
-    if (const auto* put = std::get_if<WriteBatch::Put>(&op))
-      bytes += put->key.size() + put->value.size();
-    else
-      bytes += std::get<WriteBatch::Delete>(op).key.size();
-  }
+  for (const WriteBatch::Op op : batch.ops()) bytes += op.key.size() + op.value.size();
   w_.charge(n_, w_.cpu.store_commit_us * 1000 +
                     llround_ns(static_cast<double>(bytes) * w_.cpu.store_per_byte_ns));
 }
