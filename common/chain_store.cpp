@@ -57,11 +57,9 @@ std::uint64_t read_be64(ByteView in) {
   return v;
 }
 
-Bytes tagged_key(std::uint8_t tag, ByteView id) {
-  Bytes k;
-  k.reserve(1 + id.size());
-  k.push_back(tag);
-  k.insert(k.end(), id.begin(), id.end());
+StoreKey tagged_key(std::uint8_t tag, ByteView id) {
+  StoreKey k;
+  k.u8(tag).append(id);
   return k;
 }
 
@@ -69,16 +67,15 @@ Bytes record_key_prefix(const UserId& user) {
   return user_prefix(user);
 }
 
-Bytes record_key(const UserId& user, NetworkId network, std::uint64_t seq) {
-  Bytes k = user_network_prefix(user, network);
-  append_be64(k, seq);
+StoreKey record_key(const UserId& user, NetworkId network, std::uint64_t seq) {
+  StoreKey k;
+  k.append(user.view()).be32(network.value).be64(seq);
   return k;
 }
 
-Bytes header_key(NetworkId network, std::uint64_t height) {
-  Bytes k;
-  append_be32(k, network.value);
-  append_be64(k, height);
+StoreKey header_key(NetworkId network, std::uint64_t height) {
+  StoreKey k;
+  k.be32(network.value).be64(height);
   return k;
 }
 

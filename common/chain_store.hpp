@@ -12,6 +12,7 @@
 #include "common/entry.hpp"
 #include "common/messages.hpp"
 #include "common/store.hpp"
+#include "common/store_key.hpp"
 
 namespace mhr {
 
@@ -35,7 +36,7 @@ void append_be64(Bytes& out, std::uint64_t v);
 std::uint64_t read_be64(ByteView in);
 std::uint32_t read_be32(ByteView in);
 // A key of a table shared by several kinds of entry: a one-byte kind, then an id.
-Bytes tagged_key(std::uint8_t tag, ByteView id);
+StoreKey tagged_key(std::uint8_t tag, ByteView id);
 
 class ChainStore {
  public:
@@ -70,9 +71,9 @@ class ChainStore {
   const Store& store_;
 };
 
-Bytes record_key(const UserId& user, NetworkId network, std::uint64_t seq);
+StoreKey record_key(const UserId& user, NetworkId network, std::uint64_t seq);
 // The start of every kRecords key of the user.
 Bytes record_key_prefix(const UserId& user);
-Bytes header_key(NetworkId network, std::uint64_t height);
+StoreKey header_key(NetworkId network, std::uint64_t height);
 
 }  // namespace mhr

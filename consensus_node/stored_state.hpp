@@ -49,15 +49,17 @@ inline Bytes encode_height(std::uint64_t h) {
   return b;
 }
 
-inline Bytes outgoing_key(std::uint64_t height) {
-  return tagged_key(kOutgoingOwnTag, encode_height(height));
+inline StoreKey outgoing_key(std::uint64_t height) {
+  StoreKey k;
+  k.u8(kOutgoingOwnTag).be64(height);
+  return k;
 }
 
 // 'f', the block's header key, the hash of the delivery.
-inline Bytes foreign_key(NetworkId network, std::uint64_t height, const Hash& delivery_hash) {
-  Bytes id = header_key(network, height);
-  id.insert(id.end(), delivery_hash.bytes.begin(), delivery_hash.bytes.end());
-  return tagged_key(kForeignTag, id);
+inline StoreKey foreign_key(NetworkId network, std::uint64_t height, const Hash& delivery_hash) {
+  StoreKey k;
+  k.u8(kForeignTag).be32(network.value).be64(height).append(delivery_hash.view());
+  return k;
 }
 
 inline void insert_sorted(std::vector<NodeId>& v, NodeId n) {

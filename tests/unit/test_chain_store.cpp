@@ -81,6 +81,16 @@ TEST_CASE("chain store: big-endian keys and tagged keys") {
   append_be64(b, 0x0A0B0C0D0E0F1011ull);
   CHECK(read_be32(b) == 0x01020304u);
   CHECK(read_be64(ByteView(b).subspan(4)) == 0x0A0B0C0D0E0F1011ull);
-  CHECK(tagged_key('x', b).front() == 'x');
+  CHECK(tagged_key('x', b).view().front() == 'x');
   CHECK(tagged_key('x', b).size() == 13);
+  CHECK(ByteView(tagged_key('x', b)).subspan(1).size() == b.size());
+  // Keys built on the stack equal the byte strings they stand for.
+  StoreKey k;
+  k.u8('t').be32(0x01020304).be64(0x0A0B0C0D0E0F1011ull);
+  Bytes expected{'t'};
+  append_be32(expected, 0x01020304);
+  append_be64(expected, 0x0A0B0C0D0E0F1011ull);
+  CHECK(k == expected);
+  CHECK(Bytes(k) == expected);
+  CHECK(record_key(UserId{}, NetworkId{7}, 9).size() == 32 + 4 + 8);
 }
