@@ -12,9 +12,9 @@ Bytes user_prefix(const UserId& user) {
   return Bytes(user.bytes.begin(), user.bytes.end());
 }
 
-Bytes user_network_prefix(const UserId& user, NetworkId network) {
-  Bytes k = user_prefix(user);
-  append_be32(k, network.value);
+StoreKey user_network_prefix(const UserId& user, NetworkId network) {
+  StoreKey k(user.view());
+  k.be32(network.value);
   return k;
 }
 
@@ -68,8 +68,8 @@ Bytes record_key_prefix(const UserId& user) {
 }
 
 StoreKey record_key(const UserId& user, NetworkId network, std::uint64_t seq) {
-  StoreKey k;
-  k.append(user.view()).be32(network.value).be64(seq);
+  StoreKey k = user_network_prefix(user, network);
+  k.be64(seq);
   return k;
 }
 

@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/assert.hpp"
 #include "common/result.hpp"
 #include "common/types.hpp"
 
@@ -154,7 +154,7 @@ Bytes write_exact(F&& write) {
   write(counter);
   Writer w(counter.size());
   write(w);
-  if (w.size() != counter.size()) std::abort();  // a codec that writes what it did not count
+  MHR_ASSERT_MSG(w.size() == counter.size(), "a codec wrote what its counting pass did not");
   return w.take();
 }
 

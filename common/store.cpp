@@ -35,34 +35,41 @@ std::string_view table_name(Table t) {
   assert_fail("t is a Table", __FILE__, __LINE__, "unknown table");
 }
 
-// `v` may view this very batch (a key of an earlier op): its offset is taken
-// before the buffer grows and moves.
-std::uint32_t WriteBatch::append(ByteView v) {
-  MHR_ASSERT(v.size() <= UINT32_MAX && bytes_.size() <= UINT32_MAX - v.size());
-  const auto at = static_cast<std::uint32_t>(bytes_.size());
-  if (v.empty()) return at;
-  const std::uint8_t* base = bytes_.data();
+// Where `v` starts in this batch's buffer, when it views the buffer itself
+// (a key or value of an earlier op).
+std::optional<std::size_t> WriteBatch::offset_in_buffer(ByteView v) const {
   const std::less_equal<const std::uint8_t*> le;
-  if (le(base, v.data()) && !le(base + bytes_.size(), v.data())) {
-    const std::size_t from = static_cast<std::size_t>(v.data() - base);
-    bytes_.resize(bytes_.size() + v.size());
-    std::memmove(bytes_.data() + at, bytes_.data() + from, v.size());
-  } else {
-    bytes_.insert(bytes_.end(), v.begin(), v.end());
-  }
-  return at;
+  const std::uint8_t* base = bytes_.data();
+  if (v.empty() || !le(base, v.data()) || le(base + bytes_.size(), v.data())) return std::nullopt;
+  return static_cast<std::size_t>(v.data() - base);
+}
+
+// Key and value are located before the buffer grows (which may move it and
+// leave views of it dangling), then copied from where they are now.
+void WriteBatch::add(Table t, bool is_put, ByteView key, ByteView value) {
+  MHR_ASSERT(key.size() <= UINT32_MAX && value.size() <= UINT32_MAX - key.size() &&
+             bytes_.size() <= UINT32_MAX - key.size() - value.size());
+  const std::optional<std::size_t> key_from = offset_in_buffer(key);
+  const std::optional<std::size_t> value_from = offset_in_buffer(value);
+  const std::size_t key_at = bytes_.size(), value_at = key_at + key.size();
+  bytes_.resize(value_at + value.size());
+  auto copy_in = [this](std::size_t at, ByteView v, std::optional<std::size_t> from) {
+    if (!v.empty())
+      std::memcpy(bytes_.data() + at, from ? bytes_.data() + *from : v.data(), v.size());
+  };
+  copy_in(key_at, key, key_from);
+  copy_in(value_at, value, value_from);
+  slots_.push_back(
+      Slot{t, is_put, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
+           static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value.size())});
 }
 
 void WriteBatch::put(Table t, ByteView key, ByteView value) {
-  const std::uint32_t key_at = append(key);
-  const std::uint32_t value_at = append(value);
-  slots_.push_back(Slot{t, true, key_at, static_cast<std::uint32_t>(key.size()), value_at,
-                        static_cast<std::uint32_t>(value.size())});
+  add(t, true, key, value);
 }
 
 void WriteBatch::del(Table t, ByteView key) {
-  const std::uint32_t key_at = append(key);
-  slots_.push_back(Slot{t, false, key_at, static_cast<std::uint32_t>(key.size()), key_at, 0});
+  add(t, false, key, {});
 }
 
 WriteBatch::Op WriteBatch::op(std::size_t i) const {

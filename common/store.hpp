@@ -90,7 +90,8 @@ class WriteBatch {
     bool is_put;
     std::uint32_t key_at, key_size, value_at, value_size;
   };
-  std::uint32_t append(ByteView v);
+  std::optional<std::size_t> offset_in_buffer(ByteView v) const;
+  void add(Table t, bool is_put, ByteView key, ByteView value);
   absl::InlinedVector<Slot, 8> slots_;
   absl::InlinedVector<std::uint8_t, 512> bytes_;
 };

@@ -214,21 +214,20 @@ class LmdbStore final : public Store {
     std::size_t n = 0;
     for (const WriteBatch::Op op : batch.ops()) {
       if (op.is_put) {
-        const WriteBatch::Op* p = &op;
-        MDB_val k = to_val(p->key);
-        MDB_val v{p->value.size() + kChecksumBytes, nullptr};
-        if (int rc = mdb_put(txn, dbi_of(p->table), &k, &v, MDB_RESERVE); rc != 0)
-          fail(op_context("put", p->table, n, batch.size()), rc);
+        MDB_val k = to_val(op.key);
+        MDB_val v{op.value.size() + kChecksumBytes, nullptr};
+        if (int rc = mdb_put(txn, dbi_of(op.table), &k, &v, MDB_RESERVE); rc != 0)
+          fail(op_context("put", op.table, n, batch.size()), rc);
         auto* out = static_cast<std::uint8_t*>(v.mv_data);
-        if (!p->value.empty()) std::memcpy(out, p->value.data(), p->value.size());
-        const std::uint32_t crc = entry_checksum(table_index(p->table), p->key, p->value);
+        if (!op.value.empty()) std::memcpy(out, op.value.data(), op.value.size());
+        const std::uint32_t crc = entry_checksum(table_index(op.table), op.key, op.value);
         for (std::size_t i = 0; i < kChecksumBytes; ++i)
-          out[p->value.size() + i] = static_cast<std::uint8_t>(crc >> (8 * i));
+          out[op.value.size() + i] = static_cast<std::uint8_t>(crc >> (8 * i));
       } else {
-        const WriteBatch::Op& d = op;
-        MDB_val k = to_val(d.key);
-        const int rc = mdb_del(txn, dbi_of(d.table), &k, nullptr);
-        if (rc != 0 && rc != MDB_NOTFOUND) fail(op_context("delete", d.table, n, batch.size()), rc);
+        MDB_val k = to_val(op.key);
+        const int rc = mdb_del(txn, dbi_of(op.table), &k, nullptr);
+        if (rc != 0 && rc != MDB_NOTFOUND)
+          fail(op_context("delete", op.table, n, batch.size()), rc);
       }
       ++n;
     }

@@ -291,33 +291,31 @@ class MemoryStore final : public Store {
     SharingCache& cache = sharing_cache();
     for (const WriteBatch::Op op : batch.ops()) {
       if (op.is_put) {
-        const WriteBatch::Op* p = &op;
-        TableSet& m = tables_[table_index(p->table)];
-        const Probe probe{ByteView(p->key)};
+        TableSet& m = tables_[table_index(op.table)];
+        const Probe probe{ByteView(op.key)};
         // Headers, blocks and audit entries are appended in key order: the
         // last leaf is the place, without a walk down from the root.
-        if (appended_in_order(p->table) && (m.empty() || SlotLess{}(*m.rbegin(), probe))) {
-          m.insert(m.end(), Slot{probe.prefix, cache.entry_for(p->table, p->key, p->value)});
-          size_ += p->key.size() + p->value.size();
+        if (appended_in_order(op.table) && (m.empty() || SlotLess{}(*m.rbegin(), probe))) {
+          m.insert(m.end(), Slot{probe.prefix, cache.entry_for(op.table, op.key, op.value)});
+          size_ += op.key.size() + op.value.size();
           continue;
         }
         auto it = m.lower_bound(probe);
         if (it != m.end() && slot_has_key(*it, probe)) {
           Entry* old = it->entry;
-          if (same_bytes(old->value(), p->value)) continue;  // rewritten as it was
+          if (same_bytes(old->value(), op.value)) continue;  // rewritten as it was
           size_ -= old->value_size;
           // The new entry has the same key: the slot keeps its place.
-          it->entry = cache.entry_for(p->table, p->key, p->value);
-          size_ += p->value.size();
+          it->entry = cache.entry_for(op.table, op.key, op.value);
+          size_ += op.value.size();
           release(old);
         } else {
-          m.insert(it, Slot{probe.prefix, cache.entry_for(p->table, p->key, p->value)});
-          size_ += p->key.size() + p->value.size();
+          m.insert(it, Slot{probe.prefix, cache.entry_for(op.table, op.key, op.value)});
+          size_ += op.key.size() + op.value.size();
         }
       } else {
-        const WriteBatch::Op& d = op;
-        TableSet& m = tables_[table_index(d.table)];
-        auto it = m.find(Probe(ByteView(d.key)));
+        TableSet& m = tables_[table_index(op.table)];
+        auto it = m.find(Probe(ByteView(op.key)));
         if (it != m.end()) {
           Entry* old = it->entry;
           size_ -= old->key_size + old->value_size;

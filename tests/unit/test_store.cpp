@@ -730,4 +730,26 @@ TEST_CASE("lmdb: a read-only open creates nothing and refuses writes") {
   CHECK_THROWS_AS(s->write(b), StoreError);
 }
 
+// A batch hands out views of its own buffer (ops, puts_with_prefix); an op
+// written from such a view stays right while the buffer grows past its
+// inline part and moves.
+TEST_CASE("store: a write batch takes keys and values that view the batch itself") {
+  WriteBatch batch;
+  const Bytes key{'k', 1, 2, 3}, value(100, 0x5a);
+  batch.put(Table::kMeta, key, value);
+  for (int i = 0; i < 40; ++i) {
+    const WriteBatch::Op first = batch.op(0);
+    batch.put(Table::kRecords, first.key, first.value);  // past 512 bytes: the buffer moves
+    batch.del(Table::kUsers, batch.op(batch.size() - 1).key);
+  }
+  REQUIRE(batch.size() == 81);
+  for (const WriteBatch::Op op : batch.ops()) {
+    CHECK(Bytes(op.key.begin(), op.key.end()) == key);
+    CHECK(op.value.size() == (op.is_put ? value.size() : 0));
+    if (op.is_put) CHECK(Bytes(op.value.begin(), op.value.end()) == value);
+  }
+  CHECK(batch.puts_with_prefix(Table::kRecords, Bytes{'k'}).size() == 40);
+  CHECK(batch.puts_with_prefix(Table::kUsers, Bytes{'k'}).empty());
+}
+
 }  // namespace mhr
