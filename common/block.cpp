@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/hash_writer.hpp"
+
 namespace mhr {
 
 namespace {
@@ -68,10 +70,10 @@ SignedHeader Codec<SignedHeader>::read(Reader& r) {
 namespace {
 
 Hash compute_header_hash(const BlockHeader& h) {
-  Writer w(128);
-  w.u8(kCodecVersion);
-  Codec<BlockHeader>::write(w, h);
-  return sha256(w.data());
+  return sha256_of_writing([&h](Writer& w) {
+    w.u8(kCodecVersion);
+    Codec<BlockHeader>::write(w, h);
+  });
 }
 
 // The hashes of recently hashed headers. Every member of a network hashes

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "common/assert.hpp"
+#include "common/hash_writer.hpp"
 
 // A request frame is the client's id, one tag byte (the ClientRequest
 // variant index) and the request; a reply frame is the id, the status byte,
@@ -226,9 +227,9 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
   return v;
 }
 
-Bytes request_body(const ClientRequest& request) {
+Hash request_digest(const ClientRequest& request) {
   MHR_ASSERT(!request.valueless_by_exception());
-  return write_exact([&request](Writer& w) {
+  return sha256_of_writing([&request](Writer& w) {
     w.u8(static_cast<std::uint8_t>(request.index()));
     std::visit([&w](const auto& req) { write_body(w, req); }, request);
   });
@@ -260,7 +261,7 @@ const Credential* credential_of(const ClientRequest& request) {
 
 void sign_request(ClientRequest& request, const Signer& requester, NodeId node, TimeUs now_us,
                   std::uint64_t nonce) {
-  const Bytes body = request_body(request);
+  const Hash body = request_digest(request);
   std::visit(
       [&](auto& req) {
         if constexpr (!std::is_same_v<std::decay_t<decltype(req)>, PatientActRequest>)

@@ -34,8 +34,9 @@ struct Codec<ClientReplyFrame> {
   static ClientReplyFrame read(Reader& r);
 };
 
-// What a request's credential signs: its tag and body, without the credential.
-Bytes request_body(const ClientRequest& request);
+// What a request's credential signs: the SHA-256 of its tag and body
+// without the credential, hashed as it is encoded (no buffer).
+Hash request_digest(const ClientRequest& request);
 
 // Fills in the request's credential as `requester`, for node `node`. A
 // patient statement carries its own signature and is left as it is.

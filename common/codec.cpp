@@ -1,5 +1,8 @@
 #include "common/codec.hpp"
 
+#include <array>
+#include <cstring>
+
 namespace mhr {
 
 std::string_view describe(DecodeError e) {
@@ -23,17 +26,31 @@ std::string_view describe(DecodeError e) {
 }
 
 void Writer::varint(std::uint64_t v) {
-  if (counting_) [[unlikely]] {
-    std::size_t n = 1;
-    for (; v >= 0x80; v >>= 7) ++n;
-    count_ += n;
-    return;
+  std::array<std::uint8_t, 10> buf;  // a 64-bit value takes at most ten groups of 7 bits
+  std::size_t n = 0;
+  for (; v >= 0x80; v >>= 7) buf[n++] = static_cast<std::uint8_t>(v | 0x80);
+  buf[n++] = static_cast<std::uint8_t>(v);
+  fixed(ByteView(buf.data(), n));
+}
+
+void Writer::put_elsewhere(ByteView raw) {
+  switch (mode_) {
+    case Mode::kBuffer:
+      break;
+    case Mode::kCount:
+      count_ += raw.size();
+      return;
+    case Mode::kSpan:
+      MHR_ASSERT_MSG(raw.size() <= span_.size() - count_, "an encoding overruns its buffer");
+      if (!raw.empty()) std::memcpy(span_.data() + count_, raw.data(), raw.size());
+      count_ += raw.size();
+      return;
+    case Mode::kStream:
+      sink_->put(raw);
+      count_ += raw.size();
+      return;
   }
-  while (v >= 0x80) {
-    out_.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out_.push_back(static_cast<std::uint8_t>(v));
+  MHR_ASSERT_MSG(false, "a buffered writer has nowhere else to put bytes");
 }
 
 bool Reader::need(std::size_t n) {

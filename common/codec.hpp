@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -36,22 +37,41 @@ std::string_view describe(DecodeError e);
 template <class T>
 using Decoded = Result<T, DecodeError>;
 
-// Appends encodings to a byte buffer. A counting writer (Writer::counting())
-// keeps no bytes: every write only adds to size(), so the exact size of an
-// encoding is known without allocating or copying payloads.
+// Where a streaming writer's bytes go (a hash, say), in order, in pieces.
+class ByteSink {
+ public:
+  virtual void put(ByteView bytes) = 0;
+
+ protected:
+  ~ByteSink() = default;
+};
+
+// Appends encodings to a byte buffer, or elsewhere:
+//  * Writer::counting() keeps no bytes: every write only adds to size(), so
+//    the exact size of an encoding is known without allocating or copying;
+//  * Writer::into(span) writes into memory the caller owns (a ZeroMQ frame,
+//    a reused scratch buffer), which must hold the whole encoding;
+//  * Writer::streaming(sink) hands every write to a ByteSink, so a hash
+//    over an encoding needs no buffer for it.
 class Writer {
  public:
   Writer() = default;
   explicit Writer(std::size_t reserve_bytes) { out_.reserve(reserve_bytes); }
-  static Writer counting() {
-    Writer w;
-    w.counting_ = true;
+  static Writer counting() { return Writer(Mode::kCount); }
+  static Writer into(std::span<std::uint8_t> dst) {
+    Writer w(Mode::kSpan);
+    w.span_ = dst;
+    return w;
+  }
+  static Writer streaming(ByteSink& sink) {
+    Writer w(Mode::kStream);
+    w.sink_ = &sink;
     return w;
   }
 
   void u8(std::uint8_t v) {
-    if (counting_) [[unlikely]] {
-      ++count_;
+    if (mode_ != Mode::kBuffer) [[unlikely]] {
+      put_elsewhere(ByteView(&v, 1));
       return;
     }
     out_.push_back(v);
@@ -59,8 +79,8 @@ class Writer {
   void boolean(bool v) { u8(v ? 1 : 0); }
   void varint(std::uint64_t v);
   void fixed(ByteView raw) {
-    if (counting_) [[unlikely]] {
-      count_ += raw.size();
+    if (mode_ != Mode::kBuffer) [[unlikely]] {
+      put_elsewhere(raw);
       return;
     }
     out_.insert(out_.end(), raw.begin(), raw.end());
@@ -75,17 +95,23 @@ class Writer {
   }
   void str(std::string_view s) { bytes(as_bytes(s)); }
 
-  // Bytes written so far (counted ones for a counting writer).
-  std::size_t size() const { return counting_ ? count_ : out_.size(); }
-  bool is_counting() const { return counting_; }
-  // The encoding; always empty for a counting writer.
+  // Bytes written so far (counted, placed or streamed ones unless buffered).
+  std::size_t size() const { return mode_ == Mode::kBuffer ? out_.size() : count_; }
+  bool is_counting() const { return mode_ == Mode::kCount; }
+  // The buffered encoding; always empty for the other kinds of writer.
   const Bytes& data() const { return out_; }
   Bytes take() { return std::move(out_); }
 
  private:
+  enum class Mode : std::uint8_t { kBuffer, kCount, kSpan, kStream };
+  explicit Writer(Mode mode) : mode_(mode) {}
+  void put_elsewhere(ByteView raw);
+
   Bytes out_;
-  std::size_t count_ = 0;  // only used when counting_
-  bool counting_ = false;
+  std::size_t count_ = 0;  // bytes counted, placed or streamed (all but kBuffer)
+  std::span<std::uint8_t> span_;
+  ByteSink* sink_ = nullptr;
+  Mode mode_ = Mode::kBuffer;
 };
 
 class Reader {
@@ -156,6 +182,38 @@ Bytes write_exact(F&& write) {
   write(w);
   MHR_ASSERT_MSG(w.size() == counter.size(), "a codec wrote what its counting pass did not");
   return w.take();
+}
+
+// What `write(Writer&)` writes, into `scratch`, whose capacity is kept from
+// call to call: once it has grown to the size, encoding allocates nothing.
+// The view is valid until `scratch` changes.
+template <class F>
+ByteView write_into(Bytes& scratch, F&& write) {
+  Writer counter = Writer::counting();
+  write(counter);
+  scratch.resize(counter.size());
+  Writer w = Writer::into(scratch);
+  write(w);
+  MHR_ASSERT_MSG(w.size() == counter.size(), "a codec wrote what its counting pass did not");
+  return scratch;
+}
+
+// The top-level encoding of `value` into `dst`, which must be exactly
+// encoded_size(value) bytes (a frame allocated for it).
+template <class T>
+void encode_into(std::span<std::uint8_t> dst, const T& value) {
+  Writer w = Writer::into(dst);
+  w.u8(kCodecVersion);
+  Codec<T>::write(w, value);
+  MHR_ASSERT_MSG(w.size() == dst.size(), "an encoding is not the size it was counted to be");
+}
+
+template <class T>
+std::size_t encoded_size(const T& value) {
+  Writer w = Writer::counting();
+  w.u8(kCodecVersion);
+  Codec<T>::write(w, value);
+  return w.size();
 }
 
 template <class T>

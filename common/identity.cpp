@@ -6,7 +6,7 @@ namespace mhr {
 
 namespace {
 constexpr std::string_view kUserIdDomain = "mhr-user-key-v1";
-constexpr std::string_view kCredentialDomain = "mhr-request-v1";
+constexpr std::string_view kCredentialDomain = "mhr-request-v2";
 }  // namespace
 
 UserId user_id_of(const PublicKey& patient_key) {
@@ -30,28 +30,43 @@ Credential Codec<Credential>::read(Reader& r) {
   return v;
 }
 
-Bytes credential_signing_bytes(NodeId node, const Credential& c, ByteView request_bytes) {
-  Writer w(64 + request_bytes.size());
+namespace {
+
+void write_credential_signing(Writer& w, NodeId node, const Credential& c,
+                              const Hash& request_digest) {
   w.str(kCredentialDomain);
   w.varint(node.value);
   w.fixed(c.key);
   w.varint(static_cast<std::uint64_t>(c.time_us));
   w.varint(c.nonce);
-  w.bytes(request_bytes);
-  return w.take();
+  w.fixed(request_digest);
+}
+
+// In a buffer of the thread's, kept from call to call: a request checked or
+// signed allocates nothing for it.
+ByteView credential_signing_view(NodeId node, const Credential& c, const Hash& request_digest) {
+  thread_local Bytes scratch;
+  return write_into(scratch,
+                    [&](Writer& w) { write_credential_signing(w, node, c, request_digest); });
+}
+
+}  // namespace
+
+Bytes credential_signing_bytes(NodeId node, const Credential& c, const Hash& request_digest) {
+  return write_exact([&](Writer& w) { write_credential_signing(w, node, c, request_digest); });
 }
 
 Credential make_credential(const Signer& requester, NodeId node, TimeUs time_us,
-                           std::uint64_t nonce, ByteView request_bytes) {
+                           std::uint64_t nonce, const Hash& request_digest) {
   Credential c{requester.public_key(), time_us, nonce, {}};
-  c.signature = requester.sign(credential_signing_bytes(node, c, request_bytes));
+  c.signature = requester.sign(credential_signing_view(node, c, request_digest));
   return c;
 }
 
-bool verify_credential(const Credential& c, NodeId node, ByteView request_bytes,
+bool verify_credential(const Credential& c, NodeId node, const Hash& request_digest,
                        const Verifier& verifier) {
   if (c.time_us < 0) return false;
-  return verifier.verify(c.key, credential_signing_bytes(node, c, request_bytes), c.signature);
+  return verifier.verify(c.key, credential_signing_view(node, c, request_digest), c.signature);
 }
 
 }  // namespace mhr

@@ -32,12 +32,14 @@ struct Codec<Credential> {
 };
 
 // What a credential signs: a domain tag, the node, the credential's own
-// time and nonce, and the request's encoding without its credential.
-Bytes credential_signing_bytes(NodeId node, const Credential& c, ByteView request_bytes);
+// time and nonce, and the digest of the request without its credential
+// (request_digest): a fixed hundred-odd bytes however large the request, so
+// checking one copies no payload.
+Bytes credential_signing_bytes(NodeId node, const Credential& c, const Hash& request_digest);
 
 Credential make_credential(const Signer& requester, NodeId node, TimeUs time_us,
-                           std::uint64_t nonce, ByteView request_bytes);
-bool verify_credential(const Credential& c, NodeId node, ByteView request_bytes,
+                           std::uint64_t nonce, const Hash& request_digest);
+bool verify_credential(const Credential& c, NodeId node, const Hash& request_digest,
                        const Verifier& verifier);
 
 }  // namespace mhr

@@ -2,6 +2,7 @@
 
 #include "common/assert.hpp"
 #include "common/crypto.hpp"
+#include "common/hash_writer.hpp"
 #include "common/merkle.hpp"
 #include "common/verification.hpp"
 
@@ -59,12 +60,15 @@ IndexTx Codec<IndexTx>::read(Reader& r) {
 
 Hash index_tx_hash(const IndexTx& tx) {
   if (const auto* m = std::get_if<Membership>(&tx)) {
-    Writer w;
-    w.u8(kCodecVersion);
-    write_claim(w, *m);
-    return sha256(w.take());
+    return sha256_of_writing([m](Writer& w) {
+      w.u8(kCodecVersion);
+      write_claim(w, *m);
+    });
   }
-  return sha256(encode(tx));
+  return sha256_of_writing([&tx](Writer& w) {
+    w.u8(kCodecVersion);
+    Codec<IndexTx>::write(w, tx);
+  });
 }
 
 NetworkId index_tx_network(const IndexTx& tx) {

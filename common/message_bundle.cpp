@@ -36,6 +36,22 @@ Bytes BundleWriter::take() {
   return std::exchange(out_, Writer()).take();
 }
 
+void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messages,
+                  std::span<const std::size_t> encoded_sizes) {
+  MHR_ASSERT(!messages.empty() && messages.size() <= kMaxBundleMessages);
+  MHR_ASSERT(messages.size() == encoded_sizes.size());
+  Writer w = Writer::into(dst);
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const std::size_t start = w.size();
+    w.varint(encoded_sizes[i]);
+    w.u8(kCodecVersion);
+    Codec<Message>::write(w, *messages[i]);
+    MHR_ASSERT_MSG(w.size() - start == BundleWriter::single_size(encoded_sizes[i]),
+                   "a message is not the size it was counted to be");
+  }
+  MHR_ASSERT_MSG(w.size() == dst.size(), "a bundle does not fill its frame");
+}
+
 Decoded<std::vector<Message>> decode_bundle(ByteView frame) {
   if (frame.empty()) return err(DecodeError::kTruncated);
   std::vector<Message> out;

@@ -5,6 +5,7 @@
 // it holds. A bundle decodes whole or not at all.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "common/messages.hpp"
@@ -32,6 +33,12 @@ class BundleWriter {
   Writer out_;
   std::size_t count_ = 0;
 };
+
+// Writes `messages` as one bundle straight into `dst` (a frame allocated for
+// it), given each one's encoded size (encoded_size()): `dst` must be exactly
+// the sum of their single_size()s. No buffer in between.
+void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messages,
+                  std::span<const std::size_t> encoded_sizes);
 
 // The messages of a bundle in order; an error if any of them is malformed,
 // the bundle is empty, or it holds more than kMaxBundleMessages.

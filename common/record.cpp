@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "common/hash_writer.hpp"
+
 namespace mhr {
 
 namespace {
@@ -106,18 +108,31 @@ Record Codec<Record>::read(Reader& r) {
   return v;
 }
 
-Bytes record_signing_bytes(const Record& r) {
-  Writer w(256);
+namespace {
+
+void write_signing(Writer& w, const Record& r) {
   w.str(kRecordSigningDomain);
   write_unsigned_part(w, r, BodyForm::kDigest);
-  return w.take();
+}
+
+// In a buffer of the thread's, kept from call to call: signing or checking
+// a record allocates nothing for its signed bytes.
+ByteView record_signing_view(const Record& r) {
+  thread_local Bytes scratch;
+  return write_into(scratch, [&r](Writer& w) { write_signing(w, r); });
+}
+
+}  // namespace
+
+Bytes record_signing_bytes(const Record& r) {
+  return write_exact([&r](Writer& w) { write_signing(w, r); });
 }
 
 Hash record_hash(const Record& r) {
-  Writer w(320);
-  write_unsigned_part(w, r, BodyForm::kDigest);
-  w.fixed(r.signature);
-  return sha256(w.take());
+  return sha256_of_writing([&r](Writer& w) {
+    write_unsigned_part(w, r, BodyForm::kDigest);
+    w.fixed(r.signature);
+  });
 }
 
 Hash payload_digest(const Record& r) {
@@ -134,11 +149,11 @@ Record with_payload_erased(const Record& r) {
 
 void sign_record(Record& r, const Signer& author) {
   MHR_ASSERT(r.author_key == author.public_key());
-  r.signature = author.sign(record_signing_bytes(r));
+  r.signature = author.sign(record_signing_view(r));
 }
 
 bool verify_record_signature(const Record& r, const Verifier& verifier) {
-  return verifier.verify(r.author_key, record_signing_bytes(r), r.signature);
+  return verifier.verify(r.author_key, record_signing_view(r), r.signature);
 }
 
 std::optional<std::string> chain_continuity_error(const Record& r,

@@ -127,18 +127,36 @@ std::string to_string(NetworkId id);
 class SharedBytes {
  public:
   SharedBytes() = default;
-  explicit SharedBytes(Bytes b) : p_(std::make_shared<const Bytes>(std::move(b))) {}
-  SharedBytes(ByteView v) : SharedBytes(Bytes(v.begin(), v.end())) {}
-  ByteView view() const { return p_ ? ByteView(*p_) : ByteView(); }
-  std::size_t size() const { return p_ ? p_->size() : 0; }
-  bool empty() const { return size() == 0; }
+  // Keeps b's own buffer.
+  explicit SharedBytes(Bytes b) {
+    if (b.empty()) return;
+    auto owned = std::make_shared<const Bytes>(std::move(b));
+    view_ = ByteView(*owned);
+    owner_ = std::move(owned);
+  }
+  // A copy of v, in one allocation with its reference count.
+  SharedBytes(ByteView v) {
+    if (v.empty()) return;
+    auto owned = std::make_shared_for_overwrite<std::uint8_t[]>(v.size());
+    std::copy(v.begin(), v.end(), owned.get());
+    view_ = ByteView(owned.get(), v.size());
+    owner_ = std::move(owned);
+  }
+  // Bytes inside memory that `owner` keeps alive (a received frame, say):
+  // no copy at all.
+  SharedBytes(std::shared_ptr<const void> owner, ByteView v)
+      : owner_(v.empty() ? nullptr : std::move(owner)), view_(v) {}
+  ByteView view() const { return view_; }
+  std::size_t size() const { return view_.size(); }
+  bool empty() const { return view_.empty(); }
   bool operator==(const SharedBytes& o) const {
-    auto a = view(), b = o.view();
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+    return view_.size() == o.view_.size() &&
+           std::equal(view_.begin(), view_.end(), o.view_.begin());
   }
 
  private:
-  std::shared_ptr<const Bytes> p_;
+  std::shared_ptr<const void> owner_;
+  ByteView view_;
 };
 
 }  // namespace mhr

@@ -1,5 +1,6 @@
 #include "consensus_node/block_body.hpp"
 
+#include "common/hash_writer.hpp"
 #include "common/merkle.hpp"
 
 namespace mhr {
@@ -23,16 +24,16 @@ Bytes encode_block_body(const std::vector<PlacedEntry>& entries) {
 }
 
 Hash placement_hash(const std::vector<PlacedEntry>& entries) {
-  Writer w;
-  w.str("mhr-placement-v1");
-  w.varint(entries.size());
-  for (const auto& p : entries) {
-    w.fixed(p.hash);
-    w.varint(p.origin.value);
-    w.varint(p.holders.size());
-    for (NodeId n : p.holders) w.varint(n.value);
-  }
-  return sha256(w.data());
+  return sha256_of_writing([&entries](Writer& w) {
+    w.str("mhr-placement-v1");
+    w.varint(entries.size());
+    for (const auto& p : entries) {
+      w.fixed(p.hash);
+      w.varint(p.origin.value);
+      w.varint(p.holders.size());
+      for (NodeId n : p.holders) w.varint(n.value);
+    }
+  });
 }
 
 std::optional<std::string> body_mismatch(const BlockHeader& header,

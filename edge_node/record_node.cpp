@@ -236,7 +236,7 @@ std::optional<std::string> RecordNode::credential_refusal(const ClientRequest& r
     credential = {s.patient, s.time_us, s.nonce, s.signature};
   } else {
     credential = *credential_of(request);
-    if (!verify_credential(credential, env_.self(), request_body(request), env_.verifier()))
+    if (!verify_credential(credential, env_.self(), request_digest(request), env_.verifier()))
       return "the request's signature does not verify";
   }
   const auto verdict = replay_.admit(credential, env_.now_us());

@@ -13,19 +13,34 @@ namespace {
 // Answers yes and writes the question down.
 class CheckRecorder final : public Verifier {
  public:
-  explicit CheckRecorder(std::vector<SignatureCheck>& out) : out_(out) {}
+  explicit CheckRecorder(SignatureBatch& out) : out_(out) {}
   bool verify(const PublicKey& key, ByteView message, const Signature& sig) const override {
-    out_.push_back({key, Bytes(message.begin(), message.end()), sig});
+    out_.add(key, message, sig);
     return true;
   }
 
  private:
-  std::vector<SignatureCheck>& out_;
+  SignatureBatch& out_;
 };
 
 }  // namespace
 
-void collect_checks(const Message& m, const Topology& topology, std::vector<SignatureCheck>& out) {
+void SignatureBatch::add(const PublicKey& key, ByteView message, const Signature& signature) {
+  checks_.push_back({key, arena_.size(), message.size(), signature});
+  arena_.insert(arena_.end(), message.begin(), message.end());
+}
+
+void SignatureBatch::clear() {
+  checks_.clear();
+  arena_.clear();
+}
+
+ByteView SignatureBatch::message(const SignatureCheck& c) const {
+  MHR_ASSERT(c.message_offset + c.message_bytes <= arena_.size());
+  return ByteView(arena_).subspan(c.message_offset, c.message_bytes);
+}
+
+void collect_checks(const Message& m, const Topology& topology, SignatureBatch& out) {
   const CheckRecorder recorder(out);
   if (const auto* s = std::get_if<StoreRequest>(&m)) {
     (void)record_author_error(s->record, topology, recorder);
@@ -36,15 +51,15 @@ void collect_checks(const Message& m, const Topology& topology, std::vector<Sign
   }
 }
 
-void collect_checks(const ClientRequest& r, NodeId self, std::vector<SignatureCheck>& out) {
+void collect_checks(const ClientRequest& r, NodeId self, SignatureBatch& out) {
   const Credential* c = credential_of(r);
   if (c == nullptr) return;
   const CheckRecorder recorder(out);
-  (void)verify_credential(*c, self, request_body(r), recorder);
+  (void)verify_credential(*c, self, request_digest(r), recorder);
 }
 
 void collect_role_checks(const NodeLogic& logic, NodeId from, const Message& m,
-                         std::vector<SignatureCheck>& out) {
+                         SignatureBatch& out) {
   logic.note_signature_checks(from, m, CheckRecorder(out));
 }
 
@@ -64,7 +79,7 @@ SignaturePool::~SignaturePool() {
   for (auto& t : workers_) t.join();
 }
 
-void SignaturePool::run(const std::vector<SignatureCheck>& batch) {
+void SignaturePool::run(const SignatureBatch& batch) {
   if (batch.empty()) return;
   {
     std::lock_guard lock(mu_);
@@ -85,15 +100,17 @@ void SignaturePool::run(const std::vector<SignatureCheck>& batch) {
 void SignaturePool::work_on_batch() {
   for (;;) {
     const SignatureCheck* c = nullptr;
+    ByteView message;
     {
       std::lock_guard lock(mu_);
       if (batch_ == nullptr || next_ >= batch_->size()) return;
       c = &(*batch_)[next_++];
+      message = batch_->message(*c);
     }
-    const Hash triple = VerifyMemo::key_of(c->key, c->message, c->signature);
+    const Hash triple = VerifyMemo::key_of(c->key, message, c->signature);
     if (!memo_.contains(triple)) {
       std::atomic_ref<std::uint64_t>(checks_).fetch_add(1, std::memory_order_relaxed);
-      if (inner_.verify(c->key, c->message, c->signature)) memo_.insert(triple);
+      if (inner_.verify(c->key, message, c->signature)) memo_.insert(triple);
     }
     bool all_done = false;
     {

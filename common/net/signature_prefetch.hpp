@@ -24,17 +24,34 @@ namespace mhr {
 
 struct SignatureCheck {
   PublicKey key;
-  Bytes message;
+  std::size_t message_offset = 0;  // of the signed bytes in the batch's arena
+  std::size_t message_bytes = 0;
   Signature signature;
+};
+
+// A turn's checks, their signed bytes one after another in one arena: a
+// batch kept from turn to turn allocates nothing once it has grown.
+class SignatureBatch {
+ public:
+  void add(const PublicKey& key, ByteView message, const Signature& signature);
+  void clear();
+  std::size_t size() const { return checks_.size(); }
+  bool empty() const { return checks_.empty(); }
+  const SignatureCheck& operator[](std::size_t i) const { return checks_[i]; }
+  ByteView message(const SignatureCheck& c) const;
+
+ private:
+  std::vector<SignatureCheck> checks_;
+  Bytes arena_;
 };
 
 // The checks a role makes of a message or a client request when it first
 // sees it (headers, entries, records, credentials).
-void collect_checks(const Message& m, const Topology& topology, std::vector<SignatureCheck>& out);
-void collect_checks(const ClientRequest& r, NodeId self, std::vector<SignatureCheck>& out);
+void collect_checks(const Message& m, const Topology& topology, SignatureBatch& out);
+void collect_checks(const ClientRequest& r, NodeId self, SignatureBatch& out);
 // And those the role itself names (NodeLogic::note_signature_checks).
 void collect_role_checks(const NodeLogic& logic, NodeId from, const Message& m,
-                         std::vector<SignatureCheck>& out);
+                         SignatureBatch& out);
 
 // Worker threads that verify batches of checks into a VerifyMemo.
 class SignaturePool {
@@ -48,7 +65,7 @@ class SignaturePool {
 
   // Verifies those of `batch` the memo does not know, and returns when all
   // are done.
-  void run(const std::vector<SignatureCheck>& batch);
+  void run(const SignatureBatch& batch);
 
  private:
   void work_on_batch();
@@ -60,7 +77,7 @@ class SignaturePool {
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  const std::vector<SignatureCheck>* batch_ = nullptr;
+  const SignatureBatch* batch_ = nullptr;
   std::size_t next_ = 0;      // next index to take, under mu_
   std::size_t finished_ = 0;  // checks done, under mu_
   std::uint64_t generation_ = 0;

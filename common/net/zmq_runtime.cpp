@@ -23,6 +23,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include <absl/container/flat_hash_map.h>
+
 #include "common/chain_store.hpp"
 #include "common/client_codec.hpp"
 #include "common/message_bundle.hpp"
@@ -117,21 +119,28 @@ std::string timestamp() {
   return buf;
 }
 
-// A frame that owns an encoding without copying it.
-zmq::message_t frame_of(Bytes bytes) {
-  auto* holder = new Bytes(std::move(bytes));
-  return zmq::message_t(
-      holder->data(), holder->size(), [](void*, void* hint) { delete static_cast<Bytes*>(hint); },
-      holder);
-}
-
 ByteView view_of(const zmq::message_t& m) {
   return {m.data<std::uint8_t>(), m.size()};
 }
 
-// Receives the rest of a multipart message after `first`.
-std::vector<zmq::message_t> receive_rest(zmq::socket_t& s, const zmq::message_t& first) {
-  std::vector<zmq::message_t> parts;
+std::span<std::uint8_t> span_of(zmq::message_t& m) {
+  return {m.data<std::uint8_t>(), m.size()};
+}
+
+// A frame holding the encoding of `value`, written straight into the
+// frame's own buffer: one allocation, which ZeroMQ owns.
+template <class T>
+zmq::message_t frame_of(const T& value, std::size_t encoded_bytes) {
+  zmq::message_t frame(encoded_bytes);
+  encode_into(span_of(frame), value);
+  return frame;
+}
+
+// Receives the rest of a multipart message after `first` into `parts`,
+// whose capacity is kept from frame to frame.
+void receive_rest(zmq::socket_t& s, const zmq::message_t& first,
+                  std::vector<zmq::message_t>& parts) {
+  parts.clear();
   bool more = first.more();
   while (more) {
     zmq::message_t part;
@@ -139,7 +148,6 @@ std::vector<zmq::message_t> receive_rest(zmq::socket_t& s, const zmq::message_t&
     more = part.more();
     parts.push_back(std::move(part));
   }
-  return parts;
 }
 
 void set_heartbeats(zmq::socket_t& s, const NodeConfig& config) {
@@ -187,10 +195,12 @@ struct ZmqRuntime::Impl final : Env {
   void begin_group();
   void end_group();
   void transmit(NodeId to, std::span<const MessagePtr> messages);
-  void send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent);
+  void send_bundle(NodeId to, std::span<const MessagePtr> messages,
+                   std::span<const std::size_t> encoded_sizes, std::size_t frame_bytes);
   void transmit_held();
   void transmit_reply(ClientRequestId id, ClientReply reply);
-  void send_to_client(const std::string& identity, const ClientReplyFrame& frame);
+  void send_to_client(const std::string& identity, const ClientReplyFrame& frame,
+                      std::size_t encoded_bytes);
   void answer_status(const zmq::message_t& identity, const std::vector<zmq::message_t>& parts);
   void handle_zap();
   void handle_router(const std::atomic<bool>& stop);
@@ -241,11 +251,19 @@ struct ZmqRuntime::Impl final : Env {
   std::unique_ptr<Verifier> verifier_;
   std::unique_ptr<SignaturePool> signature_pool;
   std::vector<Arrival> arrivals;       // of the current turn
-  std::vector<SignatureCheck> checks;  // of the current turn's arrivals
+  SignatureBatch checks;  // of the current turn's arrivals
   // While a turn's writes are not durable yet: what it sends and replies.
   bool grouping = false;
   std::vector<std::pair<NodeId, MessagePtr>> held_messages;
   std::vector<std::pair<ClientRequestId, ClientReply>> held_replies;
+  // Scratch of the send and receive paths, kept from turn to turn so that
+  // a turn in the steady state allocates nothing for its framing.
+  std::vector<std::uint32_t> peer_rank;    // by node id: 1 + index in held_peers, 0 if none
+  std::vector<NodeId> held_peers;          // in the order first sent to
+  std::vector<std::size_t> held_ends;      // where each peer's messages end in held_sorted
+  std::vector<MessagePtr> held_sorted;     // the turn's messages, grouped by peer
+  std::vector<std::size_t> encoded_sizes;  // of the messages being transmitted
+  std::vector<zmq::message_t> parts;       // of the frame being received
   std::mt19937_64 rng;
 
   // Declared before the sockets: destroyed after them.
@@ -258,7 +276,7 @@ struct ZmqRuntime::Impl final : Env {
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::unordered_set<TimerId> pending_timers;
   TimerId next_timer = 1;
-  std::unordered_map<ClientRequestId, PendingClient> clients;
+  absl::flat_hash_map<ClientRequestId, PendingClient> clients;
   ClientRequestId next_client = 1;
 
   NonceClock nonces;     // of the messages this node sends
@@ -386,6 +404,10 @@ zmq::socket_t& ZmqRuntime::Impl::dealer_for(NodeId to) {
 
 void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
   MHR_ASSERT(message != nullptr);
+  if (!deployment.topology->has_node(to)) {
+    log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
+    return;
+  }
   if (to == config.id) {
     local.push_back(std::move(message));
     return;
@@ -398,53 +420,68 @@ void ZmqRuntime::Impl::send(NodeId to, MessagePtr message) {
 }
 
 // Sends `messages` to `to` in order, as few bundles as fit the frame limit.
+// Each message is measured (a counting pass) and then encoded once, straight
+// into its bundle's frame.
 void ZmqRuntime::Impl::transmit(NodeId to, std::span<const MessagePtr> messages) {
-  if (!deployment.topology->has_node(to)) {
-    log(LogLevel::kWarn, "send to unknown node " + to_string(to) + " dropped");
-    return;
-  }
-  BundleWriter bundle(config.max_message_bytes);
-  std::size_t first = 0;  // of the messages in `bundle`
+  MHR_ASSERT(deployment.topology->has_node(to));
+  encoded_sizes.resize(messages.size());
+  std::size_t first = 0;  // of the messages in the bundle being measured
+  std::size_t bundle_bytes = 0;
+  auto flush = [&](std::size_t end) {
+    if (end > first)
+      send_bundle(to, messages.subspan(first, end - first),
+                  std::span<const std::size_t>(encoded_sizes).subspan(first, end - first),
+                  bundle_bytes);
+    bundle_bytes = 0;
+  };
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const Message& m = *messages[i];
-    const Bytes bytes = encode(m);
-    if (BundleWriter::single_size(bytes.size()) > config.max_message_bytes) {
+    encoded_sizes[i] = encoded_size(m);
+    const std::size_t entry_bytes = BundleWriter::single_size(encoded_sizes[i]);
+    if (entry_bytes > config.max_message_bytes) {
+      flush(i);
+      first = i + 1;
       ++stats.dropped_oversize;
       log(LogLevel::kWarn, "a " + std::string(message_type_name(m)) + " of " +
-                               std::to_string(bytes.size()) + " bytes to " + to_string(to) +
+                               std::to_string(encoded_sizes[i]) + " bytes to " + to_string(to) +
                                " is above max_message_bytes; dropped");
       continue;
     }
-    if (!bundle.fits(bytes.size())) {
-      send_bundle(to, bundle.take(), messages.subspan(first, i - first));
+    if (i - first == kMaxBundleMessages || bundle_bytes + entry_bytes > config.max_message_bytes) {
+      flush(i);
       first = i;
     }
-    bundle.add(bytes);
+    bundle_bytes += entry_bytes;
   }
-  if (!bundle.empty()) send_bundle(to, bundle.take(), messages.subspan(first));
+  flush(messages.size());
 }
 
-void ZmqRuntime::Impl::send_bundle(NodeId to, Bytes frame, std::span<const MessagePtr> sent) {
-  const std::size_t size = frame.size();
+void ZmqRuntime::Impl::send_bundle(NodeId to, std::span<const MessagePtr> messages,
+                                   std::span<const std::size_t> encoded_sizes,
+                                   std::size_t frame_bytes) {
   zmq::socket_t& s = dealer_for(to);
+  // The kind and the nonce are small enough for ZeroMQ to keep inline.
   zmq::message_t kind(&kKindNode, 1);
-  Bytes nonce_bytes;
-  append_be64(nonce_bytes, nonces.next(wall_clock_us()));
-  zmq::message_t nonce = frame_of(std::move(nonce_bytes));
-  zmq::message_t body = frame_of(std::move(frame));
+  std::array<std::uint8_t, 8> nonce_bytes;
+  const std::uint64_t n = nonces.next(wall_clock_us());
+  for (std::size_t i = 0; i < nonce_bytes.size(); ++i)
+    nonce_bytes[i] = std::uint8_t(n >> (56 - 8 * i));
+  zmq::message_t nonce(nonce_bytes.data(), nonce_bytes.size());
+  zmq::message_t body(frame_bytes);
+  write_bundle(span_of(body), messages, encoded_sizes);
   if (!s.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(nonce, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !s.send(body, zmq::send_flags::dontwait)) {
-    stats.dropped_queue_full += sent.size();
+    stats.dropped_queue_full += messages.size();
     if (rate_limit_ok(last_drop_log))
       log(LogLevel::kWarn, "queue to " + to_string(to) + " is full; messages dropped");
     return;
   }
   ++stats.frames_out;
-  stats.bytes_out += size;
+  stats.bytes_out += frame_bytes;
   const Topology& topo = *deployment.topology;
   const bool intra = topo.network_of(to) == topo.network_of(config.id);
-  for (const MessagePtr& m : sent) {
+  for (const MessagePtr& m : messages) {
     ++stats.messages_out;
     ++stats.out_by_type[m->index()];
     ++(intra ? stats.out_intra : stats.out_inter);
@@ -499,13 +536,15 @@ void ZmqRuntime::Impl::transmit_reply(ClientRequestId id, ClientReply reply) {
                       " records, " + std::to_string(size) + " bytes)";
     log(LogLevel::kWarn, "client request " + std::to_string(id) + ": " + why);
     frame.reply = make_reply(ReplyStatus::kUnavailable, why);
+    size = encoded_size(frame);
   }
-  send_to_client(client.identity, frame);
+  send_to_client(client.identity, frame, size);
 }
 
-void ZmqRuntime::Impl::send_to_client(const std::string& identity, const ClientReplyFrame& frame) {
+void ZmqRuntime::Impl::send_to_client(const std::string& identity, const ClientReplyFrame& frame,
+                                      std::size_t encoded_bytes) {
   zmq::message_t to(identity.data(), identity.size());
-  zmq::message_t body = frame_of(encode(frame));
+  zmq::message_t body = frame_of(frame, encoded_bytes);
   // Unknown identities (the client left) and full queues drop silently.
   if (!router.send(to, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !router.send(body, zmq::send_flags::dontwait))
@@ -520,9 +559,9 @@ void ZmqRuntime::Impl::answer_status(const zmq::message_t& identity,
   }
   std::string work = logic->work_in_flight();
   if (work.size() > kMaxDetailBytes) work.resize(kMaxDetailBytes);
-  send_to_client(identity.to_string(),
-                 ClientReplyFrame{read_be64(view_of(parts[1])),
-                                  make_reply(ReplyStatus::kOk, std::move(work))});
+  const ClientReplyFrame frame{read_be64(view_of(parts[1])),
+                              make_reply(ReplyStatus::kOk, std::move(work))};
+  send_to_client(identity.to_string(), frame, encoded_size(frame));
 }
 
 void ZmqRuntime::Impl::log(LogLevel level, std::string_view text) {
@@ -569,8 +608,8 @@ void ZmqRuntime::Impl::handle_zap() {
     zmq::message_t first;
     if (!zap.recv(first, zmq::recv_flags::dontwait)) return;
     std::vector<zmq::message_t> request;
-    request.push_back(std::move(first));
-    for (auto& p : receive_rest(zap, request.front())) request.push_back(std::move(p));
+    receive_rest(zap, first, request);
+    request.insert(request.begin(), std::move(first));
 
     std::string status = "400", text = "unknown key", user_id;
     if (request.size() >= 7 && request[0].to_string_view() == "1.0") {
@@ -618,7 +657,7 @@ void ZmqRuntime::Impl::handle_router(const std::atomic<bool>& stop) {
   for (std::size_t n = 0; n < kMaxBatch && !stop.load(std::memory_order_relaxed); ++n) {
     zmq::message_t identity;
     if (!router.recv(identity, zmq::recv_flags::dontwait)) break;
-    std::vector<zmq::message_t> parts = receive_rest(router, identity);
+    receive_rest(router, identity, parts);
     take_frames(identity, parts);
   }
   prefetch_signatures();
@@ -770,17 +809,34 @@ void ZmqRuntime::Impl::loop(const std::atomic<bool>& stop) {
 }
 
 // A turn's messages, each peer's in the order sent, one peer after another
-// in the order first sent to.
+// in the order first sent to: grouped by a counting sort in scratch vectors.
 void ZmqRuntime::Impl::transmit_held() {
-  std::vector<NodeId> peers;
-  std::unordered_map<NodeId, std::vector<MessagePtr>> by_peer;
-  for (auto& [to, m] : held_messages) {
-    auto& list = by_peer[to];
-    if (list.empty()) peers.push_back(to);
-    list.push_back(std::move(m));
+  peer_rank.resize(deployment.topology->node_count(), 0);
+  for (const auto& [to, m] : held_messages) {
+    std::uint32_t& rank = peer_rank[to.value];
+    if (rank == 0) {
+      held_peers.push_back(to);
+      held_ends.push_back(0);
+      rank = static_cast<std::uint32_t>(held_peers.size());
+    }
+    ++held_ends[rank - 1];
   }
+  std::size_t start = 0;  // counts become start offsets, then (after placing) ends
+  for (std::size_t& n : held_ends) start += std::exchange(n, start);
+  held_sorted.resize(held_messages.size());
+  for (auto& [to, m] : held_messages)
+    held_sorted[held_ends[peer_rank[to.value] - 1]++] = std::move(m);
   held_messages.clear();
-  for (NodeId to : peers) transmit(to, by_peer[to]);
+  std::size_t begin = 0;
+  for (std::size_t k = 0; k < held_peers.size(); ++k) {
+    peer_rank[held_peers[k].value] = 0;
+    transmit(held_peers[k],
+             std::span<const MessagePtr>(held_sorted).subspan(begin, held_ends[k] - begin));
+    begin = held_ends[k];
+  }
+  held_peers.clear();
+  held_ends.clear();
+  held_sorted.clear();
 }
 
 void ZmqRuntime::Impl::begin_group() {
@@ -892,7 +948,8 @@ ZmqClient::~ZmqClient() = default;
 ClientRequestId ZmqClient::send(const ClientRequest& request) {
   ClientRequestId id = impl_->next_id++;
   zmq::message_t kind(&kKindClient, 1);
-  zmq::message_t body = frame_of(encode(ClientRequestFrame{id, request}));
+  const ClientRequestFrame frame{id, request};
+  zmq::message_t body = frame_of(frame, encoded_size(frame));
   if (!impl_->socket.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !impl_->socket.send(body, zmq::send_flags::dontwait))
     throw std::runtime_error("too many requests queued to '" + impl_->endpoint + "'");
@@ -911,8 +968,11 @@ bool ZmqClient::Impl::receive_one(ClientRequestId& id, ClientReply& reply,
     if (rc > 0) {
       zmq::message_t first;
       while (socket.recv(first, zmq::recv_flags::dontwait)) {
-        std::vector<zmq::message_t> rest = receive_rest(socket, first);
-        if (!rest.empty()) continue;  // not a reply frame
+        if (first.more()) {  // not a reply frame: skip all of it
+          std::vector<zmq::message_t> rest;
+          receive_rest(socket, first, rest);
+          continue;
+        }
         auto decoded = decode<ClientReplyFrame>(view_of(first));
         if (!decoded) continue;
         id = decoded->id;
@@ -957,7 +1017,7 @@ std::string ZmqClient::work_in_flight(TimeUs timeout_us) {
   zmq::message_t kind(&kKindStatus, 1);
   Bytes id_bytes;
   append_be64(id_bytes, id);
-  zmq::message_t body = frame_of(std::move(id_bytes));
+  zmq::message_t body(id_bytes.data(), id_bytes.size());
   if (!impl_->socket.send(kind, zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
       !impl_->socket.send(body, zmq::send_flags::dontwait))
     throw std::runtime_error("too many requests queued to '" + impl_->endpoint + "'");

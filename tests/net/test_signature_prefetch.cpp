@@ -106,7 +106,7 @@ TEST_CASE("prefetch finds the checks a holder makes of a block, and the pool kee
   nettest::Cluster cluster;
   const Topology& topology = *cluster.deployment.topology;
   const BlockDelivery d = block_of(40, {5, 6});
-  std::vector<SignatureCheck> checks;
+  SignatureBatch checks;
   collect_checks(Message{d}, topology, checks);
   REQUIRE(checks.size() == 41);  // the header's signature and one per record
 
@@ -133,10 +133,11 @@ TEST_CASE("prefetch finds the checks a holder makes of a block, and the pool kee
 TEST_CASE("prefetch of a store request is the record's author signature") {
   nettest::Cluster cluster;
   const Record r = record_by_node0(0, "{}");
-  std::vector<SignatureCheck> checks;
+  SignatureBatch checks;
   collect_checks(Message{StoreRequest{r}}, *cluster.deployment.topology, checks);
   REQUIRE(checks.size() == 1);
   CHECK(checks[0].key == r.author_key);
   CHECK(checks[0].signature == r.signature);
-  CHECK(checks[0].message == record_signing_bytes(r));
+  const Bytes signed_bytes = record_signing_bytes(r);
+  CHECK(std::ranges::equal(checks.message(checks[0]), signed_bytes));
 }

@@ -1,10 +1,15 @@
 #include <doctest/doctest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <random>
 
 #include "common/block.hpp"
 #include "common/codec.hpp"
 #include "common/entry.hpp"
+#include "common/hash_writer.hpp"
 #include "common/merkle.hpp"
 #include "common/messages.hpp"
 #include "common/record.hpp"
@@ -97,6 +102,53 @@ TEST_CASE("codec: a counting writer counts exactly what a writer writes, keeping
     b.varint(v - 1);
     CHECK(a.size() == b.size());
   }
+
+  // Into memory the caller owns, and into a reused scratch buffer: the same
+  // bytes as the buffered writer.
+  Bytes placed(plain.size(), 0xEE);
+  Writer into = Writer::into(placed);
+  write_all(into);
+  CHECK(into.size() == placed.size());
+  CHECK(placed == plain.data());
+  Bytes scratch;
+  CHECK(std::ranges::equal(write_into(scratch, write_all), plain.data()));
+  const std::size_t grown = scratch.capacity();
+  const ByteView again = write_into(scratch, write_all);  // reuses the buffer
+  CHECK(scratch.capacity() == grown);
+  CHECK(std::ranges::equal(again, plain.data()));
+
+  // Streamed in pieces: the pieces make up the same bytes, and their SHA-256
+  // taken as written is the hash of the buffered encoding.
+  struct Collect final : ByteSink {
+    Bytes got;
+    std::size_t pieces = 0;
+    void put(ByteView b) override {
+      got.insert(got.end(), b.begin(), b.end());
+      ++pieces;
+    }
+  } collect;
+  Writer streamed = Writer::streaming(collect);
+  write_all(streamed);
+  CHECK(collect.got == plain.data());
+  CHECK(streamed.size() == plain.size());
+  CHECK(collect.pieces > 10);
+  CHECK(sha256_of_writing(write_all) == sha256(plain.data()));
+}
+
+TEST_CASE("codec: a writer into a buffer too small for the encoding stops loudly") {
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    Bytes small(3);
+    Writer w = Writer::into(small);
+    w.varint(300);            // two bytes: fits
+    w.fixed(as_bytes("ab"));  // would overrun: the invariant stops the process
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
 }
 
 TEST_CASE("codec: boolean must be 0 or 1") {

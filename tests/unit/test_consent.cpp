@@ -201,12 +201,11 @@ TEST_CASE("replay guard: stale and replayed credentials are refused, fresh ones 
 
 TEST_CASE("credentials: bound to the request, the node and the requester") {
   const KeyPair clinician = key_of("clinician");
-  const ByteView text = as_bytes("read user 1");
-  const Bytes body(text.begin(), text.end());
+  const Hash body = sha256(as_bytes("read user 1"));
   Credential c = make_credential(clinician, NodeId{3}, 500, 1, body);
   CHECK(verify_credential(c, NodeId{3}, body, ed25519_verifier()));
   CHECK_FALSE(verify_credential(c, NodeId{4}, body, ed25519_verifier()));  // another node
-  CHECK_FALSE(verify_credential(c, NodeId{3}, as_bytes("read user 2"), ed25519_verifier()));
+  CHECK_FALSE(verify_credential(c, NodeId{3}, sha256(as_bytes("read user 2")), ed25519_verifier()));
   Credential later = c;
   later.time_us = 501;
   CHECK_FALSE(verify_credential(later, NodeId{3}, body, ed25519_verifier()));

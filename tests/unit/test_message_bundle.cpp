@@ -56,6 +56,22 @@ TEST_CASE("bundle: the writer keeps within its limit and starts anew after take"
   CHECK(back.value() == std::vector<Message>{ms[4]});
 }
 
+TEST_CASE("bundle: written straight into a frame, it is the writer's bundle") {
+  const auto ms = some_messages(7);
+  std::vector<MessagePtr> ptrs;
+  std::vector<std::size_t> sizes;
+  std::size_t total = 0;
+  for (const Message& m : ms) {
+    ptrs.push_back(std::make_shared<const Message>(m));
+    sizes.push_back(encoded_size(m));
+    CHECK(sizes.back() == encode(m).size());
+    total += BundleWriter::single_size(sizes.back());
+  }
+  Bytes frame(total, 0xEE);
+  write_bundle(frame, ptrs, sizes);
+  CHECK(frame == bundle_of(ms));
+}
+
 TEST_CASE("bundle: empty, cut, padded or corrupted frames are refused whole") {
   const auto ms = some_messages(5);
   const Bytes good = bundle_of(ms);

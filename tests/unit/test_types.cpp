@@ -36,4 +36,22 @@ TEST_CASE("types: shared bytes share one buffer") {
   CHECK(a.view().data() == b.view().data());
   CHECK(a == SharedBytes(Bytes{1, 2, 3}));
   CHECK(SharedBytes().empty());
+
+  const Bytes source{4, 5, 6, 7};
+  const SharedBytes copied{ByteView(source)};  // a copy, owned
+  CHECK(copied.view().data() != source.data());
+  CHECK(copied == SharedBytes(Bytes{4, 5, 6, 7}));
+  CHECK(SharedBytes(ByteView()).empty());
+}
+
+TEST_CASE("types: shared bytes inside an owner's memory keep the owner alive") {
+  auto frame = std::make_shared<const Bytes>(Bytes{9, 8, 7, 6, 5});
+  const std::weak_ptr<const Bytes> watch = frame;
+  SharedBytes middle(frame, ByteView(*frame).subspan(1, 3));
+  CHECK(middle.view().data() == frame->data() + 1);  // no copy
+  frame.reset();
+  REQUIRE_FALSE(watch.expired());  // the view holds its owner
+  CHECK(middle == SharedBytes(Bytes{8, 7, 6}));
+  middle = SharedBytes();
+  CHECK(watch.expired());
 }
