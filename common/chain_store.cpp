@@ -18,12 +18,14 @@ StoreKey user_network_prefix(const UserId& user, NetworkId network) {
   return k;
 }
 
-// A record value is its hash followed by its encoding, so tips cost no hashing.
-Bytes record_value(const Record& r, const Hash& hash) {
-  Bytes v(hash.bytes.begin(), hash.bytes.end());
-  Bytes enc = encode(r);
-  v.insert(v.end(), enc.begin(), enc.end());
-  return v;
+// A record value is its hash followed by its encoding, so tips cost no
+// hashing; written straight into the batch.
+void put_record_value(WriteBatch& batch, ByteView key, const Record& r, const Hash& hash) {
+  batch.put_written(Table::kRecords, key, Hash::kSize + encoded_size(r), [&](Writer& w) {
+    w.fixed(hash);
+    w.u8(kCodecVersion);
+    Codec<Record>::write(w, r);
+  });
 }
 
 // Stored data was written by us and checked then: damage is a broken invariant.
@@ -94,12 +96,16 @@ RecordPlace Codec<RecordPlace>::read(Reader& r) {
 }
 
 std::optional<ChainTip> ChainStore::tip(const UserId& user, NetworkId network) const {
-  auto last = store_.last_with_prefix(Table::kRecords, user_network_prefix(user, network));
-  if (!last) return std::nullopt;
-  MHR_ASSERT(last->first.size() == kUserNetworkPrefixBytes + 8);
-  MHR_ASSERT(last->second.size() > Hash::kSize);
-  return ChainTip{read_be64(ByteView(last->first).subspan(kUserNetworkPrefixBytes)),
-                  Hash::from_view(ByteView(last->second).first(Hash::kSize))};
+  // Read in place: a record node looks it up for every record it stores.
+  std::optional<ChainTip> tip;
+  store_.read_last_with_prefix(Table::kRecords, user_network_prefix(user, network),
+                               [&tip](ByteView key, ByteView value) {
+                                 MHR_ASSERT(key.size() == kUserNetworkPrefixBytes + 8);
+                                 MHR_ASSERT(value.size() > Hash::kSize);
+                                 tip = ChainTip{read_be64(key.subspan(kUserNetworkPrefixBytes)),
+                                                Hash::from_view(value.first(Hash::kSize))};
+                               });
+  return tip;
 }
 
 std::optional<Record> ChainStore::record(const UserId& user, NetworkId network,
@@ -136,15 +142,14 @@ std::vector<KnownChain> ChainStore::known_chains(const UserId& user) const {
 void ChainStore::put_record(WriteBatch& batch, const Record& record, const Hash& hash,
                             const RecordPlace& place) const {
   MHR_ASSERT(place.network == record.network);
-  batch.put(Table::kRecords, record_key(record.user, record.network, record.sequence),
-            record_value(record, hash));
-  batch.put(Table::kRecordIndex, hash.view(), encode(place));
+  put_record_value(batch, record_key(record.user, record.network, record.sequence), record, hash);
+  batch.put_encoded(Table::kRecordIndex, hash.view(), place);
 }
 
 void ChainStore::erase_payload(WriteBatch& batch, const Record& record, const Hash& hash) const {
   MHR_ASSERT(record_hash(record) == hash);
-  batch.put(Table::kRecords, record_key(record.user, record.network, record.sequence),
-            record_value(with_payload_erased(record), hash));
+  put_record_value(batch, record_key(record.user, record.network, record.sequence),
+                   with_payload_erased(record), hash);
 }
 
 std::uint64_t ChainStore::record_count() const {

@@ -104,7 +104,7 @@ ClientRequest read_submit(Reader& r) {
     return v;
   }
   v.category = static_cast<Category>(category);
-  v.payload = SharedBytes(r.bytes(kMaxInlinePayloadBytes));
+  v.payload = r.shared_bytes(kMaxInlinePayloadBytes);
   if (r.boolean()) v.off_chain = Codec<OffChainRef>::read(r);
   if (r.boolean()) v.supersedes = r.fixed_as<Hash>();
   v.by = Codec<Credential>::read(r);
@@ -113,7 +113,7 @@ ClientRequest read_submit(Reader& r) {
 
 ClientRequest read_put_blob(Reader& r) {
   PutBlobRequest v{r.fixed_as<UserId>(), r.fixed_as<Hash>(), r.u32(), {}, {}};
-  v.bytes = SharedBytes(r.bytes(kBlobChunkBytes));
+  v.bytes = r.shared_bytes(kBlobChunkBytes);
   v.by = Codec<Credential>::read(r);
   return v;
 }
@@ -223,7 +223,7 @@ ClientReplyFrame Codec<ClientReplyFrame>::read(Reader& r) {
   std::size_t headers = r.count(kMaxReplyRecords, 64);
   for (std::size_t i = 0; i < headers && r.ok(); ++i)
     reply.headers.push_back(Codec<SignedHeader>::read(r));
-  reply.blob_part = SharedBytes(r.bytes(kBlobChunkBytes));
+  reply.blob_part = r.shared_bytes(kBlobChunkBytes);
   return v;
 }
 

@@ -116,6 +116,12 @@ ByteView Reader::bytes(std::size_t max_len) {
   return fixed(static_cast<std::size_t>(len));
 }
 
+SharedBytes Reader::shared_bytes(std::size_t max_len) {
+  const ByteView v = bytes(max_len);
+  if (!ok()) return {};
+  return owner_ ? SharedBytes(owner_, v) : SharedBytes(v);
+}
+
 std::string Reader::str(std::size_t max_len) {
   ByteView v = bytes(max_len);
   return std::string(v.begin(), v.end());

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -117,6 +118,9 @@ class Writer {
 class Reader {
  public:
   explicit Reader(ByteView in) : in_(in) {}
+  // A reader of memory that `owner` keeps alive (a received frame): the
+  // payloads it reads with shared_bytes() are views into it, not copies.
+  Reader(ByteView in, std::shared_ptr<const void> owner) : in_(in), owner_(std::move(owner)) {}
 
   std::uint8_t u8();
   bool boolean();
@@ -135,6 +139,9 @@ class Reader {
     return out;
   }
   ByteView bytes(std::size_t max_len);
+  // bytes() as a payload of its own: a view holding the input's owner if
+  // the reader has one, else a copy.
+  SharedBytes shared_bytes(std::size_t max_len);
   std::string str(std::size_t max_len);
   // A count of following items, each at least min_item_bytes long: rejects
   // counts the remaining input cannot hold before anything is allocated.
@@ -163,6 +170,7 @@ class Reader {
   ByteView in_;
   std::size_t pos_ = 0;
   std::optional<DecodeError> error_;
+  std::shared_ptr<const void> owner_;
 };
 
 // Codec<T> is specialised for every encoded structure and message:
@@ -224,9 +232,10 @@ Bytes encode(const T& value) {
   });
 }
 
+// With an owner, the value's payloads borrow `in` from it (Reader).
 template <class T>
-Decoded<T> decode(ByteView in) {
-  Reader r(in);
+Decoded<T> decode(ByteView in, std::shared_ptr<const void> owner = nullptr) {
+  Reader r(in, std::move(owner));
   r.version();
   T value = Codec<T>::read(r);
   return r.finish(std::move(value));

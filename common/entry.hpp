@@ -70,6 +70,8 @@ struct Block {
 
 // Limits that bound a block and so every message carrying its entries.
 inline constexpr std::size_t kMaxBlockEntries = 10'000;
+static_assert((std::size_t{1} << kInlineMerkleProofDepth) >= kMaxBlockEntries,
+              "a block's proofs no longer fit inline");
 
 // Why the entry with hash `leaf` is not proven by `proof` into the block
 // `header` commits to, or nullopt. Callers that hash the entry anyway pass

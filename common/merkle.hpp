@@ -3,6 +3,8 @@
 // made and verified as in RFC 9162 §2.1.3.
 #pragma once
 
+#include <absl/container/inlined_vector.h>
+
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -15,10 +17,14 @@ namespace mhr {
 // Proofs deeper than this would need more than 2^40 leaves.
 inline constexpr std::size_t kMaxMerkleProofDepth = 40;
 
+// A block of kMaxBlockEntries (10,000) leaves has proofs of at most 14
+// siblings: they are kept inline, so a block's proofs cost no allocation.
+inline constexpr std::size_t kInlineMerkleProofDepth = 14;
+
 struct MerkleProof {
   std::uint64_t leaf_index = 0;
   std::uint64_t leaf_count = 0;
-  std::vector<Hash> path;  // siblings from the leaf up
+  absl::InlinedVector<Hash, kInlineMerkleProofDepth> path;  // siblings from the leaf up
   bool operator==(const MerkleProof&) const = default;
 };
 

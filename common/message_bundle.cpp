@@ -52,7 +52,7 @@ void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messa
   MHR_ASSERT_MSG(w.size() == dst.size(), "a bundle does not fill its frame");
 }
 
-Decoded<std::vector<Message>> decode_bundle(ByteView frame) {
+Decoded<std::vector<Message>> decode_bundle(ByteView frame, std::shared_ptr<const void> owner) {
   if (frame.empty()) return err(DecodeError::kTruncated);
   std::vector<Message> out;
   Reader r(frame);
@@ -60,7 +60,7 @@ Decoded<std::vector<Message>> decode_bundle(ByteView frame) {
     if (out.size() == kMaxBundleMessages) return err(DecodeError::kOversize);
     const ByteView one = r.bytes(frame.size());
     if (!r.ok()) break;
-    auto m = decode<Message>(one);
+    auto m = decode<Message>(one, owner);
     if (!m) return err(m.error());
     out.push_back(std::move(m).value());
   }

@@ -42,6 +42,8 @@ void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messa
 
 // The messages of a bundle in order; an error if any of them is malformed,
 // the bundle is empty, or it holds more than kMaxBundleMessages.
-Decoded<std::vector<Message>> decode_bundle(ByteView frame);
+// With an owner, their payloads borrow the frame from it.
+Decoded<std::vector<Message>> decode_bundle(ByteView frame,
+                                            std::shared_ptr<const void> owner = nullptr);
 
 }  // namespace mhr

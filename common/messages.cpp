@@ -409,7 +409,7 @@ struct Codec<BlobPart> {
     v.blob = r.fixed_as<Hash>();
     v.part = r.u32();
     v.found = r.boolean();
-    v.bytes = SharedBytes(r.bytes(kBlobChunkBytes));
+    v.bytes = r.shared_bytes(kBlobChunkBytes);
     if (r.ok() && !v.found && !v.bytes.empty()) r.fail(DecodeError::kInvalidValue);
     v.route = read_route(r);
     return v;
@@ -429,7 +429,7 @@ struct Codec<Proposal> {
     Proposal v;
     v.view = r.varint();
     v.header = Codec<BlockHeader>::read(r);
-    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    v.body = r.shared_bytes(kMaxMessageBytes);
     v.prepare = r.fixed_as<Signature>();
     v.delivered_below = r.varint();
     return v;
@@ -533,7 +533,7 @@ struct Codec<ViewChange> {
     if (r.boolean()) v.committed = Codec<SignedHeader>::read(r);
     if (r.boolean()) v.prepared = Codec<PreparedCert>::read(r);
     v.signature = r.fixed_as<Signature>();
-    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    v.body = r.shared_bytes(kMaxMessageBytes);
     return v;
   }
 };
@@ -580,7 +580,7 @@ struct Codec<CommittedBlock> {
   static CommittedBlock read(Reader& r) {
     CommittedBlock v;
     v.header = Codec<SignedHeader>::read(r);
-    v.body = SharedBytes(r.bytes(kMaxMessageBytes));
+    v.body = r.shared_bytes(kMaxMessageBytes);
     return v;
   }
 };
@@ -594,7 +594,7 @@ struct Codec<Forwarded> {
   static Forwarded read(Reader& r) {
     Forwarded v;
     v.origin = NodeId{r.u32()};
-    v.message = SharedBytes(r.bytes(kMaxMessageBytes));
+    v.message = r.shared_bytes(kMaxMessageBytes);
     return v;
   }
 };

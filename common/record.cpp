@@ -95,7 +95,7 @@ Record Codec<Record>::read(Reader& r) {
   v.category = static_cast<Category>(category);
   std::uint8_t body = r.u8();
   if (body == kInline) {
-    v.payload = SharedBytes(r.bytes(kMaxInlinePayloadBytes));
+    v.payload = r.shared_bytes(kMaxInlinePayloadBytes);
   } else if (body == kOffChain) {
     v.off_chain = Codec<OffChainRef>::read(r);
   } else if (body == kErased) {

@@ -3,8 +3,9 @@
 // at most kMaxRemembered credentials; past that, new ones wait (kBusy).
 #pragma once
 
-#include <map>
-#include <set>
+#include <absl/container/btree_map.h>
+#include <absl/container/btree_set.h>
+
 #include <utility>
 
 #include "common/identity.hpp"
@@ -22,8 +23,10 @@ class ReplayGuard {
   using Seen = std::pair<PublicKey, std::uint64_t>;
   void forget_older_than(TimeUs cutoff_us);
 
-  std::set<Seen> seen_;
-  std::multimap<TimeUs, Seen> by_time_;
+  // B-trees: a node holds many entries, so remembering one more request
+  // seldom allocates (a std::set node each did).
+  absl::btree_set<Seen> seen_;
+  absl::btree_multimap<TimeUs, Seen> by_time_;
 };
 
 std::string_view replay_verdict_text(ReplayGuard::Verdict v);

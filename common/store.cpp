@@ -64,6 +64,21 @@ void WriteBatch::add(Table t, bool is_put, ByteView key, ByteView value) {
            static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value.size())});
 }
 
+std::span<std::uint8_t> WriteBatch::add_space(Table t, ByteView key, std::size_t value_bytes) {
+  MHR_ASSERT(key.size() <= UINT32_MAX && value_bytes <= UINT32_MAX - key.size() &&
+             bytes_.size() <= UINT32_MAX - key.size() - value_bytes);
+  const std::optional<std::size_t> key_from = offset_in_buffer(key);
+  const std::size_t key_at = bytes_.size(), value_at = key_at + key.size();
+  bytes_.resize(value_at + value_bytes);
+  if (!key.empty())
+    std::memcpy(bytes_.data() + key_at, key_from ? bytes_.data() + *key_from : key.data(),
+                key.size());
+  slots_.push_back(
+      Slot{t, true, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
+           static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_bytes)});
+  return std::span<std::uint8_t>(bytes_.data() + value_at, value_bytes);
+}
+
 void WriteBatch::put(Table t, ByteView key, ByteView value) {
   add(t, true, key, value);
 }
@@ -89,9 +104,37 @@ std::vector<WriteBatch::Op> WriteBatch::puts_with_prefix(Table t, ByteView prefi
   return out;
 }
 
+// For stores that hold their values as they are (the simulator's charging
+// wrapper): a copy, then lent.
+bool Store::read(Table t, ByteView key, ValueUse use) const {
+  const std::optional<Bytes> v = get(t, key);
+  if (!v) return false;
+  use(*v);
+  return true;
+}
+
+bool Store::read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const {
+  const auto last = last_with_prefix(t, prefix);
+  if (!last) return false;
+  use(last->first, last->second);
+  return true;
+}
+
 void Store::scan_prefix(Table t, ByteView prefix, const Visitor& visit) const {
   const Bytes end = prefix_successor(prefix);
   scan(t, prefix, end, visit);
+}
+
+StoreKey prefix_successor_key(ByteView prefix) {
+  std::size_t n = prefix.size();
+  while (n > 0 && prefix[n - 1] == 0xFF) --n;
+  StoreKey out(prefix.first(n));
+  if (n > 0) {
+    const std::uint8_t last = prefix[n - 1];
+    out = StoreKey(prefix.first(n - 1));
+    out.u8(static_cast<std::uint8_t>(last + 1));
+  }
+  return out;
 }
 
 Bytes prefix_successor(ByteView prefix) {

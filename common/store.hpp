@@ -8,6 +8,7 @@
 #pragma once
 
 #include <absl/container/inlined_vector.h>
+#include <absl/functional/function_ref.h>
 
 #include <functional>
 #include <memory>
@@ -18,7 +19,9 @@
 #include <variant>
 #include <vector>
 
+#include "common/codec.hpp"
 #include "common/result.hpp"
+#include "common/store_key.hpp"
 #include "common/types.hpp"
 
 namespace mhr {
@@ -71,6 +74,22 @@ class WriteBatch {
   };
 
   void put(Table t, ByteView key, ByteView value);
+  // A put whose value `write` (a codec) writes straight into the batch,
+  // `value_bytes` long as a counting pass found: no buffer of its own.
+  template <class F>
+  void put_written(Table t, ByteView key, std::size_t value_bytes, F&& write) {
+    Writer w = Writer::into(add_space(t, key, value_bytes));
+    write(w);
+    MHR_ASSERT_MSG(w.size() == value_bytes, "a value is not the size it was counted to be");
+  }
+  // A put of `value`'s top-level encoding, written in place.
+  template <class T>
+  void put_encoded(Table t, ByteView key, const T& value) {
+    put_written(t, key, encoded_size(value), [&value](Writer& w) {
+      w.u8(kCodecVersion);
+      Codec<T>::write(w, value);
+    });
+  }
   void del(Table t, ByteView key);
   Ops ops() const { return Ops{*this}; }
   Op op(std::size_t i) const;
@@ -92,8 +111,11 @@ class WriteBatch {
   };
   std::optional<std::size_t> offset_in_buffer(ByteView v) const;
   void add(Table t, bool is_put, ByteView key, ByteView value);
+  // Adds a put of `key` and returns the space for its value.
+  std::span<std::uint8_t> add_space(Table t, ByteView key, std::size_t value_bytes);
   absl::InlinedVector<Slot, 8> slots_;
-  absl::InlinedVector<std::uint8_t, 512> bytes_;
+  // Inline up to a record or two: a batch of one record allocates nothing.
+  absl::InlinedVector<std::uint8_t, 2048> bytes_;
 };
 
 // A store that cannot do what it must (disk full, corrupt file) throws this;
@@ -109,6 +131,12 @@ class Store {
 
   virtual ~Store() = default;
   virtual std::optional<Bytes> get(Table t, ByteView key) const = 0;
+  // Lends the value of `key` to `use` inside the store's transaction, with
+  // no copy (on LMDB a view into its map), valid only during the call: the
+  // hot lookups (a user's chain tip) decode from it and allocate nothing.
+  // False, without calling `use`, when the key is absent.
+  using ValueUse = absl::FunctionRef<void(ByteView value)>;
+  virtual bool read(Table t, ByteView key, ValueUse use) const;
   // Applies every op or none. On LMDB, durable (fsynced) when it returns.
   virtual void write(const WriteBatch& batch) = 0;
   // Entries with begin <= key < end, in order; an empty end means no bound.
@@ -116,6 +144,9 @@ class Store {
   // The entry with the greatest key that starts with prefix, if any.
   virtual std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t,
                                                                   ByteView prefix) const = 0;
+  // The same entry lent like read().
+  using EntryUse = absl::FunctionRef<void(ByteView key, ByteView value)>;
+  virtual bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const;
   // Bytes of keys and values held (for reports), approximately for LMDB.
   virtual std::uint64_t size_bytes() const = 0;
 
@@ -148,5 +179,7 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
 // The smallest key greater than every key with this prefix; empty when the
 // prefix is all 0xFF (no bound).
 Bytes prefix_successor(ByteView prefix);
+// The same on the stack, for prefixes of up to StoreKey::kMaxBytes.
+StoreKey prefix_successor_key(ByteView prefix);
 
 }  // namespace mhr

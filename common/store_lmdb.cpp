@@ -135,10 +135,13 @@ class Cursor {
       fail("cannot open cursor", rc);
     }
   }
+  // One its transaction owns (a write group's, kept for the group): not
+  // closed here.
+  explicit Cursor(MDB_cursor* borrowed) : cur_(borrowed), owned_(false) {}
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
   ~Cursor() {
-    if (cur_) mdb_cursor_close(cur_);
+    if (cur_ && owned_) mdb_cursor_close(cur_);
   }
   int get(MDB_val* key, MDB_val* value, MDB_cursor_op op) {
     return mdb_cursor_get(cur_, key, value, op);
@@ -146,6 +149,7 @@ class Cursor {
 
  private:
   MDB_cursor* cur_ = nullptr;
+  bool owned_ = true;
 };
 
 class LmdbStore final : public Store {
@@ -166,17 +170,23 @@ class LmdbStore final : public Store {
     mdb_env_close(env_);
   }
 
-  std::optional<Bytes> get(Table t, ByteView key) const override {
+  bool read(Table t, ByteView key, ValueUse use) const override {
     const MDB_dbi dbi = dbi_of(t);
-    if (key.empty() || key.size() > max_key_) return std::nullopt;  // cannot be stored
+    if (key.empty() || key.size() > max_key_) return false;  // cannot be stored
     ReadLease r(*this);
     MDB_val k = to_val(key);
     MDB_val v;
     const int rc = mdb_get(r.txn(), dbi, &k, &v);
-    if (rc == MDB_NOTFOUND) return std::nullopt;
+    if (rc == MDB_NOTFOUND) return false;
     if (rc != 0) fail("get from " + std::string(table_name(t)) + " in " + dir_, rc);
-    const ByteView value = checked(t, key, to_view(v));
-    return Bytes(value.begin(), value.end());
+    use(checked(t, key, to_view(v)));
+    return true;
+  }
+
+  std::optional<Bytes> get(Table t, ByteView key) const override {
+    std::optional<Bytes> out;
+    read(t, key, [&out](ByteView v) { out.emplace(v.begin(), v.end()); });
+    return out;
   }
 
   void write(const WriteBatch& batch) override {
@@ -200,12 +210,14 @@ class LmdbStore final : public Store {
       fail("cannot begin write transaction in " + dir_, rc);
     }
     group_thread_ = std::this_thread::get_id();
+    group_cursors_.fill(nullptr);
   }
 
   void end_group() override {
     MHR_ASSERT_MSG(grouping_here(), "end_group without begin_group on this thread");
     MDB_txn* txn = group_txn_;
     group_txn_ = nullptr;
+    group_cursors_.fill(nullptr);  // the commit frees them
     if (int rc = mdb_txn_commit(txn); rc != 0) fail("commit of a write group in " + dir_, rc);
   }
 
@@ -261,30 +273,18 @@ class LmdbStore final : public Store {
   }
 
   std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
-    const MDB_dbi dbi = dbi_of(t);
-    if (prefix.size() > max_key_) return std::nullopt;  // no stored key is that long
-    const Bytes succ = prefix_successor(prefix);
-    ReadLease r(*this);
-    Cursor cur(r.txn(), dbi);
-    MDB_val k;
-    MDB_val v;
-    int rc;
-    if (succ.empty()) {
-      rc = cur.get(&k, &v, MDB_LAST);
-    } else {
-      k = to_val(succ);
-      rc = cur.get(&k, &v, MDB_SET_RANGE);
-      if (rc == 0)
-        rc = cur.get(&k, &v, MDB_PREV);
-      else if (rc == MDB_NOTFOUND)
-        rc = cur.get(&k, &v, MDB_LAST);
-    }
-    if (rc == MDB_NOTFOUND) return std::nullopt;
-    if (rc != 0) fail("last_with_prefix in " + std::string(table_name(t)) + " in " + dir_, rc);
-    const ByteView key = to_view(k);
-    if (!starts_with(key, prefix)) return std::nullopt;
-    const ByteView value = checked(t, key, to_view(v));
-    return std::make_pair(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
+    std::optional<std::pair<Bytes, Bytes>> out;
+    read_last_with_prefix(t, prefix, [&out](ByteView k, ByteView v) {
+      out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    });
+    return out;
+  }
+
+  bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const override {
+    if (prefix.size() > max_key_) return false;  // no stored key is that long
+    if (prefix.size() <= StoreKey::kMaxBytes)
+      return last_below(t, prefix, prefix_successor_key(prefix), use);
+    return last_below(t, prefix, prefix_successor(prefix), use);
   }
 
   std::uint64_t size_bytes() const override {
@@ -314,12 +314,56 @@ class LmdbStore final : public Store {
       if (!group_) store_.release_read(txn_);
     }
     MDB_txn* txn() const { return txn_; }
+    bool in_group() const { return group_; }
 
    private:
     const LmdbStore& store_;
     bool group_;
     MDB_txn* txn_;
   };
+
+  // last_below()'s cursor. In a write group, one per table for the whole
+  // group, because LMDB allocates every cursor it opens and a record node
+  // looks up a chain tip for every record; LMDB frees them with the group's
+  // transaction. Safe to share: last_below() positions it afresh each time
+  // and does not use it after lending the entry.
+  Cursor last_cursor(const ReadLease& r, Table t) const {
+    if (!r.in_group()) return Cursor(r.txn(), dbi_of(t));
+    MDB_cursor*& cached = group_cursors_[table_index(t)];
+    if (cached == nullptr) {
+      if (int rc = mdb_cursor_open(r.txn(), dbi_of(t), &cached); rc != 0) {
+        cached = nullptr;
+        fail("cannot open cursor", rc);
+      }
+    }
+    return Cursor(cached);
+  }
+
+  // The entry with the greatest key below `succ` (no bound when empty), if
+  // it starts with `prefix`.
+  bool last_below(Table t, ByteView prefix, ByteView succ, EntryUse use) const {
+    ReadLease r(*this);
+    Cursor cur = last_cursor(r, t);
+    MDB_val k;
+    MDB_val v;
+    int rc;
+    if (succ.empty()) {
+      rc = cur.get(&k, &v, MDB_LAST);
+    } else {
+      k = to_val(succ);
+      rc = cur.get(&k, &v, MDB_SET_RANGE);
+      if (rc == 0)
+        rc = cur.get(&k, &v, MDB_PREV);
+      else if (rc == MDB_NOTFOUND)
+        rc = cur.get(&k, &v, MDB_LAST);
+    }
+    if (rc == MDB_NOTFOUND) return false;
+    if (rc != 0) fail("last_with_prefix in " + std::string(table_name(t)) + " in " + dir_, rc);
+    const ByteView key = to_view(k);
+    if (!starts_with(key, prefix)) return false;
+    use(key, checked(t, key, to_view(v)));
+    return true;
+  }
 
   bool grouping_here() const {
     return group_txn_ != nullptr && std::this_thread::get_id() == group_thread_;
@@ -394,7 +438,8 @@ class LmdbStore final : public Store {
   std::size_t max_key_ = 0;
   mutable std::mutex pool_mu_;
   mutable std::vector<MDB_txn*> pool_;
-  MDB_txn* group_txn_ = nullptr;  // the open write group, if any
+  MDB_txn* group_txn_ = nullptr;                                  // the open write group, if any
+  mutable std::array<MDB_cursor*, kTableCount> group_cursors_{};  // its cursors (last_cursor)
   std::thread::id group_thread_;
 };
 

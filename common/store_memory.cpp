@@ -274,12 +274,18 @@ class MemoryStore final : public Store {
       for (const Slot& s : t) release(s.entry);
   }
 
-  std::optional<Bytes> get(Table t, ByteView key) const override {
+  bool read(Table t, ByteView key, ValueUse use) const override {
     const TableSet& m = tables_[table_index(t)];
     auto it = m.find(Probe(key));
-    if (it == m.end()) return std::nullopt;
-    const ByteView v = it->entry->value();
-    return Bytes(v.begin(), v.end());
+    if (it == m.end()) return false;
+    use(it->entry->value());
+    return true;
+  }
+
+  std::optional<Bytes> get(Table t, ByteView key) const override {
+    std::optional<Bytes> out;
+    read(t, key, [&out](ByteView v) { out.emplace(v.begin(), v.end()); });
+    return out;
   }
 
   void write(const WriteBatch& batch) override {
@@ -336,20 +342,33 @@ class MemoryStore final : public Store {
   }
 
   std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
-    const TableSet& m = tables_[table_index(t)];
-    const Bytes succ = prefix_successor(prefix);
-    auto it = succ.empty() ? m.end() : m.lower_bound(Probe(ByteView(succ)));
-    if (it == m.begin()) return std::nullopt;
-    --it;
-    const Entry& e = *it->entry;
-    if (!starts_with(e.key(), prefix)) return std::nullopt;
-    const ByteView k = e.key(), v = e.value();
-    return std::make_pair(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    std::optional<std::pair<Bytes, Bytes>> out;
+    read_last_with_prefix(t, prefix, [&out](ByteView k, ByteView v) {
+      out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+    });
+    return out;
+  }
+
+  bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const override {
+    if (prefix.size() <= StoreKey::kMaxBytes)
+      return last_below(t, prefix, prefix_successor_key(prefix), use);
+    return last_below(t, prefix, prefix_successor(prefix), use);
   }
 
   std::uint64_t size_bytes() const override { return size_; }
 
  private:
+  bool last_below(Table t, ByteView prefix, ByteView succ, EntryUse use) const {
+    const TableSet& m = tables_[table_index(t)];
+    auto it = succ.empty() ? m.end() : m.lower_bound(Probe(succ));
+    if (it == m.begin()) return false;
+    --it;
+    const Entry& e = *it->entry;
+    if (!starts_with(e.key(), prefix)) return false;
+    use(e.key(), e.value());
+    return true;
+  }
+
   std::array<TableSet, kTableCount> tables_;
   std::uint64_t size_ = 0;
 };

@@ -319,7 +319,7 @@ bool ConsensusNode::ahead_of_tip(const Record& r) const {
 // The user's chain tip in this network, counting records queued for a block.
 std::optional<ChainTip> ConsensusNode::user_tip(const UserId& user) const {
   if (auto it = projected_.find(user); it != projected_.end()) return it->second;
-  return decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, user.view())));
+  return committed_tip(env_.store(), user);
 }
 
 void ConsensusNode::accept_record(NodeId origin, const Record& r, const Hash& h) {
@@ -332,7 +332,7 @@ void ConsensusNode::accept_record(NodeId origin, const Record& r, const Hash& h)
   round.record = r;
   round.origin = origin;
   round.deadline_us = env_.now_us() + params().presence_timeout_us;
-  in_order_[r.user].push_back(h);
+  in_order_[r.user].hashes.push_back(h);
   if (!broadcast && !remote_unknown) {
     round.done = true;
     round.holders = record_holders(r);
@@ -423,15 +423,22 @@ void ConsensusNode::finish_presence(const Hash&, PresenceRound& round) {
 void ConsensusNode::release_in_order(const UserId& user) {
   auto it = in_order_.find(user);
   MHR_ASSERT(it != in_order_.end());
-  std::deque<Hash>& order = it->second;
-  while (!order.empty()) {
-    auto round = rounds_.find(order.front());
+  OpenOrder& order = it->second;
+  while (order.released < order.hashes.size()) {
+    const Hash h = order.hashes[order.released];
+    auto round = rounds_.find(h);
     MHR_ASSERT(round != rounds_.end());
-    if (!round->second.done) return;
+    if (!round->second.done) {
+      if (order.released > order.hashes.size() / 2) {  // amortised: each hash moves O(1) times
+        order.hashes.erase(order.hashes.begin(), order.hashes.begin() + order.released);
+        order.released = 0;
+      }
+      return;
+    }
     PresenceRound& done = round->second;
-    enqueue({std::move(*done.record), order.front(), done.origin, std::move(done.holders)});
+    enqueue({std::move(*done.record), h, done.origin, std::move(done.holders)});
     rounds_.erase(round);
-    order.pop_front();
+    ++order.released;
   }
   in_order_.erase(it);
 }
@@ -921,7 +928,7 @@ void ConsensusNode::claim_for_index(const UserId& user) {
   }
   auto open = in_order_.find(user);
   if (open == in_order_.end()) return;
-  for (const Hash& h : open->second) {
+  for (const Hash& h : open->second.open()) {
     PresenceRound& round = rounds_.at(h);
     round.flags[index_node()] = true;
     if (round.done) insert_sorted(round.holders, index_node());
@@ -933,7 +940,7 @@ void ConsensusNode::answer_own_chain(NodeId to, const HistoryRequest& req) {
   std::uint64_t from_sequence = 0;
   for (const KnownChain& k : req.known)
     if (k.network == network_) from_sequence = k.next_sequence;
-  auto tip = decode_tip(env_.store().get(Table::kUsers, tagged_key(kTipTag, req.user.view())));
+  auto tip = committed_tip(env_.store(), req.user);
   HistoryBatch page = own_chain_page(chain_, network_, req.user, from_sequence, tip);
   page.request_id = req.request_id;
   page.route = req.route;

@@ -10,8 +10,11 @@
 // replace it when it stalls. It acts only through Env.
 #pragma once
 
+#include <absl/container/inlined_vector.h>
+
 #include <deque>
 #include <map>
+#include <memory_resource>
 #include <set>
 #include <vector>
 
@@ -208,11 +211,20 @@ class ConsensusNode final : public NodeLogic {
   SharingTable table_;
   KeyErasure erasure_;
   std::optional<SignedHeader> tip_;
-  std::map<UserId, ChainTip> projected_;  // tips including queued records
-  std::map<Hash, PresenceRound> rounds_;
+  // The per-record state below takes its nodes from this pool, which keeps
+  // what they free for the next records: ordering a record in the steady
+  // state allocates nothing for them. Declared first: destroyed last.
+  std::pmr::unsynchronized_pool_resource record_pool_;
+  std::pmr::map<UserId, ChainTip> projected_{&record_pool_};  // tips including queued records
+  std::pmr::map<Hash, PresenceRound> rounds_{&record_pool_};
   // Accepted records of a user whose presence rounds are open, in chain
   // order: rounds finish in any order, blocks take records in chain order.
-  std::map<UserId, std::deque<Hash>> in_order_;
+  struct OpenOrder {
+    absl::InlinedVector<Hash, 2> hashes;  // usually one or two: no allocation
+    std::size_t released = 0;             // the first `released` have left for the queue
+    std::span<const Hash> open() const { return std::span<const Hash>(hashes).subspan(released); }
+  };
+  std::pmr::map<UserId, OpenOrder> in_order_{&record_pool_};
   // Records that arrived before their predecessor, by user and sequence.
   std::map<UserId, std::map<std::uint64_t, std::pair<NodeId, Record>>> ahead_;
   std::size_t ahead_count_ = 0;
@@ -222,8 +234,8 @@ class ConsensusNode final : public NodeLogic {
   std::size_t contested_count_ = 0;
   // Round deadlines in the order they were set (all are now + one time-out).
   std::deque<std::pair<TimeUs, Hash>> round_deadlines_;
-  std::deque<PlacedEntry> queue_;
-  std::set<Hash> queued_;
+  std::pmr::deque<PlacedEntry> queue_{&record_pool_};
+  std::pmr::set<Hash> queued_{&record_pool_};
   std::map<OutgoingKey, Outgoing> outgoing_;
   // (member, Ack hash) -> the foreign blocks waiting for it: a forwarded
   // and a replayed delivery of a block may give a member the same records.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -17,23 +18,36 @@ inline constexpr std::uint8_t kOutgoingOwnTag = 'o';  // kPending: own block not
 inline constexpr std::uint8_t kForeignTag = 'f';      // kPending: foreign delivery to distribute
 inline constexpr std::uint8_t kAgreementTag = 'b';    // kPending: the replica's PBFT state
 
-inline Bytes encode_tip(const ChainTip& t) {
-  Writer w;
+// A user's committed chain tip as stored, built on the stack: one is
+// written for every record committed.
+struct TipValue {
+  std::array<std::uint8_t, 10 + Hash::kSize> bytes;  // a varint and a hash
+  std::size_t size = 0;
+  operator ByteView() const { return ByteView(bytes.data(), size); }  // NOLINT: it is its bytes
+};
+
+inline TipValue encode_tip(const ChainTip& t) {
+  TipValue v;
+  Writer w = Writer::into(v.bytes);
   w.varint(t.sequence);
   w.fixed(t.hash);
-  return w.take();
+  v.size = w.size();
+  return v;
 }
 
-inline std::optional<ChainTip> decode_tip(const std::optional<Bytes>& v) {
-  if (!v) return std::nullopt;
-  Reader r(*v);
+inline ChainTip decode_tip(ByteView v) {
+  Reader r(v);
   ChainTip t{r.varint(), r.fixed_as<Hash>()};
   MHR_ASSERT_MSG(!r.finish_error(), "stored chain tip does not decode");
   return t;
 }
 
+// Read in place: looked up for nearly every record ordered.
 inline std::optional<ChainTip> committed_tip(const Store& store, const UserId& user) {
-  return decode_tip(store.get(Table::kUsers, tagged_key(kTipTag, user.view())));
+  std::optional<ChainTip> tip;
+  store.read(Table::kUsers, tagged_key(kTipTag, user.view()),
+             [&tip](ByteView v) { tip = decode_tip(v); });
+  return tip;
 }
 
 inline std::vector<PlacedEntry> body(const std::optional<Bytes>& body) {
@@ -43,10 +57,10 @@ inline std::vector<PlacedEntry> body(const std::optional<Bytes>& body) {
   return std::move(entries).value();
 }
 
-inline Bytes encode_height(std::uint64_t h) {
-  Bytes b;
-  append_be64(b, h);
-  return b;
+inline StoreKey encode_height(std::uint64_t h) {  // a value, built on the stack like a key
+  StoreKey v;
+  v.be64(h);
+  return v;
 }
 
 inline StoreKey outgoing_key(std::uint64_t height) {

@@ -331,7 +331,7 @@ void RecordNode::queue_record(ClientRequestId id, const SubmitRecordRequest& req
   Record r = next_record_for(req.user, req);
   Hash h = record_hash(r);
   WriteBatch b;
-  b.put(Table::kPending, tagged_key(kPendingRecord, h.view()), encode(r));
+  b.put_encoded(Table::kPending, tagged_key(kPendingRecord, h.view()), r);
   env_.store().write(b);
   pending_by_user_[req.user].push_back(h);
   auto& p = pending_[h] = {std::move(r), id, 0, 0};
@@ -790,7 +790,7 @@ std::vector<Hash> RecordNode::chained_on(const Hash& first) const {
 // were ordered already, and those must stay as they are).
 void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) {
   const UserId user = pending_.at(rejected).record.user;
-  const std::deque<Hash> queue = pending_by_user_[user];
+  const PendingQueue queue = pending_by_user_[user];
   MHR_ASSERT(std::find(queue.begin(), queue.end(), rejected) != queue.end());
   std::set<Hash> moving{rejected};
   std::deque<Hash> stays, moved;
@@ -827,7 +827,7 @@ void RecordNode::rebuild_after_stale(const Hash& rejected, const ChainTip& tip) 
   }
   env_.store().write(b);
   stays.insert(stays.end(), rebuilt.begin(), rebuilt.end());
-  pending_by_user_[user] = stays;
+  pending_by_user_[user].assign(stays.begin(), stays.end());
   for (const Hash& h : rebuilt) send_pending(pending_.at(h));
 }
 

@@ -5,8 +5,11 @@
 // here. It acts only through Env.
 #pragma once
 
+#include <absl/container/inlined_vector.h>
+
 #include <deque>
 #include <map>
+#include <memory_resource>
 #include <set>
 #include <vector>
 
@@ -175,8 +178,13 @@ class RecordNode final : public NodeLogic {
   ChainFollower follower_;
   std::set<UserId> registered_;
   std::map<UserId, PendingRegistration> registrations_;
-  std::map<Hash, PendingRecord> pending_;
-  std::map<UserId, std::deque<Hash>> pending_by_user_;  // in chain order
+  // The records in flight take their nodes from this pool, which keeps what
+  // they free for the next ones: a record in the steady state allocates
+  // nothing for them. Declared first: destroyed last.
+  std::pmr::unsynchronized_pool_resource pending_pool_;
+  std::pmr::map<Hash, PendingRecord> pending_{&pending_pool_};
+  using PendingQueue = absl::InlinedVector<Hash, 2>;  // a user has one or two in flight
+  std::pmr::map<UserId, PendingQueue> pending_by_user_{&pending_pool_};  // in chain order
   std::map<UserId, HistorySync> syncs_;
   ConsentBook book_;
   AuditLog audit_;

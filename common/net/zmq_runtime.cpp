@@ -250,8 +250,8 @@ struct ZmqRuntime::Impl final : Env {
   std::unique_ptr<Signer> signer_;
   std::unique_ptr<Verifier> verifier_;
   std::unique_ptr<SignaturePool> signature_pool;
-  std::vector<Arrival> arrivals;       // of the current turn
-  SignatureBatch checks;  // of the current turn's arrivals
+  std::vector<Arrival> arrivals;  // of the current turn
+  SignatureBatch checks;          // of the current turn's arrivals
   // While a turn's writes are not durable yet: what it sends and replies.
   bool grouping = false;
   std::vector<std::pair<NodeId, MessagePtr>> held_messages;
@@ -560,7 +560,7 @@ void ZmqRuntime::Impl::answer_status(const zmq::message_t& identity,
   std::string work = logic->work_in_flight();
   if (work.size() > kMaxDetailBytes) work.resize(kMaxDetailBytes);
   const ClientReplyFrame frame{read_be64(view_of(parts[1])),
-                              make_reply(ReplyStatus::kOk, std::move(work))};
+                               make_reply(ReplyStatus::kOk, std::move(work))};
   send_to_client(identity.to_string(), frame, encoded_size(frame));
 }
 
@@ -731,9 +731,13 @@ void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::me
     undecodable(client ? "client request" : "message", DecodeError::kInvalidValue);
     return;
   }
-  const zmq::message_t& body = parts.back();
+  // What is decoded borrows its payloads from the frame, which lives as
+  // long as any of them: a turn's messages from one peer (or one request)
+  // share one frame and mostly one fate, so little is held for long.
+  const auto frame = std::make_shared<const zmq::message_t>(std::move(parts.back()));
+  const ByteView body = view_of(*frame);
   if (client) {
-    auto decoded = decode<ClientRequestFrame>(view_of(body));
+    auto decoded = decode<ClientRequestFrame>(body, frame);
     if (!decoded) {
       undecodable("client request", decoded.error());
       return;
@@ -748,7 +752,7 @@ void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::me
   if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
   ++stats.frames_in;
   stats.bytes_in += size;
-  auto decoded = decode_bundle(view_of(body));
+  auto decoded = decode_bundle(body, frame);
   if (!decoded) {
     undecodable("message from " + to_string(*from), decoded.error());
     return;

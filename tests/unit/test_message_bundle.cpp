@@ -72,6 +72,24 @@ TEST_CASE("bundle: written straight into a frame, it is the writer's bundle") {
   CHECK(frame == bundle_of(ms));
 }
 
+TEST_CASE("bundle: decoded with its frame's owner, payloads borrow the frame") {
+  const auto ms = some_messages(4);
+  auto frame = std::make_shared<const Bytes>(bundle_of(ms));
+  const std::weak_ptr<const Bytes> watch = frame;
+  auto back = decode_bundle(*frame, frame);
+  REQUIRE(back.ok());
+  CHECK(back.value() == ms);
+  const ByteView payload = std::get<StoreRequest>(back.value()[0]).record.payload.view();
+  REQUIRE_FALSE(payload.empty());
+  CHECK(payload.data() >= frame->data());  // inside the frame: no copy
+  CHECK(payload.data() + payload.size() <= frame->data() + frame->size());
+  frame.reset();
+  CHECK_FALSE(watch.expired());         // held by the payloads
+  back = decode_bundle(bundle_of(ms));  // without an owner: copies
+  CHECK(watch.expired());
+  CHECK(back.value() == ms);
+}
+
 TEST_CASE("bundle: empty, cut, padded or corrupted frames are refused whole") {
   const auto ms = some_messages(5);
   const Bytes good = bundle_of(ms);

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/chain_store.hpp"
+#include "common/crypto.hpp"
 #include "common/store.hpp"
 
 namespace mhr {
@@ -420,6 +422,41 @@ void check_last_with_prefix(Store& s) {
   CHECK(s.last_with_prefix(Table::kUsers, raw({0xFE}))->second == b("x"));
 }
 
+// Lent reads see what the copying ones return, and nothing for absent keys.
+void check_lent_reads(Store& s) {
+  WriteBatch w;
+  w.put(Table::kUsers, b("k1"), b("value one"));
+  w.put(Table::kUsers, b("k2"), Bytes{});
+  w.put(Table::kRecords, concat(be32(7), be32(1)), b("r1"));
+  w.put(Table::kRecords, concat(be32(7), be32(2)), b("r2"));
+  s.write(w);
+  Bytes seen;
+  int calls = 0;
+  CHECK(s.read(Table::kUsers, b("k1"), [&](ByteView v) {
+    seen.assign(v.begin(), v.end());
+    ++calls;
+  }));
+  CHECK(seen == b("value one"));
+  CHECK(s.read(Table::kUsers, b("k2"), [&](ByteView v) {
+    CHECK(v.empty());
+    ++calls;
+  }));
+  CHECK_FALSE(s.read(Table::kUsers, b("k3"), [&](ByteView) { ++calls; }));
+  CHECK_FALSE(s.read(Table::kRecords, b("k1"), [&](ByteView) { ++calls; }));
+  CHECK(calls == 2);
+
+  Bytes key, value;
+  CHECK(s.read_last_with_prefix(Table::kRecords, be32(7), [&](ByteView k, ByteView v) {
+    key.assign(k.begin(), k.end());
+    value.assign(v.begin(), v.end());
+  }));
+  CHECK(key == concat(be32(7), be32(2)));
+  CHECK(value == b("r2"));
+  CHECK_FALSE(s.read_last_with_prefix(Table::kRecords, be32(8), [&](ByteView, ByteView) {
+    FAIL("lent an entry outside the prefix");
+  }));
+}
+
 void check_size_grows(Store& s) {
   const auto empty = s.size_bytes();
   WriteBatch w;
@@ -496,6 +533,7 @@ MHR_STORE_TEST("key size limits", check_key_size_limit)
 MHR_STORE_TEST("ordered scan over binary keys", check_ordered_scan)
 MHR_STORE_TEST("scan_prefix", check_scan_prefix)
 MHR_STORE_TEST("last_with_prefix", check_last_with_prefix)
+MHR_STORE_TEST("lent reads", check_lent_reads)
 MHR_STORE_TEST("size_bytes grows", check_size_grows)
 MHR_STORE_TEST("long keys sharing prefixes keep bytewise order", check_long_key_order)
 
@@ -535,6 +573,10 @@ TEST_CASE("store: prefix_successor") {
   CHECK(prefix_successor(raw({0xFF})).empty());
   CHECK(prefix_successor(raw({0xFF, 0xFF, 0xFF})).empty());
   CHECK(prefix_successor({}).empty());
+  // On the stack, the same bound.
+  for (const Bytes& p : {b("abc"), raw({0x01, 0xFF, 0xFF}), raw({0xFE, 0xFF}), raw({0xFF}), Bytes{},
+                         raw({0x00, 0xFE})})
+    CHECK(prefix_successor_key(p) == prefix_successor(p));
 }
 
 TEST_CASE("store: table names are distinct") {
@@ -739,7 +781,7 @@ TEST_CASE("store: a write batch takes keys and values that view the batch itself
   batch.put(Table::kMeta, key, value);
   for (int i = 0; i < 40; ++i) {
     const WriteBatch::Op first = batch.op(0);
-    batch.put(Table::kRecords, first.key, first.value);  // past 512 bytes: the buffer moves
+    batch.put(Table::kRecords, first.key, first.value);  // past its inline bytes: the buffer moves
     batch.del(Table::kUsers, batch.op(batch.size() - 1).key);
   }
   REQUIRE(batch.size() == 81);
@@ -750,6 +792,31 @@ TEST_CASE("store: a write batch takes keys and values that view the batch itself
   }
   CHECK(batch.puts_with_prefix(Table::kRecords, Bytes{'k'}).size() == 40);
   CHECK(batch.puts_with_prefix(Table::kUsers, Bytes{'k'}).empty());
+}
+
+TEST_CASE("store: a write batch takes values written in place, as encoded") {
+  WriteBatch batch;
+  const Bytes key{'p', 9};
+  const Hash h = sha256(as_bytes("a value"));
+  RecordPlace place{NetworkId{3}, 41, MerkleProof{5, 9, {h, h, h}}};
+  batch.put_encoded(Table::kMeta, key, place);
+  for (int i = 0; i < 20; ++i) {
+    const ByteView own_key = batch.op(batch.size() - 1).key;  // views the batch: it grows
+    batch.put_written(Table::kUsers, own_key, 8 + Hash::kSize, [&](Writer& w) {
+      w.fixed(h);
+      for (int b = 0; b < 8; ++b) w.u8(static_cast<std::uint8_t>(i));
+    });
+  }
+  REQUIRE(batch.size() == 21);
+  const WriteBatch::Op first = batch.op(0);
+  CHECK(Bytes(first.value.begin(), first.value.end()) == encode(place));
+  for (std::size_t i = 1; i < batch.size(); ++i) {
+    const WriteBatch::Op op = batch.op(i);
+    CHECK(Bytes(op.key.begin(), op.key.end()) == key);
+    REQUIRE(op.value.size() == 8 + Hash::kSize);
+    CHECK(std::equal(h.bytes.begin(), h.bytes.end(), op.value.begin()));
+    CHECK(op.value.back() == i - 1);
+  }
 }
 
 }  // namespace mhr
