@@ -3,6 +3,8 @@
 // catch-up deliveries, restarts and the offline checkers.
 #pragma once
 
+#include <absl/container/inlined_vector.h>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,11 +15,15 @@
 
 namespace mhr {
 
+// The nodes a record goes to: its user's record nodes here and perhaps the
+// index node, a handful, so kept inline (no allocation per record).
+using Holders = absl::InlinedVector<NodeId, 4>;
+
 struct PlacedEntry {
   Entry entry;
   Hash hash;  // entry_hash(entry); not stored
   NodeId origin;
-  std::vector<NodeId> holders;  // sorted
+  Holders holders;  // sorted
 };
 
 Bytes encode_block_body(const std::vector<PlacedEntry>& entries);

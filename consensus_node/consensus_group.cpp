@@ -297,7 +297,7 @@ std::optional<std::string> ConsensusNode::holders_error(const PlacedEntry& p) co
   } else {
     expected = {std::get<AuditAnchor>(p.entry).node};
   }
-  if (p.holders != expected) return "holders other than the sharing table says";
+  if (!std::ranges::equal(p.holders, expected)) return "holders other than the sharing table says";
   return std::nullopt;
 }
 

@@ -465,7 +465,7 @@ void ConsensusNode::on_registration(NodeId from, const Registration& reg) {
     env_.send(from, make_message(Rejected{h, RejectReason::kBadSignature, std::nullopt}));
     return;
   }
-  std::vector<NodeId> holders{reg.node, index_node()};
+  Holders holders{reg.node, index_node()};
   std::sort(holders.begin(), holders.end());
   enqueue({reg, h, from, std::move(holders)});
 }
@@ -501,9 +501,11 @@ bool ConsensusNode::is_own_record_node(NodeId id) const {
          topology_->node(id).network == network_;
 }
 
-std::vector<NodeId> ConsensusNode::record_holders(const Record& r) const {
-  if (!sparse()) return members_;  // full replication: every record node and the index
-  std::vector<NodeId> holders = table_.holders(r.user);
+Holders ConsensusNode::record_holders(const Record& r) const {
+  if (!sparse())
+    return Holders(members_.begin(), members_.end());  // full: every record node and the index
+  const std::vector<NodeId>& listed = table_.holders(r.user);
+  Holders holders(listed.begin(), listed.end());
   const SharingTable::Row* row = table_.find(r.user);
   if (row && row->remote.value_or(false)) insert_sorted(holders, index_node());
   return holders;
@@ -612,7 +614,8 @@ BlockHeader ConsensusNode::block_header(std::vector<PlacedEntry>& entries, std::
   for (PlacedEntry& p : entries) {
     if (const auto* r = std::get_if<Record>(&p.entry); r && sparse()) {
       const bool index = std::binary_search(p.holders.begin(), p.holders.end(), index_node());
-      p.holders = table_.holders(r->user);
+      const std::vector<NodeId>& listed = table_.holders(r->user);
+      p.holders.assign(listed.begin(), listed.end());
       if (index) insert_sorted(p.holders, index_node());
     }
     leaves.push_back(p.hash);
@@ -861,8 +864,9 @@ void ConsensusNode::on_foreign_delivery(NodeId from, const BlockDelivery& d) {
       env_.count(Counter::kVerifyFailures);
       continue;
     }
-    std::vector<NodeId> holders =
+    const std::vector<NodeId>& listed =
         sparse() ? table_.holders(r->user) : topology_->network(network_).record_nodes;
+    Holders holders(listed.begin(), listed.end());
     erasure_.on_foreign_record(b, *r);
     out.entries.push_back({*r, rh, from, std::move(holders)});
     out.proofs.push_back(pe.proof);

@@ -68,7 +68,7 @@ class ConsensusNode final : public NodeLogic {
     TimeUs deadline_us = 0;
     bool done = false;        // holders decided; waits for its predecessors
     bool index_only = false;  // table mode: only the index node is asked
-    std::vector<NodeId> holders;
+    Holders holders;
   };
   // A block (own or foreign) whose deliveries are not all acknowledged.
   struct Outgoing {
@@ -139,7 +139,7 @@ class ConsensusNode final : public NodeLogic {
   BlockHeader block_header(std::vector<PlacedEntry>& entries, std::uint64_t height,
                            const Hash& prev_hash) const;
   void drop_stale(std::vector<PlacedEntry>& entries);
-  std::vector<NodeId> record_holders(const Record& r) const;
+  Holders record_holders(const Record& r) const;
   NodeId index_node() const { return topology_->index_of(network_); }
 
   // distribution

@@ -76,7 +76,8 @@ inline StoreKey foreign_key(NetworkId network, std::uint64_t height, const Hash&
   return k;
 }
 
-inline void insert_sorted(std::vector<NodeId>& v, NodeId n) {
+template <class Nodes>  // std::vector<NodeId> or Holders
+void insert_sorted(Nodes& v, NodeId n) {
   auto at = std::lower_bound(v.begin(), v.end(), n);
   if (at == v.end() || *at != n) v.insert(at, n);
 }

@@ -1,6 +1,7 @@
 #include "edge_node/record_node.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "common/backoff.hpp"
 #include "common/client_codec.hpp"
@@ -21,7 +22,7 @@ constexpr std::uint8_t kPendingSync = 'h';
 constexpr std::uint8_t kParkedRecord = 'u';
 constexpr std::uint8_t kRegisteredUser = 'r';
 
-Bytes parked_key(const UserId& user, NetworkId network, std::uint64_t seq) {
+StoreKey parked_key(const UserId& user, NetworkId network, std::uint64_t seq) {
   return tagged_key(kParkedRecord, record_key(user, network, seq));
 }
 
@@ -82,9 +83,9 @@ class RecordNode::ChainWriter {
     }
     std::uint64_t next = t ? t->sequence + 1 : 0;
     if (r.sequence > next) {
-      Bytes key = parked_key(r.user, r.network, r.sequence);
+      const StoreKey key = parked_key(r.user, r.network, r.sequence);
       batch.put(Table::kPending, key, encode_parked({r, place}));
-      parked_here_.emplace(std::move(key), ParkedRecord{r, place});
+      parked_here_.emplace(Bytes(key), ParkedRecord{r, place});
       parked_users.insert(r.user);
       return true;
     }
@@ -111,21 +112,25 @@ class RecordNode::ChainWriter {
     ++stored;
   }
 
-  // Records parked earlier, in the store or in this very batch.
-  std::optional<ParkedRecord> parked(const Bytes& key) {
-    if (auto it = parked_here_.find(key); it != parked_here_.end()) {
-      ParkedRecord p = std::move(it->second);
-      parked_here_.erase(it);
-      return p;
+  // Records parked earlier, in this very batch or in the store (looked up
+  // for every record stored, and seldom there: read in place).
+  std::optional<ParkedRecord> parked(const StoreKey& key) {
+    if (!parked_here_.empty()) {
+      if (auto it = parked_here_.find(Bytes(key)); it != parked_here_.end()) {
+        ParkedRecord p = std::move(it->second);
+        parked_here_.erase(it);
+        return p;
+      }
     }
-    auto v = node_.env_.store().get(Table::kPending, key);
-    if (!v) return std::nullopt;
-    return decode_parked(*v);
+    std::optional<ParkedRecord> found;
+    node_.env_.store().read(Table::kPending, key,
+                            [&found](ByteView v) { found = decode_parked(v); });
+    return found;
   }
 
   void link_parked(const UserId& u, NetworkId n, std::uint64_t seq) {
     for (;;) {
-      Bytes key = parked_key(u, n, seq);
+      const StoreKey key = parked_key(u, n, seq);
       std::optional<ParkedRecord> found = parked(key);
       if (!found) return;
       batch.del(Table::kPending, key);
@@ -141,8 +146,13 @@ class RecordNode::ChainWriter {
   }
 
   RecordNode& node_;
-  std::map<std::pair<UserId, NetworkId>, ChainTip> tips_;
-  std::set<Hash> added_;
+  // A writer lives for one block or history page: its per-record tables
+  // take their nodes from an arena that starts on the stack and is freed
+  // whole with the writer.
+  std::array<std::byte, 8192> arena_bytes_;
+  std::pmr::monotonic_buffer_resource arena_{arena_bytes_.data(), arena_bytes_.size()};
+  std::pmr::map<std::pair<UserId, NetworkId>, ChainTip> tips_{&arena_};
+  std::pmr::set<Hash> added_{&arena_};
   std::map<Bytes, ParkedRecord> parked_here_;
 };
 
