@@ -22,6 +22,7 @@
 #include "common/bft/group_sync.hpp"
 #include "common/chain_store.hpp"
 #include "common/env.hpp"
+#include "common/record_pool.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
 #include "consensus_node/block_body.hpp"
@@ -211,12 +212,9 @@ class ConsensusNode final : public NodeLogic {
   SharingTable table_;
   KeyErasure erasure_;
   std::optional<SignedHeader> tip_;
-  // The per-record state below takes its nodes from this pool, which keeps
-  // what they free for the next records: ordering a record in the steady
-  // state allocates nothing for them. Declared first: destroyed last.
-  std::pmr::unsynchronized_pool_resource record_pool_;
-  std::pmr::map<UserId, ChainTip> projected_{&record_pool_};  // tips including queued records
-  std::pmr::map<Hash, PresenceRound> rounds_{&record_pool_};
+  // The per-record state below takes its nodes from the record-state pool.
+  std::pmr::map<UserId, ChainTip> projected_{record_state_pool()};  // tips including queued
+  std::pmr::map<Hash, PresenceRound> rounds_{record_state_pool()};
   // Accepted records of a user whose presence rounds are open, in chain
   // order: rounds finish in any order, blocks take records in chain order.
   struct OpenOrder {
@@ -224,7 +222,7 @@ class ConsensusNode final : public NodeLogic {
     std::size_t released = 0;             // the first `released` have left for the queue
     std::span<const Hash> open() const { return std::span<const Hash>(hashes).subspan(released); }
   };
-  std::pmr::map<UserId, OpenOrder> in_order_{&record_pool_};
+  std::pmr::map<UserId, OpenOrder> in_order_{record_state_pool()};
   // Records that arrived before their predecessor, by user and sequence.
   std::map<UserId, std::map<std::uint64_t, std::pair<NodeId, Record>>> ahead_;
   std::size_t ahead_count_ = 0;
@@ -234,8 +232,8 @@ class ConsensusNode final : public NodeLogic {
   std::size_t contested_count_ = 0;
   // Round deadlines in the order they were set (all are now + one time-out).
   std::deque<std::pair<TimeUs, Hash>> round_deadlines_;
-  std::pmr::deque<PlacedEntry> queue_{&record_pool_};
-  std::pmr::set<Hash> queued_{&record_pool_};
+  std::pmr::deque<PlacedEntry> queue_{record_state_pool()};
+  std::pmr::set<Hash> queued_{record_state_pool()};
   std::map<OutgoingKey, Outgoing> outgoing_;
   // (member, Ack hash) -> the foreign blocks waiting for it: a forwarded
   // and a replayed delivery of a block may give a member the same records.

@@ -19,6 +19,7 @@
 #include "common/chain_store.hpp"
 #include "common/consent_book.hpp"
 #include "common/env.hpp"
+#include "common/record_pool.hpp"
 #include "common/replay_guard.hpp"
 #include "common/tick_timer.hpp"
 #include "common/topology.hpp"
@@ -178,13 +179,10 @@ class RecordNode final : public NodeLogic {
   ChainFollower follower_;
   std::set<UserId> registered_;
   std::map<UserId, PendingRegistration> registrations_;
-  // The records in flight take their nodes from this pool, which keeps what
-  // they free for the next ones: a record in the steady state allocates
-  // nothing for them. Declared first: destroyed last.
-  std::pmr::unsynchronized_pool_resource pending_pool_;
-  std::pmr::map<Hash, PendingRecord> pending_{&pending_pool_};
+  // The records in flight take their nodes from the record-state pool.
+  std::pmr::map<Hash, PendingRecord> pending_{record_state_pool()};
   using PendingQueue = absl::InlinedVector<Hash, 2>;  // a user has one or two in flight
-  std::pmr::map<UserId, PendingQueue> pending_by_user_{&pending_pool_};  // in chain order
+  std::pmr::map<UserId, PendingQueue> pending_by_user_{record_state_pool()};  // in chain order
   std::map<UserId, HistorySync> syncs_;
   ConsentBook book_;
   AuditLog audit_;
