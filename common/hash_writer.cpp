@@ -5,6 +5,7 @@
 namespace mhr {
 
 void Sha256Sink::put(ByteView bytes) {
+  if (bytes.empty()) return;  // an empty view may have no address to copy from
   if (bytes.size() > staged_.size() - staged_bytes_) flush();
   if (bytes.size() >= staged_.size()) {  // a payload: straight through
     stream_.update(bytes);

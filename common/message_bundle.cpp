@@ -52,19 +52,27 @@ void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messa
   MHR_ASSERT_MSG(w.size() == dst.size(), "a bundle does not fill its frame");
 }
 
-Decoded<std::vector<Message>> decode_bundle(ByteView frame, std::shared_ptr<const void> owner) {
-  if (frame.empty()) return err(DecodeError::kTruncated);
-  std::vector<Message> out;
+std::optional<DecodeError> decode_bundle_into(ByteView frame,
+                                              const std::shared_ptr<const void>& owner,
+                                              std::vector<Message>& out) {
+  out.clear();
+  if (frame.empty()) return DecodeError::kTruncated;
   Reader r(frame);
   while (r.ok() && r.remaining() > 0) {
-    if (out.size() == kMaxBundleMessages) return err(DecodeError::kOversize);
+    if (out.size() == kMaxBundleMessages) return DecodeError::kOversize;
     const ByteView one = r.bytes(frame.size());
     if (!r.ok()) break;
     auto m = decode<Message>(one, owner);
-    if (!m) return err(m.error());
+    if (!m) return m.error();
     out.push_back(std::move(m).value());
   }
-  return r.finish(std::move(out));
+  return r.finish_error();
+}
+
+Decoded<std::vector<Message>> decode_bundle(ByteView frame, std::shared_ptr<const void> owner) {
+  std::vector<Message> out;
+  if (auto e = decode_bundle_into(frame, owner, out)) return err(*e);
+  return out;
 }
 
 }  // namespace mhr

@@ -45,5 +45,10 @@ void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messa
 // With an owner, their payloads borrow the frame from it.
 Decoded<std::vector<Message>> decode_bundle(ByteView frame,
                                             std::shared_ptr<const void> owner = nullptr);
+// The same into `out` (cleared first; its capacity kept from frame to
+// frame): the error, if any, and then `out` holds nothing to use.
+std::optional<DecodeError> decode_bundle_into(ByteView frame,
+                                              const std::shared_ptr<const void>& owner,
+                                              std::vector<Message>& out);
 
 }  // namespace mhr

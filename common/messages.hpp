@@ -14,6 +14,7 @@
 #include "common/blob.hpp"
 #include "common/entry.hpp"
 #include "common/index_tx.hpp"
+#include "common/record_pool.hpp"
 
 namespace mhr {
 
@@ -339,9 +340,12 @@ static_assert(std::is_same_v<std::variant_alternative_t<16, Message>, Proposal> 
 
 // Messages are immutable once sent: a broadcast shares one object.
 using MessagePtr = std::shared_ptr<const Message>;
+// From the record-state pool: nearly every record sends a few, and all are
+// one size, so the memory of the last one delivered goes to the next.
 template <class T>
 MessagePtr make_message(T&& m) {
-  return std::make_shared<const Message>(std::forward<T>(m));
+  return std::allocate_shared<const Message>(
+      std::pmr::polymorphic_allocator<Message>(record_state_pool()), std::forward<T>(m));
 }
 
 // snake_case names ("store_request", ...); "unknown" past the last type.

@@ -31,6 +31,7 @@
 #include "common/net/replay_window.hpp"
 #include "common/net/signature_prefetch.hpp"
 #include "common/net/verify_memo.hpp"
+#include "common/record_pool.hpp"
 #include "common/signer.hpp"
 
 // Wire format. A client's request is two frames: the kind byte 'C' and the
@@ -264,6 +265,7 @@ struct ZmqRuntime::Impl final : Env {
   std::vector<MessagePtr> held_sorted;     // the turn's messages, grouped by peer
   std::vector<std::size_t> encoded_sizes;  // of the messages being transmitted
   std::vector<zmq::message_t> parts;       // of the frame being received
+  std::vector<Message> bundle;             // the messages of the frame being received
   std::mt19937_64 rng;
 
   // Declared before the sockets: destroyed after them.
@@ -734,7 +736,10 @@ void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::me
   // What is decoded borrows its payloads from the frame, which lives as
   // long as any of them: a turn's messages from one peer (or one request)
   // share one frame and mostly one fate, so little is held for long.
-  const auto frame = std::make_shared<const zmq::message_t>(std::move(parts.back()));
+  // Its owner comes from the record-state pool: one per frame received.
+  const auto frame = std::allocate_shared<const zmq::message_t>(
+      std::pmr::polymorphic_allocator<zmq::message_t>(record_state_pool()),
+      std::move(parts.back()));
   const ByteView body = view_of(*frame);
   if (client) {
     auto decoded = decode<ClientRequestFrame>(body, frame);
@@ -752,12 +757,11 @@ void ZmqRuntime::Impl::take_frames(zmq::message_t& identity, std::vector<zmq::me
   if (!admit_nonce(*from, read_be64(view_of(parts[1])))) return;
   ++stats.frames_in;
   stats.bytes_in += size;
-  auto decoded = decode_bundle(body, frame);
-  if (!decoded) {
-    undecodable("message from " + to_string(*from), decoded.error());
+  if (auto e = decode_bundle_into(body, frame, bundle)) {
+    undecodable("message from " + to_string(*from), *e);
     return;
   }
-  for (Message& m : decoded.value()) {
+  for (Message& m : bundle) {
     ++stats.messages_in;
     arrivals.push_back(Arrival{*from, 0, std::move(m), std::nullopt});
   }
