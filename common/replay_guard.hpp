@@ -3,12 +3,13 @@
 // at most kMaxRemembered credentials; past that, new ones wait (kBusy).
 #pragma once
 
-#include <absl/container/btree_map.h>
-#include <absl/container/btree_set.h>
-
+#include <map>
+#include <memory_resource>
+#include <set>
 #include <utility>
 
 #include "common/identity.hpp"
+#include "common/record_pool.hpp"
 
 namespace mhr {
 
@@ -23,10 +24,10 @@ class ReplayGuard {
   using Seen = std::pair<PublicKey, std::uint64_t>;
   void forget_older_than(TimeUs cutoff_us);
 
-  // B-trees: a node holds many entries, so remembering one more request
-  // seldom allocates (a std::set node each did).
-  absl::btree_set<Seen> seen_;
-  absl::btree_multimap<TimeUs, Seen> by_time_;
+  // From the record-state pool: one request remembered as another is
+  // forgotten takes the forgotten one's nodes, no allocation.
+  std::pmr::set<Seen> seen_{record_state_pool()};
+  std::pmr::multimap<TimeUs, Seen> by_time_{record_state_pool()};
 };
 
 std::string_view replay_verdict_text(ReplayGuard::Verdict v);

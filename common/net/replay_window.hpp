@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <set>
 #include <unordered_map>
 
+#include "common/record_pool.hpp"
 #include "common/types.hpp"
 
 namespace mhr {
@@ -25,8 +27,8 @@ class ReplayWindow {
 
  private:
   struct Sender {
-    std::set<std::uint64_t> seen;
-    std::uint64_t floor = 0;  // nonces at or below were forgotten
+    std::pmr::set<std::uint64_t> seen{record_state_pool()};  // a nonce per frame: pooled
+    std::uint64_t floor = 0;                                 // nonces at or below were forgotten
   };
   std::unordered_map<NodeId, Sender> senders_;
 };
