@@ -147,6 +147,12 @@ Record with_payload_erased(const Record& r) {
   return out;
 }
 
+Record detached(const Record& r) {
+  Record out = r;
+  out.payload = r.payload.detached();
+  return out;
+}
+
 void sign_record(Record& r, const Signer& author) {
   MHR_ASSERT(r.author_key == author.public_key());
   r.signature = author.sign(record_signing_view(r));

@@ -83,6 +83,9 @@ Hash record_hash(const Record& r);
 Hash payload_digest(const Record& r);
 // The record without its payload bytes: same hash, same signature.
 Record with_payload_erased(const Record& r);
+// A copy whose payload is its own (SharedBytes::detached): a record decoded
+// from a frame borrows it, and one held for long must not pin the frame.
+Record detached(const Record& r);
 
 void sign_record(Record& r, const Signer& author);
 bool verify_record_signature(const Record& r, const Verifier& verifier = ed25519_verifier());

@@ -146,6 +146,10 @@ class SharedBytes {
   // no copy at all.
   SharedBytes(std::shared_ptr<const void> owner, ByteView v)
       : owner_(v.empty() ? nullptr : std::move(owner)), view_(v) {}
+  // The same bytes in a buffer of their own rather than inside their
+  // owner's memory: for what is kept long, which must not keep a whole
+  // received frame alive.
+  SharedBytes detached() const { return SharedBytes(view_); }
   ByteView view() const { return view_; }
   std::size_t size() const { return view_.size(); }
   bool empty() const { return view_.empty(); }

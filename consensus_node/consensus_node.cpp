@@ -238,7 +238,8 @@ bool ConsensusNode::place_record(NodeId from, const Record& r) {
 // leaders), the user's chain would wait for ever for the one nobody sends.
 void ConsensusNode::hold_contested(NodeId origin, const Record& r, const Hash& h) {
   if (contested_count_ >= kMaxHeldAhead) return;  // the origin retries later
-  auto [it, fresh] = contested_[r.user].try_emplace(h, origin, r);
+  // Held until a rival commits: its own payload, not its frame.
+  auto [it, fresh] = contested_[r.user].try_emplace(h, origin, detached(r));
   if (fresh) ++contested_count_;
 }
 
@@ -255,7 +256,8 @@ void ConsensusNode::reconsider_contested(const std::vector<UserId>& users) {
 
 void ConsensusNode::hold_ahead(NodeId origin, const Record& r) {
   if (ahead_count_ >= kMaxHeldAhead) return;  // the origin retries later
-  auto [it, fresh] = ahead_[r.user].try_emplace(r.sequence, origin, r);
+  // Held until its predecessor comes: its own payload, not its frame.
+  auto [it, fresh] = ahead_[r.user].try_emplace(r.sequence, origin, detached(r));
   if (fresh) ++ahead_count_;
 }
 

@@ -52,6 +52,8 @@ TEST_CASE("types: shared bytes inside an owner's memory keep the owner alive") {
   frame.reset();
   REQUIRE_FALSE(watch.expired());  // the view holds its owner
   CHECK(middle == SharedBytes(Bytes{8, 7, 6}));
+  const SharedBytes own = middle.detached();  // kept long: its own buffer
   middle = SharedBytes();
   CHECK(watch.expired());
+  CHECK(own == SharedBytes(Bytes{8, 7, 6}));
 }
