@@ -70,10 +70,7 @@ SignedHeader Codec<SignedHeader>::read(Reader& r) {
 namespace {
 
 Hash compute_header_hash(const BlockHeader& h) {
-  return sha256_of_writing([&h](Writer& w) {
-    w.u8(kCodecVersion);
-    Codec<BlockHeader>::write(w, h);
-  });
+  return sha256_of_writing([&h](Writer& w) { write_versioned(w, h); });
 }
 
 // The hashes of recently hashed headers. Every member of a network hashes

@@ -23,8 +23,7 @@ StoreKey user_network_prefix(const UserId& user, NetworkId network) {
 void put_record_value(WriteBatch& batch, ByteView key, const Record& r, const Hash& hash) {
   batch.put_written(Table::kRecords, key, Hash::kSize + encoded_size(r), [&](Writer& w) {
     w.fixed(hash);
-    w.u8(kCodecVersion);
-    Codec<Record>::write(w, r);
+    write_versioned(w, r);
   });
 }
 

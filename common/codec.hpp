@@ -179,6 +179,13 @@ class Reader {
 template <class T>
 struct Codec;
 
+// A top-level encoding: the version byte, then the value.
+template <class T>
+void write_versioned(Writer& w, const T& value) {
+  w.u8(kCodecVersion);
+  Codec<T>::write(w, value);
+}
+
 // What `write(Writer&)` writes, in a buffer allocated once at its exact
 // size: a counting pass first, which copies nothing. A buffer grown by
 // doubling instead was a handful of allocations and copies per record.
@@ -211,25 +218,20 @@ ByteView write_into(Bytes& scratch, F&& write) {
 template <class T>
 void encode_into(std::span<std::uint8_t> dst, const T& value) {
   Writer w = Writer::into(dst);
-  w.u8(kCodecVersion);
-  Codec<T>::write(w, value);
+  write_versioned(w, value);
   MHR_ASSERT_MSG(w.size() == dst.size(), "an encoding is not the size it was counted to be");
 }
 
 template <class T>
 std::size_t encoded_size(const T& value) {
   Writer w = Writer::counting();
-  w.u8(kCodecVersion);
-  Codec<T>::write(w, value);
+  write_versioned(w, value);
   return w.size();
 }
 
 template <class T>
 Bytes encode(const T& value) {
-  return write_exact([&value](Writer& w) {
-    w.u8(kCodecVersion);
-    Codec<T>::write(w, value);
-  });
+  return write_exact([&value](Writer& w) { write_versioned(w, value); });
 }
 
 // With an owner, the value's payloads borrow `in` from it (Reader).

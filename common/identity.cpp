@@ -52,10 +52,6 @@ ByteView credential_signing_view(NodeId node, const Credential& c, const Hash& r
 
 }  // namespace
 
-Bytes credential_signing_bytes(NodeId node, const Credential& c, const Hash& request_digest) {
-  return write_exact([&](Writer& w) { write_credential_signing(w, node, c, request_digest); });
-}
-
 Credential make_credential(const Signer& requester, NodeId node, TimeUs time_us,
                            std::uint64_t nonce, const Hash& request_digest) {
   Credential c{requester.public_key(), time_us, nonce, {}};

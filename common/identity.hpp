@@ -31,12 +31,10 @@ struct Codec<Credential> {
   static Credential read(Reader& r);
 };
 
-// What a credential signs: a domain tag, the node, the credential's own
-// time and nonce, and the digest of the request without its credential
-// (request_digest): a fixed hundred-odd bytes however large the request, so
-// checking one copies no payload.
-Bytes credential_signing_bytes(NodeId node, const Credential& c, const Hash& request_digest);
-
+// A credential signs a domain tag, the node, its own time and nonce, and
+// the digest of the request without its credential (request_digest): a
+// fixed hundred-odd bytes however large the request, so checking one copies
+// no payload.
 Credential make_credential(const Signer& requester, NodeId node, TimeUs time_us,
                            std::uint64_t nonce, const Hash& request_digest);
 bool verify_credential(const Credential& c, NodeId node, const Hash& request_digest,

@@ -65,10 +65,7 @@ Hash index_tx_hash(const IndexTx& tx) {
       write_claim(w, *m);
     });
   }
-  return sha256_of_writing([&tx](Writer& w) {
-    w.u8(kCodecVersion);
-    Codec<IndexTx>::write(w, tx);
-  });
+  return sha256_of_writing([&tx](Writer& w) { write_versioned(w, tx); });
 }
 
 NetworkId index_tx_network(const IndexTx& tx) {

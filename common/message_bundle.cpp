@@ -44,8 +44,7 @@ void write_bundle(std::span<std::uint8_t> dst, std::span<const MessagePtr> messa
   for (std::size_t i = 0; i < messages.size(); ++i) {
     const std::size_t start = w.size();
     w.varint(encoded_sizes[i]);
-    w.u8(kCodecVersion);
-    Codec<Message>::write(w, *messages[i]);
+    write_versioned(w, *messages[i]);
     MHR_ASSERT_MSG(w.size() - start == BundleWriter::single_size(encoded_sizes[i]),
                    "a message is not the size it was counted to be");
   }

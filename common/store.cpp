@@ -47,24 +47,15 @@ std::optional<std::size_t> WriteBatch::offset_in_buffer(ByteView v) const {
 // Key and value are located before the buffer grows (which may move it and
 // leave views of it dangling), then copied from where they are now.
 void WriteBatch::add(Table t, bool is_put, ByteView key, ByteView value) {
-  MHR_ASSERT(key.size() <= UINT32_MAX && value.size() <= UINT32_MAX - key.size() &&
-             bytes_.size() <= UINT32_MAX - key.size() - value.size());
-  const std::optional<std::size_t> key_from = offset_in_buffer(key);
-  const std::optional<std::size_t> value_from = offset_in_buffer(value);
-  const std::size_t key_at = bytes_.size(), value_at = key_at + key.size();
-  bytes_.resize(value_at + value.size());
-  auto copy_in = [this](std::size_t at, ByteView v, std::optional<std::size_t> from) {
-    if (!v.empty())
-      std::memcpy(bytes_.data() + at, from ? bytes_.data() + *from : v.data(), v.size());
-  };
-  copy_in(key_at, key, key_from);
-  copy_in(value_at, value, value_from);
-  slots_.push_back(
-      Slot{t, is_put, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
-           static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value.size())});
+  const std::optional<std::size_t> value_from = offset_in_buffer(value);  // before it moves
+  const std::span<std::uint8_t> space = add_space(t, is_put, key, value.size());
+  if (!value.empty())
+    std::memcpy(space.data(), value_from ? bytes_.data() + *value_from : value.data(),
+                value.size());
 }
 
-std::span<std::uint8_t> WriteBatch::add_space(Table t, ByteView key, std::size_t value_bytes) {
+std::span<std::uint8_t> WriteBatch::add_space(Table t, bool is_put, ByteView key,
+                                              std::size_t value_bytes) {
   MHR_ASSERT(key.size() <= UINT32_MAX && value_bytes <= UINT32_MAX - key.size() &&
              bytes_.size() <= UINT32_MAX - key.size() - value_bytes);
   const std::optional<std::size_t> key_from = offset_in_buffer(key);
@@ -74,7 +65,7 @@ std::span<std::uint8_t> WriteBatch::add_space(Table t, ByteView key, std::size_t
     std::memcpy(bytes_.data() + key_at, key_from ? bytes_.data() + *key_from : key.data(),
                 key.size());
   slots_.push_back(
-      Slot{t, true, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
+      Slot{t, is_put, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
            static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_bytes)});
   return std::span<std::uint8_t>(bytes_.data() + value_at, value_bytes);
 }
@@ -104,36 +95,30 @@ std::vector<WriteBatch::Op> WriteBatch::puts_with_prefix(Table t, ByteView prefi
   return out;
 }
 
-// For stores that hold their values as they are (the simulator's charging
-// wrapper): a copy, then lent.
-bool Store::read(Table t, ByteView key, ValueUse use) const {
-  const std::optional<Bytes> v = get(t, key);
-  if (!v) return false;
-  use(*v);
-  return true;
+std::optional<Bytes> Store::get(Table t, ByteView key) const {
+  std::optional<Bytes> out;
+  read(t, key, [&out](ByteView v) { out.emplace(v.begin(), v.end()); });
+  return out;
 }
 
-bool Store::read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const {
-  const auto last = last_with_prefix(t, prefix);
-  if (!last) return false;
-  use(last->first, last->second);
-  return true;
+std::optional<std::pair<Bytes, Bytes>> Store::last_with_prefix(Table t, ByteView prefix) const {
+  std::optional<std::pair<Bytes, Bytes>> out;
+  read_last_with_prefix(t, prefix, [&out](ByteView k, ByteView v) {
+    out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
+  });
+  return out;
 }
 
 void Store::scan_prefix(Table t, ByteView prefix, const Visitor& visit) const {
-  const Bytes end = prefix_successor(prefix);
-  scan(t, prefix, end, visit);
+  with_prefix_successor(prefix, [&](ByteView end) { scan(t, prefix, end, visit); });
 }
 
 StoreKey prefix_successor_key(ByteView prefix) {
   std::size_t n = prefix.size();
-  while (n > 0 && prefix[n - 1] == 0xFF) --n;
-  StoreKey out(prefix.first(n));
-  if (n > 0) {
-    const std::uint8_t last = prefix[n - 1];
-    out = StoreKey(prefix.first(n - 1));
-    out.u8(static_cast<std::uint8_t>(last + 1));
-  }
+  while (n > 0 && prefix[n - 1] == 0xFF) --n;  // no byte follows 0xFF
+  if (n == 0) return StoreKey();
+  StoreKey out(prefix.first(n - 1));
+  out.u8(static_cast<std::uint8_t>(prefix[n - 1] + 1));
   return out;
 }
 

@@ -78,17 +78,14 @@ class WriteBatch {
   // `value_bytes` long as a counting pass found: no buffer of its own.
   template <class F>
   void put_written(Table t, ByteView key, std::size_t value_bytes, F&& write) {
-    Writer w = Writer::into(add_space(t, key, value_bytes));
+    Writer w = Writer::into(add_space(t, true, key, value_bytes));
     write(w);
     MHR_ASSERT_MSG(w.size() == value_bytes, "a value is not the size it was counted to be");
   }
   // A put of `value`'s top-level encoding, written in place.
   template <class T>
   void put_encoded(Table t, ByteView key, const T& value) {
-    put_written(t, key, encoded_size(value), [&value](Writer& w) {
-      w.u8(kCodecVersion);
-      Codec<T>::write(w, value);
-    });
+    put_written(t, key, encoded_size(value), [&value](Writer& w) { write_versioned(w, value); });
   }
   void del(Table t, ByteView key);
   Ops ops() const { return Ops{*this}; }
@@ -111,8 +108,9 @@ class WriteBatch {
   };
   std::optional<std::size_t> offset_in_buffer(ByteView v) const;
   void add(Table t, bool is_put, ByteView key, ByteView value);
-  // Adds a put of `key` and returns the space for its value.
-  std::span<std::uint8_t> add_space(Table t, ByteView key, std::size_t value_bytes);
+  // Adds an op on `key` and returns the space for its value; `key` may view
+  // the batch itself (located before the buffer grows and moves).
+  std::span<std::uint8_t> add_space(Table t, bool is_put, ByteView key, std::size_t value_bytes);
   absl::InlinedVector<Slot, 8> slots_;
   // Inline up to a record or two: a batch of one record allocates nothing.
   absl::InlinedVector<std::uint8_t, 2048> bytes_;
@@ -130,23 +128,24 @@ class Store {
   using Visitor = std::function<bool(ByteView key, ByteView value)>;
 
   virtual ~Store() = default;
-  virtual std::optional<Bytes> get(Table t, ByteView key) const = 0;
   // Lends the value of `key` to `use` inside the store's transaction, with
   // no copy (on LMDB a view into its map), valid only during the call: the
   // hot lookups (a user's chain tip) decode from it and allocate nothing.
   // False, without calling `use`, when the key is absent.
   using ValueUse = absl::FunctionRef<void(ByteView value)>;
-  virtual bool read(Table t, ByteView key, ValueUse use) const;
+  virtual bool read(Table t, ByteView key, ValueUse use) const = 0;
+  // read() into a copy of the value.
+  std::optional<Bytes> get(Table t, ByteView key) const;
   // Applies every op or none. On LMDB, durable (fsynced) when it returns.
   virtual void write(const WriteBatch& batch) = 0;
   // Entries with begin <= key < end, in order; an empty end means no bound.
   virtual void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const = 0;
-  // The entry with the greatest key that starts with prefix, if any.
-  virtual std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t,
-                                                                  ByteView prefix) const = 0;
-  // The same entry lent like read().
+  // The entry with the greatest key that starts with prefix, if any, lent
+  // like read().
   using EntryUse = absl::FunctionRef<void(ByteView key, ByteView value)>;
-  virtual bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const;
+  virtual bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const = 0;
+  // The same entry, copied.
+  std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const;
   // Bytes of keys and values held (for reports), approximately for LMDB.
   virtual std::uint64_t size_bytes() const = 0;
 
@@ -181,5 +180,13 @@ Result<std::unique_ptr<Store>, std::string> open_lmdb_store(const std::string& d
 Bytes prefix_successor(ByteView prefix);
 // The same on the stack, for prefixes of up to StoreKey::kMaxBytes.
 StoreKey prefix_successor_key(ByteView prefix);
+// Calls f(ByteView successor), the successor built on the stack when the
+// prefix is short enough (every hot look-up's is).
+template <class F>
+decltype(auto) with_prefix_successor(ByteView prefix, F&& f) {
+  if (prefix.size() <= StoreKey::kMaxBytes) return f(prefix_successor_key(prefix).view());
+  const Bytes succ = prefix_successor(prefix);
+  return f(ByteView(succ));
+}
 
 }  // namespace mhr

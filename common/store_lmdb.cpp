@@ -183,12 +183,6 @@ class LmdbStore final : public Store {
     return true;
   }
 
-  std::optional<Bytes> get(Table t, ByteView key) const override {
-    std::optional<Bytes> out;
-    read(t, key, [&out](ByteView v) { out.emplace(v.begin(), v.end()); });
-    return out;
-  }
-
   void write(const WriteBatch& batch) override {
     // Validate first: a bad op must not even start a transaction.
     for (const WriteBatch::Op op : batch.ops()) check_key(op.table, op.key);
@@ -272,19 +266,10 @@ class LmdbStore final : public Store {
     if (rc != MDB_NOTFOUND) fail("scan of " + std::string(table_name(t)) + " in " + dir_, rc);
   }
 
-  std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
-    std::optional<std::pair<Bytes, Bytes>> out;
-    read_last_with_prefix(t, prefix, [&out](ByteView k, ByteView v) {
-      out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
-    });
-    return out;
-  }
-
   bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const override {
     if (prefix.size() > max_key_) return false;  // no stored key is that long
-    if (prefix.size() <= StoreKey::kMaxBytes)
-      return last_below(t, prefix, prefix_successor_key(prefix), use);
-    return last_below(t, prefix, prefix_successor(prefix), use);
+    return with_prefix_successor(prefix,
+                                 [&](ByteView succ) { return last_below(t, prefix, succ, use); });
   }
 
   std::uint64_t size_bytes() const override {

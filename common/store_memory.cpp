@@ -282,12 +282,6 @@ class MemoryStore final : public Store {
     return true;
   }
 
-  std::optional<Bytes> get(Table t, ByteView key) const override {
-    std::optional<Bytes> out;
-    read(t, key, [&out](ByteView v) { out.emplace(v.begin(), v.end()); });
-    return out;
-  }
-
   void write(const WriteBatch& batch) override {
     // Validate everything first so that a bad op leaves nothing applied.
     for (const WriteBatch::Op op : batch.ops()) {
@@ -341,18 +335,9 @@ class MemoryStore final : public Store {
     }
   }
 
-  std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t, ByteView prefix) const override {
-    std::optional<std::pair<Bytes, Bytes>> out;
-    read_last_with_prefix(t, prefix, [&out](ByteView k, ByteView v) {
-      out.emplace(Bytes(k.begin(), k.end()), Bytes(v.begin(), v.end()));
-    });
-    return out;
-  }
-
   bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const override {
-    if (prefix.size() <= StoreKey::kMaxBytes)
-      return last_below(t, prefix, prefix_successor_key(prefix), use);
-    return last_below(t, prefix, prefix_successor(prefix), use);
+    return with_prefix_successor(prefix,
+                                 [&](ByteView succ) { return last_below(t, prefix, succ, use); });
   }
 
   std::uint64_t size_bytes() const override { return size_; }

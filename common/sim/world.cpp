@@ -167,11 +167,10 @@ struct SimWorld::Impl {
   class ChargingStore final : public Store {
    public:
     ChargingStore(Impl& w, Node& n) : w_(w), n_(n) {}
-    std::optional<Bytes> get(Table t, ByteView key) const override;
+    bool read(Table t, ByteView key, ValueUse use) const override;
     void write(const WriteBatch& batch) override;
     void scan(Table t, ByteView begin, ByteView end, const Visitor& visit) const override;
-    std::optional<std::pair<Bytes, Bytes>> last_with_prefix(Table t,
-                                                            ByteView prefix) const override;
+    bool read_last_with_prefix(Table t, ByteView prefix, EntryUse use) const override;
     std::uint64_t size_bytes() const override;
 
    private:
@@ -376,8 +375,8 @@ void SimWorld::Impl::charge(Node& n, std::int64_t ns) {
   if (cpu.enabled && n.in_handler) n.charge_ns += ns;
 }
 
-std::optional<Bytes> SimWorld::Impl::ChargingStore::get(Table t, ByteView key) const {
-  return n_.raw_store->get(t, key);
+bool SimWorld::Impl::ChargingStore::read(Table t, ByteView key, ValueUse use) const {
+  return n_.raw_store->read(t, key, use);
 }
 
 void SimWorld::Impl::ChargingStore::write(const WriteBatch& batch) {
@@ -394,9 +393,9 @@ void SimWorld::Impl::ChargingStore::scan(Table t, ByteView begin, ByteView end,
   n_.raw_store->scan(t, begin, end, visit);
 }
 
-std::optional<std::pair<Bytes, Bytes>> SimWorld::Impl::ChargingStore::last_with_prefix(
-    Table t, ByteView prefix) const {
-  return n_.raw_store->last_with_prefix(t, prefix);
+bool SimWorld::Impl::ChargingStore::read_last_with_prefix(Table t, ByteView prefix,
+                                                          EntryUse use) const {
+  return n_.raw_store->read_last_with_prefix(t, prefix, use);
 }
 
 std::uint64_t SimWorld::Impl::ChargingStore::size_bytes() const {
