@@ -173,8 +173,8 @@ bool ChainStore::has_record_hash(const Hash& record_hash) const {
 }
 
 void ChainStore::put_header(WriteBatch& batch, const SignedHeader& header) const {
-  batch.put(Table::kHeaders, header_key(header.header.network, header.header.height),
-            encode(header));
+  batch.put_encoded(Table::kHeaders, header_key(header.header.network, header.header.height),
+                    header);
 }
 
 std::optional<SignedHeader> ChainStore::header(NetworkId network, std::uint64_t height) const {

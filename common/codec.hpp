@@ -186,16 +186,24 @@ void write_versioned(Writer& w, const T& value) {
   Codec<T>::write(w, value);
 }
 
-// What `write(Writer&)` writes, in a buffer allocated once at its exact
-// size: a counting pass first, which copies nothing. A buffer grown by
-// doubling instead was a handful of allocations and copies per record.
+// How many bytes `write(Writer&)` writes: a counting pass, which copies
+// nothing.
 template <class F>
-Bytes write_exact(F&& write) {
+std::size_t size_of_writing(F&& write) {
   Writer counter = Writer::counting();
   write(counter);
-  Writer w(counter.size());
+  return counter.size();
+}
+
+// What `write(Writer&)` writes, in a buffer allocated once at its exact
+// size. A buffer grown by doubling instead was a handful of allocations and
+// copies per record.
+template <class F>
+Bytes write_exact(F&& write) {
+  const std::size_t size = size_of_writing(write);
+  Writer w(size);
   write(w);
-  MHR_ASSERT_MSG(w.size() == counter.size(), "a codec wrote what its counting pass did not");
+  MHR_ASSERT_MSG(w.size() == size, "a codec wrote what its counting pass did not");
   return w.take();
 }
 
@@ -204,12 +212,10 @@ Bytes write_exact(F&& write) {
 // The view is valid until `scratch` changes.
 template <class F>
 ByteView write_into(Bytes& scratch, F&& write) {
-  Writer counter = Writer::counting();
-  write(counter);
-  scratch.resize(counter.size());
+  scratch.resize(size_of_writing(write));
   Writer w = Writer::into(scratch);
   write(w);
-  MHR_ASSERT_MSG(w.size() == counter.size(), "a codec wrote what its counting pass did not");
+  MHR_ASSERT_MSG(w.size() == scratch.size(), "a codec wrote what its counting pass did not");
   return scratch;
 }
 

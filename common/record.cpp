@@ -1,6 +1,7 @@
 #include "common/record.hpp"
 
 #include <array>
+#include <memory>
 
 #include "common/hash_writer.hpp"
 
@@ -135,8 +136,47 @@ Hash record_hash(const Record& r) {
   });
 }
 
+namespace {
+
+// A record's payload digest is taken by everyone who checks or hashes the
+// record: its origin twice, the consensus node three times, each holder
+// twice. In one process these are mostly the same buffer (the simulator
+// hands one payload to every node; a node keeps the record it decoded), so
+// the digest is remembered by the buffer's address. An entry watches the
+// buffer's owner: while the owner lives its memory holds these bytes and no
+// others, and once it is gone the entry misses. Only small payloads are
+// remembered, as a watch keeps a buffer allocated with its count alive.
+class PayloadDigestMemo {
+ public:
+  static constexpr std::size_t kMaxBytes = 16 * 1024;
+
+  Hash get(const SharedBytes& payload) {
+    const ByteView v = payload.view();
+    if (v.empty() || v.size() > kMaxBytes || !payload.owner()) return sha256(v);
+    const auto address = reinterpret_cast<std::uintptr_t>(v.data());
+    Slot& s = slots_[((address >> 4) ^ (address >> 16)) % kSlots];
+    if (s.data == v.data() && s.size == v.size() && !s.owner.expired()) return s.digest;
+    s = Slot{v.data(), v.size(), payload.owner(), sha256(v)};
+    return s.digest;
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 256;
+  struct Slot {
+    const std::uint8_t* data = nullptr;
+    std::size_t size = 0;
+    std::weak_ptr<const void> owner;
+    Hash digest;
+  };
+  std::array<Slot, kSlots> slots_{};
+};
+
+}  // namespace
+
 Hash payload_digest(const Record& r) {
-  return r.erased_payload ? *r.erased_payload : sha256(r.payload.view());
+  if (r.erased_payload) return *r.erased_payload;
+  thread_local auto memo = std::make_unique<PayloadDigestMemo>();
+  return memo->get(r.payload);
 }
 
 Record with_payload_erased(const Record& r) {

@@ -151,6 +151,9 @@ class SharedBytes {
   // received frame alive.
   SharedBytes detached() const { return SharedBytes(view_); }
   ByteView view() const { return view_; }
+  // What keeps the bytes alive (null when empty): while it lives, the
+  // memory at view().data() holds these bytes and no others.
+  const std::shared_ptr<const void>& owner() const { return owner_; }
   std::size_t size() const { return view_.size(); }
   bool empty() const { return view_.empty(); }
   bool operator==(const SharedBytes& o) const {

@@ -680,7 +680,7 @@ void ConsensusNode::track(Outgoing& out) {
   deliver(out, out.waiting);
 }
 
-void ConsensusNode::deliver(Outgoing& out, const std::set<NodeId>& to) {
+void ConsensusNode::deliver(Outgoing& out, const MemberSet& to) {
   MessagePtr header_only;
   for (NodeId m : to) {
     auto it = out.entries_of.find(m);
@@ -1007,7 +1007,7 @@ void ConsensusNode::on_tick() {
         continue;
       }
       env_.count(Counter::kRetries);
-      std::set<NodeId> to = out.waiting;
+      const MemberSet to = out.waiting;
       deliver(out, to);
     }
     next = std::min(next, out.next_at_us);
@@ -1016,7 +1016,7 @@ void ConsensusNode::on_tick() {
     // Members still silent catch up when they return (CatchUpRequest).
     env_.count(Counter::kGaveUp);
     Outgoing& out = outgoing_.at(key);
-    std::set<NodeId> silent = out.waiting;
+    const MemberSet silent = out.waiting;
     for (NodeId m : silent) on_entries_acked(out, m);
     out.waiting.clear();
     finish_outgoing(key);

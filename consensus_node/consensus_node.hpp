@@ -10,6 +10,7 @@
 // replace it when it stalls. It acts only through Env.
 #pragma once
 
+#include <absl/container/btree_set.h>
 #include <absl/container/inlined_vector.h>
 
 #include <deque>
@@ -71,6 +72,9 @@ class ConsensusNode final : public NodeLogic {
     bool index_only = false;  // table mode: only the index node is asked
     Holders holders;
   };
+  // Members a block waits for: a thousand per block, added and removed one
+  // at a time, so in B-tree nodes rather than a node allocation each.
+  using MemberSet = absl::btree_set<NodeId>;
   // A block (own or foreign) whose deliveries are not all acknowledged.
   struct Outgoing {
     SignedHeader header;
@@ -78,7 +82,7 @@ class ConsensusNode final : public NodeLogic {
     Hash delivery_hash;  // foreign: of the delivery as forwarded here
     std::vector<PlacedEntry> entries;
     std::vector<MerkleProof> proofs;
-    std::set<NodeId> waiting;
+    MemberSet waiting;
     std::map<NodeId, std::vector<std::uint32_t>> entries_of;  // member -> entry indexes
     std::vector<std::uint32_t> unacked_holders;               // per entry
     std::optional<NodeId> forwarded_by;                       // foreign: the index node
@@ -144,7 +148,7 @@ class ConsensusNode final : public NodeLogic {
   NodeId index_node() const { return topology_->index_of(network_); }
 
   // distribution
-  void deliver(Outgoing& out, const std::set<NodeId>& to);
+  void deliver(Outgoing& out, const MemberSet& to);
   void track(Outgoing& out);
   void on_entries_acked(Outgoing& out, NodeId member);
   void confirm(const std::map<NodeId, std::vector<Hash>>& by_origin);

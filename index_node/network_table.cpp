@@ -11,7 +11,7 @@ namespace {
 constexpr std::uint8_t kRowTag = 'n';
 constexpr std::size_t kMaxNetworksPerUser = 65'536;
 
-Bytes row_key(const UserId& user) {
+StoreKey row_key(const UserId& user) {
   return tagged_key(kRowTag, user.view());
 }
 }  // namespace
@@ -20,7 +20,7 @@ void NetworkTable::load(const Store& store) {
   rows_.clear();
   store.scan_prefix(Table::kUsers, Bytes{kRowTag}, [&](ByteView key, ByteView value) {
     Reader r(value);
-    std::vector<NetworkId> nets(r.count(kMaxNetworksPerUser));
+    Row nets(r.count(kMaxNetworksPerUser));
     for (NetworkId& n : nets) n = NetworkId{r.u32()};
     MHR_ASSERT_MSG(!r.finish_error(), "stored network table row does not decode");
     rows_[UserId::from_view(key.subspan(1))] = std::move(nets);
@@ -28,14 +28,14 @@ void NetworkTable::load(const Store& store) {
   });
 }
 
-const std::vector<NetworkId>& NetworkTable::networks(const UserId& user) const {
-  static const std::vector<NetworkId> kNone;
+std::span<const NetworkId> NetworkTable::networks(const UserId& user) const {
   auto it = rows_.find(user);
-  return it == rows_.end() ? kNone : it->second;
+  if (it == rows_.end()) return {};
+  return {it->second.data(), it->second.size()};
 }
 
 bool NetworkTable::contains(const UserId& user, NetworkId network) const {
-  const auto& n = networks(user);
+  const auto n = networks(user);
   return std::find(n.begin(), n.end(), network) != n.end();
 }
 
@@ -51,10 +51,11 @@ bool NetworkTable::add(WriteBatch& batch, const UserId& user, NetworkId network)
   if (std::find(nets.begin(), nets.end(), network) != nets.end()) return false;
   MHR_ASSERT(nets.size() < kMaxNetworksPerUser);
   nets.push_back(network);
-  Writer w;
-  w.varint(nets.size());
-  for (NetworkId n : nets) w.varint(n.value);
-  batch.put(Table::kUsers, row_key(user), w.data());
+  const auto write_row = [&nets](Writer& w) {
+    w.varint(nets.size());
+    for (NetworkId n : nets) w.varint(n.value);
+  };
+  batch.put_written(Table::kUsers, row_key(user), size_of_writing(write_row), write_row);
   return true;
 }
 

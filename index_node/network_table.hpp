@@ -5,6 +5,8 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/inlined_vector.h>
+#include <span>
 #include <vector>
 
 #include "common/store.hpp"
@@ -15,7 +17,7 @@ namespace mhr {
 class NetworkTable {
  public:
   void load(const Store& store);
-  const std::vector<NetworkId>& networks(const UserId& user) const;
+  std::span<const NetworkId> networks(const UserId& user) const;
   bool contains(const UserId& user, NetworkId network) const;
   // Networks of the user other than `except`, first learned first.
   std::vector<NetworkId> others(const UserId& user, NetworkId except) const;
@@ -24,7 +26,10 @@ class NetworkTable {
   std::size_t size() const { return rows_.size(); }
 
  private:
-  absl::flat_hash_map<UserId, std::vector<NetworkId>, std::hash<UserId>> rows_;  // never iterated
+  // Most users are in one or two networks: their row lives in the map's
+  // slot, one cache miss away (every index node holds every user's row).
+  using Row = absl::InlinedVector<NetworkId, 2>;
+  absl::flat_hash_map<UserId, Row, std::hash<UserId>> rows_;  // never iterated
 };
 
 }  // namespace mhr

@@ -43,11 +43,15 @@ workload:
   for (const char* index : {"net0.i", "net1.i"}) {
     auto* x = dynamic_cast<IndexNode*>(run.sim->world().logic_of(run.node(index)));
     REQUIRE(x);
-    CHECK(x->table().networks(run.user(0)) == std::vector<NetworkId>{NetworkId{0}});
-    auto nets = x->table().networks(run.user(1));
+    const auto networks = [&](const UserId& u) {
+      const auto n = x->table().networks(u);
+      return std::vector<NetworkId>(n.begin(), n.end());
+    };
+    CHECK(networks(run.user(0)) == std::vector<NetworkId>{NetworkId{0}});
+    auto nets = networks(run.user(1));
     std::sort(nets.begin(), nets.end());
     CHECK(nets == std::vector<NetworkId>{NetworkId{0}, NetworkId{1}});
-    CHECK(x->table().networks(run.user(2)) == std::vector<NetworkId>{NetworkId{1}});
+    CHECK(networks(run.user(2)) == std::vector<NetworkId>{NetworkId{1}});
   }
   auto* r = dynamic_cast<RecordNode*>(run.sim->world().logic_of(run.node("net0.r1")));
   REQUIRE(r);

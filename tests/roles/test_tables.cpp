@@ -7,6 +7,10 @@
 using namespace mhr;
 
 namespace {
+std::vector<NetworkId> as_vector(std::span<const NetworkId> s) {
+  return {s.begin(), s.end()};
+}
+
 UserId user(std::uint8_t b) {
   UserId u;
   u.bytes.fill(b);
@@ -43,13 +47,13 @@ TEST_CASE("network table: networks per user in learned order, others, survives a
   CHECK(t.add(b, user(1), NetworkId{0}));
   CHECK_FALSE(t.add(b, user(1), NetworkId{3}));
   store->write(b);
-  CHECK(t.networks(user(1)) ==
+  CHECK(as_vector(t.networks(user(1))) ==
         std::vector<NetworkId>{NetworkId{3}, NetworkId{0}});  // learned order
   CHECK(t.others(user(1), NetworkId{3}) == std::vector<NetworkId>{NetworkId{0}});
   CHECK(t.others(user(9), NetworkId{3}).empty());
   NetworkTable reloaded;
   reloaded.load(*store);
-  CHECK(reloaded.networks(user(1)) == t.networks(user(1)));
+  CHECK(as_vector(reloaded.networks(user(1))) == as_vector(t.networks(user(1))));
 }
 
 TEST_CASE("block body: entries, origins and holders round-trip; damage is an error") {

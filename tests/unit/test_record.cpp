@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <array>
+#include <memory>
+
 #include "common/record.hpp"
 #include "sample_data.hpp"
 
@@ -80,4 +83,33 @@ TEST_CASE("record: category names") {
   CHECK(category_name(Category::kBilling) == "billing");
   CHECK(parse_category("insurance") == Category::kInsurance);
   CHECK_FALSE(parse_category("surgery").has_value());
+}
+
+TEST_CASE("record: a payload's remembered digest never outlives its buffer") {
+  KeyPair author = test::key_from_byte(1);
+  Record r = test::sample_record(author, test::user_from_byte(2), 0, Hash{});
+  // One buffer seen through two owners in turn, its bytes changed between:
+  // what a freed and reused allocation looks like to the memo.
+  std::array<std::uint8_t, 64> buffer{};
+  buffer.fill(0xAA);
+  const ByteView view(buffer.data(), buffer.size());
+  auto first_owner = std::make_shared<int>(1);
+  r.payload = SharedBytes(first_owner, view);
+  CHECK(payload_digest(r) == sha256(view));
+  CHECK(payload_digest(r) == sha256(view));  // a hit: same buffer, owner alive
+  const Hash first = sha256(view);
+
+  r.payload = {};
+  first_owner.reset();
+  buffer.fill(0x55);
+  auto second_owner = std::make_shared<int>(2);
+  r.payload = SharedBytes(second_owner, view);
+  CHECK(payload_digest(r) == sha256(view));
+  CHECK(payload_digest(r) != first);
+
+  // Another buffer, and a payload with no owner at all, are hashed as they are.
+  Record copy = r;
+  copy.payload = SharedBytes(as_bytes("other bytes"));
+  CHECK(payload_digest(copy) == sha256(as_bytes("other bytes")));
+  CHECK(payload_digest(r) == sha256(view));
 }

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include <csignal>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "tools/launch/launch.hpp"
 #include "tools/mhr/bench_command.hpp"
 #include "tools/mhr/client_commands.hpp"
+#include "tools/mhr/heap_tuning.hpp"
 #include "tools/mhr/keygen.hpp"
 #include "tools/sim/run.hpp"
 #include "tools/verify/lmdb_file_check.hpp"
@@ -226,6 +228,7 @@ int run_verify(const VerifyArgs& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "sim") mhr::reexec_with_huge_page_heap(argv);
   CLI::App app{"mhr — MHR chain: simulate, launch, benchmark and verify health-record networks"};
   app.require_subcommand(1);
 

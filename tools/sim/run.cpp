@@ -107,17 +107,19 @@ class SimRun::Driver {
     if (a.kind == WorkloadAction::Kind::kRegister) {
       world_.submit(a.node, signed_request(RegisterUserRequest{user, {}}, patient, a.node),
                     [this, a](const ClientReply& reply) {
-                      if (reply.status == ReplyStatus::kOk) confirmed_[a.user].insert(a.node);
+                      if (reply.status != ReplyStatus::kOk) return;
+                      if (a.user >= confirmed_.size()) confirmed_.resize(a.user + 1);
+                      confirmed_[a.user].insert(a.node);
                     });
       return;
     }
     // Like a hospital, write only where the registration was confirmed.
-    auto confirmed = confirmed_.find(a.user);
-    if (confirmed == confirmed_.end() || confirmed->second.empty()) {
+    if (a.user >= confirmed_.size() || confirmed_[a.user].empty()) {
       ++summary_.counters["records_not_sent_unregistered"];
       return;
     }
-    const NodeId node = confirmed->second.contains(a.node) ? a.node : *confirmed->second.begin();
+    const std::set<NodeId>& confirmed = confirmed_[a.user];
+    const NodeId node = confirmed.contains(a.node) ? a.node : *confirmed.begin();
     SubmitRecordRequest req{user,
                             s_.workload.content_types.at(a.content_type),
                             a.category,
@@ -146,9 +148,9 @@ class SimRun::Driver {
   RunSummary& summary_;
   std::vector<WorkloadAction> actions_;
   std::size_t next_ = 0;
-  std::map<std::uint32_t, std::set<NodeId>> confirmed_;  // user -> nodes
-  std::vector<std::unique_ptr<Signer>> patients_;        // by user index, made when first needed
-  std::vector<std::unique_ptr<Signer>> institutions_;    // by node id
+  std::vector<std::set<NodeId>> confirmed_;            // by user index: where registered
+  std::vector<std::unique_ptr<Signer>> patients_;      // by user index, made when first needed
+  std::vector<std::unique_ptr<Signer>> institutions_;  // by node id
   std::uint64_t nonce_ = 0;
 };
 
