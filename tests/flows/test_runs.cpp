@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "flow_harness.hpp"
+#include "tools/sim/checkers.hpp"
 
 using namespace mhr;
 using mhr::test::FlowRun;
@@ -109,4 +110,47 @@ TEST_CASE("runs: fault sweep seeds that once failed replay clean") {
       CHECK(r.violations == 0);
     }
   }
+}
+
+TEST_CASE("checkers: a member's header unlike its network's is found, another certificate is not") {
+  const std::uint64_t seed = 41;
+  FlowRun run(R"(
+duration: 6s
+topology: {networks: 2, record_nodes: 3}
+workload: {users: 10, record_rate: 20, start: 1s, stop: 4s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  REQUIRE(run.summary.violations == 0);
+  const NetworkId net{0};
+  Store& store = run.sim->world().store_of(run.node("net0.r1"));
+  auto original = ChainStore(store).header(net, 1);
+  REQUIRE(original);
+  const auto check = [&] {
+    CheckInput in{run.sim->topology(),
+                  [&](NodeId n) -> const Store& { return run.sim->world().store_of(n); },
+                  [&](NodeId n) { return run.scenario.layout.name_of(n); },
+                  {}};
+    return check_stores(in);
+  };
+  const auto rewrite = [&](const SignedHeader& sh) {
+    WriteBatch b;
+    ChainStore(store).put_header(b, sh);
+    store.write(b);
+  };
+
+  // Other bytes, the same header: a certificate with one more signature.
+  SignedHeader more = *original;
+  more.signatures.push_back({NodeId{999}, Signature{}});
+  rewrite(more);
+  CHECK(check().violations == 0);
+
+  // Another header at that height.
+  SignedHeader other = *original;
+  other.header.time_us += 1;
+  rewrite(other);
+  const CheckResult found = check();
+  CHECK(found.violations == 1);
+  REQUIRE(found.messages.size() == 1);
+  CHECK(found.messages[0].find("net0.r1 disagrees on header 1") != std::string::npos);
 }
