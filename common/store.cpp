@@ -60,10 +60,8 @@ std::span<std::uint8_t> WriteBatch::add_space(Table t, bool is_put, ByteView key
              bytes_.size() <= UINT32_MAX - key.size() - value_bytes);
   const std::optional<std::size_t> key_from = offset_in_buffer(key);
   const std::size_t key_at = bytes_.size(), value_at = key_at + key.size();
-  bytes_.resize(value_at + value_bytes);
-  if (!key.empty())
-    std::memcpy(bytes_.data() + key_at, key_from ? bytes_.data() + *key_from : key.data(),
-                key.size());
+  std::uint8_t* at = bytes_.grow(key.size() + value_bytes);
+  if (!key.empty()) std::memcpy(at, key_from ? bytes_.data() + *key_from : key.data(), key.size());
   slots_.push_back(
       Slot{t, is_put, static_cast<std::uint32_t>(key_at), static_cast<std::uint32_t>(key.size()),
            static_cast<std::uint32_t>(value_at), static_cast<std::uint32_t>(value_bytes)});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/codec.hpp"
+#include "common/growable_bytes.hpp"
 #include "common/result.hpp"
 #include "common/store_key.hpp"
 #include "common/types.hpp"
@@ -113,7 +114,7 @@ class WriteBatch {
   std::span<std::uint8_t> add_space(Table t, bool is_put, ByteView key, std::size_t value_bytes);
   absl::InlinedVector<Slot, 8> slots_;
   // Inline up to a record or two: a batch of one record allocates nothing.
-  absl::InlinedVector<std::uint8_t, 2048> bytes_;
+  GrowableBytes<2048> bytes_;
 };
 
 // A store that cannot do what it must (disk full, corrupt file) throws this;

@@ -1,5 +1,7 @@
 #include "index_node/index_node.hpp"
 
+#include <algorithm>
+
 #include "common/backoff.hpp"
 #include "common/verification.hpp"
 
@@ -331,22 +333,29 @@ void IndexNode::on_index_committed(const std::vector<Hash>& txs) {
   if (busy()) tick_.want(env_, env_.now_us() + params().retry_timeout_us);
 }
 
-// True when the user is new in that network.
+// True when the user is new in that network. Every index node learns
+// every user's rows, so the row is looked up once: the network just added
+// is its last.
 bool IndexNode::learn_registration(WriteBatch& batch, const UserId& user, NetworkId network) {
-  const bool was_elsewhere = present_elsewhere(user);
   if (!table_.add(batch, user, network)) return false;
-  const bool now_elsewhere = present_elsewhere(user);
-  if (params().presence == PresenceMode::kTable && table_.contains(user, network_) &&
-      now_elsewhere != was_elsewhere)
+  const std::span<const NetworkId> now = table_.networks(user);
+  MHR_ASSERT(!now.empty() && now.back() == network);
+  const bool now_elsewhere = any_elsewhere(now);
+  const bool was_elsewhere = any_elsewhere(now.first(now.size() - 1));
+  if (params().presence == PresenceMode::kTable && now_elsewhere != was_elsewhere &&
+      std::find(now.begin(), now.end(), network_) != now.end())
     outbox_.send(consensus_, RemotePresence{user, now_elsewhere});
   return true;
 }
 
 bool IndexNode::present_elsewhere(const UserId& user) const {
+  return any_elsewhere(table_.networks(user));
+}
+
+bool IndexNode::any_elsewhere(std::span<const NetworkId> networks) const {
   if (!sparse()) return topology_->network_count() > 1;
-  for (NetworkId n : table_.networks(user))
-    if (n != network_) return true;
-  return false;
+  return std::any_of(networks.begin(), networks.end(),
+                     [this](NetworkId n) { return n != network_; });
 }
 
 void IndexNode::on_membership(NodeId from, const MembershipUpdate& m) {

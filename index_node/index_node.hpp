@@ -9,6 +9,7 @@
 
 #include <map>
 #include <set>
+#include <span>
 
 #include "common/chain_follower.hpp"
 #include "common/chain_store.hpp"
@@ -95,6 +96,8 @@ class IndexNode final : public NodeLogic {
   // Tells every other index node; returns the (peer, message) pairs to await.
   std::set<std::pair<NodeId, Hash>> announce(const std::vector<UserId>& users);
   bool present_elsewhere(const UserId& user) const;
+  // Whether a user in these networks is in one other than this node's.
+  bool any_elsewhere(std::span<const NetworkId> networks) const;
   // Stores a hand-off (nothing when the same content is pending already).
   HandoffKey hand_off(WriteBatch& batch, NodeId to, const BlockDelivery& d,
                       std::optional<NodeId> ack_to);

@@ -882,4 +882,35 @@ TEST_CASE("store: a write batch takes values written in place, as encoded") {
   }
 }
 
+
+TEST_CASE("store: a write batch copies and moves with its bytes, inline or grown") {
+  const auto ops_of = [](const WriteBatch& w) {
+    std::vector<std::pair<Bytes, Bytes>> out;
+    for (const WriteBatch::Op op : w.ops())
+      out.emplace_back(Bytes(op.key.begin(), op.key.end()),
+                       Bytes(op.value.begin(), op.value.end()));
+    return out;
+  };
+  for (const std::size_t value_bytes : {std::size_t{10}, std::size_t{5000}}) {
+    WriteBatch w;
+    w.put(Table::kUsers, b("a"), Bytes(value_bytes, 0x61));
+    w.put(Table::kUsers, b("b"), Bytes(value_bytes, 0x62));
+    const auto expected = ops_of(w);
+    REQUIRE(expected.size() == 2);
+    CHECK(expected[1].second == Bytes(value_bytes, 0x62));
+    WriteBatch copy = w;
+    CHECK(ops_of(copy) == expected);
+    copy.put(Table::kUsers, b("c"), b("more"));  // the copy grows on its own
+    CHECK(ops_of(w) == expected);
+    WriteBatch moved = std::move(w);
+    CHECK(ops_of(moved) == expected);
+    WriteBatch assigned;
+    assigned.put(Table::kMeta, b("x"), b("y"));
+    assigned = moved;
+    CHECK(ops_of(assigned) == expected);
+    assigned = std::move(copy);
+    CHECK(ops_of(assigned).size() == 3);
+  }
+}
+
 }  // namespace mhr
