@@ -51,10 +51,24 @@ class BodyReader {
 
 }  // namespace
 
+namespace {
+
+// A record met walking a chain back, with what the page needs of it: read
+// as the walk passes its block, so no block is decoded (and hashed) twice.
+struct Link {
+  std::uint64_t height = 0;
+  Record record;
+  MerkleProof proof;
+};
+
+}  // namespace
+
 HistoryBatch own_chain_page(const ChainStore& chain, NetworkId network, const UserId& user,
                             std::uint64_t from_sequence, const std::optional<ChainTip>& tip) {
-  // Walk back from the tip by the records' links, then answer from the bottom.
-  std::vector<std::pair<std::uint64_t, Hash>> links;  // (height, record hash), tip first
+  // Walk back from the tip by the records' links, then answer from the
+  // bottom. Only the last kMaxHistoryRecords links walked can be on the
+  // page: the records of those before them are not kept.
+  std::vector<Link> links;  // tip first
   BodyReader bodies(chain, network);
   std::optional<Hash> at;
   if (tip && tip->sequence >= from_sequence) at = tip->hash;
@@ -62,10 +76,11 @@ HistoryBatch own_chain_page(const ChainStore& chain, NetworkId network, const Us
     auto place = chain.store().get(Table::kRecordIndex, at->view());
     MHR_ASSERT_MSG(place.has_value(), "committed record missing from the record index");
     const std::uint64_t height = read_be64(*place);
-    links.emplace_back(height, *at);
-    const Record* r = bodies.find(height, *at).first;
+    auto [record, proof] = bodies.find(height, *at);
+    if (links.size() >= kMaxHistoryRecords) links[links.size() - kMaxHistoryRecords] = {};
+    links.push_back({height, *record, std::move(proof)});
     at.reset();
-    if (r->sequence > from_sequence) at = r->prev_hash;
+    if (record->sequence > from_sequence) at = record->prev_hash;
   }
   HistoryBatch page{0, user, {}, {}, true, {}};
   std::map<std::uint64_t, std::uint32_t> header_index;
@@ -75,9 +90,8 @@ HistoryBatch own_chain_page(const ChainStore& chain, NetworkId network, const Us
       page.last = false;
       break;
     }
-    const auto& [height, h] = *it;
-    auto found = bodies.find(height, h);
-    const Record* r = found.first;
+    const std::uint64_t height = it->height;
+    const Record* r = &it->record;
     auto hi = header_index.find(height);
     if (hi == header_index.end()) {
       auto sh = chain.header(network, height);
@@ -86,7 +100,7 @@ HistoryBatch own_chain_page(const ChainStore& chain, NetworkId network, const Us
       page.headers.push_back(std::move(*sh));
     }
     bytes += r->payload.size() + 256;
-    page.items.push_back({*r, hi->second, std::move(found.second)});
+    page.items.push_back({std::move(it->record), hi->second, std::move(it->proof)});
   }
   return page;
 }

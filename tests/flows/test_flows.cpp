@@ -2,7 +2,10 @@
 // asserting where every record ends up.
 #include <doctest/doctest.h>
 
+#include "common/verification.hpp"
+#include "consensus_node/chain_page.hpp"
 #include "consensus_node/consensus_node.hpp"
+#include "consensus_node/stored_state.hpp"
 #include "edge_node/record_node.hpp"
 #include "flow_harness.hpp"
 #include "index_node/index_node.hpp"
@@ -153,6 +156,75 @@ workload:
   CHECK(older > 10);  // history written before the migration arrived
   CHECK(run.summary.records_moved >= older);
   CHECK(run.records_of("net0.r1", 0).empty());
+}
+
+TEST_CASE("flow 4: a history longer than one page moves whole, page after page") {
+  FlowRun run(R"(
+duration: 14s
+topology: {networks: 1, record_nodes: 3}
+workload:
+  users: 1
+  record_rate: 400
+  start: 1.5s
+  stop: 5s
+  payload_bytes: {min: 64, max: 128}
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+  migrations:
+    explicit:
+      - {at: 7s, user: 0, to: net0.r2}
+)",
+              kSeed);
+  INFO("seed " << kSeed << "\n" << run.violations());
+  CHECK(run.summary.violations == 0);
+  REQUIRE(run.summary.records_committed > kMaxHistoryRecords);  // more than one page
+  auto before = run.records_of("net0.r0", 0);
+  auto after = run.records_of("net0.r2", 0);
+  CHECK(after.size() == run.summary.records_committed);
+  CHECK(before == after);
+  CHECK(run.summary.records_moved >= run.summary.records_committed);
+}
+
+TEST_CASE("flow 4: a consensus node answers a long history in pages, each record proven") {
+  FlowRun run(R"(
+duration: 8s
+topology: {networks: 1, record_nodes: 2}
+workload:
+  users: 1
+  record_rate: 400
+  start: 1.5s
+  stop: 5s
+  payload_bytes: {min: 64, max: 128}
+  pinned:
+    - {user: 0, nodes: [net0.r0], at: 0.1s}
+)",
+              kSeed);
+  INFO("seed " << kSeed << "\n" << run.violations());
+  REQUIRE(run.summary.records_committed > kMaxHistoryRecords);
+  const NodeId c = run.node("net0.c0");
+  const Store& store = run.sim->world().store_of(c);
+  const Verifier& verifier = run.sim->world().env_of(c).verifier();
+  const auto tip = stored::committed_tip(store, run.user(0));
+  REQUIRE(tip);
+  std::uint64_t next = 0;
+  std::size_t pages = 0;
+  for (bool last = false; !last; ++pages) {
+    const HistoryBatch page =
+        own_chain_page(ChainStore(store), NetworkId{0}, run.user(0), next, tip);
+    REQUIRE_FALSE(page.items.empty());
+    CHECK(page.items.size() <= kMaxHistoryRecords);
+    for (const HistoryItem& item : page.items) {
+      REQUIRE(item.record.sequence == next);  // in chain order, none missing
+      REQUIRE(item.header_index < page.headers.size());
+      CHECK_FALSE(record_entry_error(item.record, record_hash(item.record), item.proof,
+                                     page.headers[item.header_index].header, run.sim->topology(),
+                                     verifier));
+      ++next;
+    }
+    last = page.last;
+  }
+  CHECK(pages == 2);
+  CHECK(next == tip->sequence + 1);
 }
 
 TEST_CASE("flow 5: migration across networks brings the history and later records") {
