@@ -158,7 +158,7 @@ workload:
   CHECK(run.records_of("net0.r1", 0).empty());
 }
 
-TEST_CASE("flow 4: a history longer than one page moves whole, page after page") {
+TEST_CASE("flow 4: a history of more records than a page holds moves whole") {
   FlowRun run(R"(
 duration: 14s
 topology: {networks: 1, record_nodes: 3}

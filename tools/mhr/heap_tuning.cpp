@@ -32,8 +32,13 @@ void reexec_with_huge_page_heap(char** argv) {
   if (const char* opt = std::getenv("MHR_SIM_HUGE_PAGES"); opt && std::string_view(opt) == "0")
     return;
   if (!kernel_has_transparent_huge_pages()) return;
+  // By its real path, so that the process keeps its name (ps, top).
+  char path[4096];
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n <= 0) return;
+  path[n] = '\0';
   if (setenv("GLIBC_TUNABLES", kTunables, 1) != 0) return;
-  execv("/proc/self/exe", argv);
+  execv(path, argv);
   unsetenv("GLIBC_TUNABLES");  // the exec failed: go on as we are
 }
 
