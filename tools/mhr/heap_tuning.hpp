@@ -1,8 +1,8 @@
 // The simulator's heap on transparent huge pages. A large simulation holds
-// ~10 GB of small objects touched at random (every node's store and role
+// 7-10 GB of small objects touched at random (every node's store and role
 // state), so its events spend their time on TLB and cache misses; on 2 MB
-// pages instead of 4 KB ones the full scale-100k run needs about a tenth
-// less CPU (docs/BENCHMARKS.md). glibc sets this up only at process start
+// pages instead of 4 KB ones the full scale-100k run takes about a sixth
+// less time (docs/BENCHMARKS.md, session 14). glibc sets this up only at process start
 // (GLIBC_TUNABLES), so `mhr sim` runs itself once more with it set.
 #pragma once
 
