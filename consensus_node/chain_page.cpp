@@ -49,10 +49,6 @@ class BodyReader {
   std::optional<MerkleTree> tree_;
 };
 
-}  // namespace
-
-namespace {
-
 // A record met walking a chain back, with what the page needs of it: read
 // as the walk passes its block, so no block is decoded (and hashed) twice.
 struct Link {
@@ -90,16 +86,14 @@ HistoryBatch own_chain_page(const ChainStore& chain, NetworkId network, const Us
       page.last = false;
       break;
     }
-    const std::uint64_t height = it->height;
-    const Record* r = &it->record;
-    auto hi = header_index.find(height);
+    auto hi = header_index.find(it->height);
     if (hi == header_index.end()) {
-      auto sh = chain.header(network, height);
+      auto sh = chain.header(network, it->height);
       MHR_ASSERT_MSG(sh.has_value(), "committed block header missing from the store");
-      hi = header_index.emplace(height, static_cast<std::uint32_t>(page.headers.size())).first;
+      hi = header_index.emplace(it->height, static_cast<std::uint32_t>(page.headers.size())).first;
       page.headers.push_back(std::move(*sh));
     }
-    bytes += r->payload.size() + 256;
+    bytes += it->record.payload.size() + 256;
     page.items.push_back({std::move(it->record), hi->second, std::move(it->proof)});
   }
   return page;

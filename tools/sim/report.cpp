@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <stdexcept>
-#include <string_view>
+
+#include "tools/sim/heap_tuning.hpp"
 
 namespace mhr {
 
@@ -270,18 +270,6 @@ nlohmann::json summary_json(const std::vector<RunSummary>& runs) {
   j["runs"] = list;
   return j;
 }
-
-namespace {
-
-// Whether this process's heap is on transparent huge pages (mhr sim sets
-// it up at start, tools/mhr/heap_tuning.hpp): timings depend on it.
-bool heap_on_huge_pages() {
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  return tunables != nullptr &&
-         std::string_view(tunables).find("glibc.malloc.hugetlb=1") != std::string_view::npos;
-}
-
-}  // namespace
 
 nlohmann::json run_info_json(const std::vector<RunSummary>& runs) {
   nlohmann::json list = nlohmann::json::array();

@@ -1,4 +1,4 @@
-#include "tools/mhr/heap_tuning.hpp"
+#include "tools/sim/heap_tuning.hpp"
 
 #include <unistd.h>
 
@@ -13,9 +13,11 @@ namespace {
 // Huge pages for the heap; large buffers (a block's batch, the event heap)
 // from the heap rather than from mmap, and the heap's top never given back:
 // both would otherwise be faulted in again, page by page, at each reuse.
+constexpr std::string_view kHugePages = "glibc.malloc.hugetlb=1";
 constexpr const char* kTunables =
     "glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=268435456:"
     "glibc.malloc.trim_threshold=4294967296";
+static_assert(std::string_view(kTunables).starts_with(kHugePages));
 
 bool kernel_has_transparent_huge_pages() {
   std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
@@ -40,6 +42,12 @@ void reexec_with_huge_page_heap(char** argv) {
   if (setenv("GLIBC_TUNABLES", kTunables, 1) != 0) return;
   execv(path, argv);
   unsetenv("GLIBC_TUNABLES");  // the exec failed: go on as we are
+}
+
+bool heap_on_huge_pages() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  return tunables != nullptr &&
+         std::string_view(tunables).find(kHugePages) != std::string_view::npos;
 }
 
 }  // namespace mhr
