@@ -1,5 +1,6 @@
 #include "common/sim/network_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/assert.hpp"
@@ -21,11 +22,12 @@ LatencyDist LatencyDist::uniform(TimeUs min_us, TimeUs max_us) {
   return d;
 }
 
-LatencyDist LatencyDist::lognormal(TimeUs median_us, double sigma) {
+LatencyDist LatencyDist::lognormal(TimeUs median_us, double sigma, TimeUs floor_us) {
   LatencyDist d;
   d.kind = Kind::kLognormal;
   d.median_us = median_us;
   d.sigma = sigma;
+  d.floor_us = floor_us;
   return d;
 }
 
@@ -39,10 +41,23 @@ TimeUs LatencyDist::sample(Rng& rng) const {
       return v < 0 ? 0 : v;
     }
     case Kind::kLognormal: {
-      if (sigma <= 0) return median_us < 0 ? 0 : median_us;
+      if (sigma <= 0) return std::max<TimeUs>({median_us, floor_us, 0});
       const double v = rng.lognormal(static_cast<double>(median_us), sigma);
-      return v <= 0 ? 0 : static_cast<TimeUs>(std::llround(v));
+      const TimeUs drawn = v <= 0 ? 0 : static_cast<TimeUs>(std::llround(v));
+      return std::max<TimeUs>(drawn, floor_us);
     }
+  }
+  MHR_ASSERT_MSG(false, "unknown latency distribution");
+}
+
+TimeUs LatencyDist::lower_bound_us() const {
+  switch (kind) {
+    case Kind::kConstant:
+      return std::max<TimeUs>(constant_us, 0);
+    case Kind::kUniform:
+      return std::max<TimeUs>(min_us, 0);
+    case Kind::kLognormal:
+      return std::max<TimeUs>(sigma <= 0 ? std::max(median_us, floor_us) : floor_us, 0);
   }
   MHR_ASSERT_MSG(false, "unknown latency distribution");
 }

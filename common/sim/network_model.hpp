@@ -18,13 +18,16 @@ struct LatencyDist {
   TimeUs min_us = 0, max_us = 0;  // kUniform, both inclusive
   TimeUs median_us = 0;           // kLognormal: e^mu
   double sigma = 0;               // kLognormal: std-dev of ln(latency)
+  TimeUs floor_us = 0;            // kLognormal: draws below it are raised to it
 
   static LatencyDist constant(TimeUs us);
   static LatencyDist uniform(TimeUs min_us, TimeUs max_us);
-  static LatencyDist lognormal(TimeUs median_us, double sigma);
+  static LatencyDist lognormal(TimeUs median_us, double sigma, TimeUs floor_us = 0);
 
   // One latency draw, never negative. A constant draws no randomness.
   TimeUs sample(Rng& rng) const;
+  // No draw is ever below this (the parallel simulator's lookahead).
+  TimeUs lower_bound_us() const;
 };
 
 struct LinkClass {

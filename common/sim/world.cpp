@@ -1,21 +1,25 @@
 #include "common/sim/world.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <deque>
+#include <limits>
 #include <map>
 #include <utility>
 
 #include "common/assert.hpp"
+#include "common/sim/event_heap.hpp"
+#include "common/sim/lane_threads.hpp"
 #include "common/sim/rng.hpp"
 
 namespace mhr {
 namespace {
 
-// ---- events: small PODs in a 4-ary min-heap ordered by (time, key). The
-// key is the insertion sequence shifted left by 8 with the kind in the low
-// byte, so ties in time keep insertion order. Payloads live in side pools,
-// indexed by `slot`.
+constexpr TimeUs kNever = std::numeric_limits<TimeUs>::max();
+// Lanes are few: each is an event loop with its own pools and statistics.
+constexpr std::uint32_t kMaxLanes = 64;
+
 enum class Kind : std::uint8_t {
   kDeliver,  // node = receiver, slot = in-flight message
   kTimer,    // node = owner, slot = timer
@@ -28,98 +32,26 @@ enum class Kind : std::uint8_t {
   kStart,    // node
 };
 
-struct Event {
-  TimeUs time;
-  std::uint64_t key;
-  std::uint32_t node;
-  std::uint32_t slot;
-
-  Kind kind() const { return static_cast<Kind>(key & 0xFF); }
-};
-static_assert(sizeof(Event) == 24);
-
-inline bool earlier(const Event& a, const Event& b) {
-  return a.time < b.time || (a.time == b.time && a.key < b.key);
+Kind kind_of(const SimEvent& e) {
+  return static_cast<Kind>(e.kind_byte());
 }
 
-class EventHeap {
- public:
-  bool empty() const { return v_.empty(); }
-  std::size_t size() const { return v_.size(); }
-  const Event& top() const { return v_.front(); }
-
-  void push(const Event& e) {
-    std::size_t i = v_.size();
-    v_.push_back(e);
-    while (i > 0) {
-      const std::size_t parent = (i - 1) / 4;
-      if (!earlier(e, v_[parent])) break;
-      v_[i] = v_[parent];
-      i = parent;
-    }
-    v_[i] = e;
-  }
-
-  Event pop() {
-    const Event top = v_.front();
-    const Event last = v_.back();
-    v_.pop_back();
-    const std::size_t n = v_.size();
-    if (n == 0) return top;
-    std::size_t i = 0;
-    for (;;) {
-      const std::size_t first = 4 * i + 1;
-      if (first >= n) break;
-      std::size_t best = first;
-      const std::size_t end = first + 4 < n ? first + 4 : n;
-      for (std::size_t c = first + 1; c < end; ++c)
-        if (earlier(v_[c], v_[best])) best = c;
-      if (!earlier(v_[best], last)) break;
-      v_[i] = v_[best];
-      i = best;
-    }
-    v_[i] = last;
-    return top;
-  }
-
- private:
-  std::vector<Event> v_;
-};
-
-// A vector of T with a free list: stable indices, no per-item allocation
-// once warm.
-template <class T>
-class Pool {
- public:
-  std::uint32_t put(T&& item) {
-    if (!free_.empty()) {
-      const std::uint32_t i = free_.back();
-      free_.pop_back();
-      items_[i] = std::move(item);
-      return i;
-    }
-    items_.push_back(std::move(item));
-    return static_cast<std::uint32_t>(items_.size() - 1);
-  }
-  T& at(std::uint32_t i) { return items_[i]; }
-  // Moves the item out and frees its index.
-  T take(std::uint32_t i) {
-    T out = std::move(items_[i]);
-    items_[i] = T{};
-    free_.push_back(i);
-    return out;
-  }
-
- private:
-  std::vector<T> items_;
-  std::vector<std::uint32_t> free_;
-};
+TimeUs saturating_add(TimeUs a, TimeUs b) {
+  return a > kNever - b ? kNever : a + b;
+}
 
 struct InFlight {
   MessagePtr message;
   std::uint32_t from = 0;
   std::uint32_t size = 0;
   std::uint32_t incarnation = 0;  // of the receiver when sent
+};
+
+// A message to another lane's node, handed over at the window's end.
+struct CrossMessage {
+  TimeUs arrive_at = 0;
+  std::uint32_t to = 0;
+  InFlight message;  // incarnation: filled in by the receiving lane
 };
 
 struct TimerSlot {
@@ -157,12 +89,36 @@ std::int64_t llround_ns(double ns) {
 
 }  // namespace
 
+void SimStats::add(const SimStats& o) {
+  messages_total += o.messages_total;
+  messages_intra += o.messages_intra;
+  messages_inter += o.messages_inter;
+  bytes_sent += o.bytes_sent;
+  messages_dropped += o.messages_dropped;
+  dropped_loss += o.dropped_loss;
+  dropped_partition += o.dropped_partition;
+  dropped_down += o.dropped_down;
+  messages_duplicated += o.messages_duplicated;
+  messages_delivered += o.messages_delivered;
+  for (std::size_t i = 0; i < kMessageTypeCount; ++i) {
+    messages_by_type[i] += o.messages_by_type[i];
+    bytes_by_type[i] += o.bytes_by_type[i];
+  }
+  for (std::size_t i = 0; i < kCounterCount; ++i) counters[i] += o.counters[i];
+  timers_fired += o.timers_fired;
+  client_requests += o.client_requests;
+  client_replies += o.client_replies;
+  crashes += o.crashes;
+  restarts += o.restarts;
+}
+
 struct SimWorld::Impl {
   struct Node;
+  struct Lane;
 
   // Charges CPU time to the node's running handler (ignored outside one, or
   // with the CPU model off).
-  void charge(Node& n, std::int64_t ns);
+  void charge(Node& n, std::int64_t ns) const;
 
   class ChargingStore final : public Store {
    public:
@@ -224,10 +180,11 @@ struct SimWorld::Impl {
   };
 
   struct Node {
-    Node(Impl& w, std::uint32_t id_, NetworkId net, std::unique_ptr<Signer> s, const Verifier& v,
-         LogicFactory f, std::uint64_t rng_seed)
+    Node(Impl& w, Lane& l, std::uint32_t id_, NetworkId net, std::unique_ptr<Signer> s,
+         const Verifier& v, LogicFactory f, std::uint64_t rng_seed)
         : id(id_),
           network(net),
+          lane(l),
           raw_store(open_memory_store()),
           store(w, *this),
           signer(w, *this, std::move(s)),
@@ -238,6 +195,7 @@ struct SimWorld::Impl {
 
     std::uint32_t id;
     NetworkId network;
+    Lane& lane;
     std::unique_ptr<Store> raw_store;
     ChargingStore store;  // what the logic sees: charges commits to the CPU
     ChargingSigner signer;
@@ -262,15 +220,93 @@ struct SimWorld::Impl {
 
     // Events that arrived while the CPU was busy, in arrival order; a kWake
     // event at busy_until runs the next one.
-    std::deque<Event> backlog;
+    std::deque<SimEvent> backlog;
     bool wake_pending = false;
     TimeUs wake_at = 0;
   };
 
-  Impl(SimWorld& owner_, std::uint64_t seed_, NetworkModel net_, CpuModel cpu_)
-      : owner(owner_), seed(seed_), network(std::move(net_)), cpu(cpu_), net_rng(seed_) {}
+  // One event loop over the nodes of some networks: its own clock, queue,
+  // pools, network random stream and statistics.
+  struct Lane {
+    Lane(Impl& w_, std::uint32_t index_, std::uint64_t net_seed)
+        : w(w_), index(index_), net_rng(net_seed) {}
 
-  // ---- helpers
+    void push(TimeUs t, Kind kind, std::uint32_t node_id, std::uint32_t slot) {
+      MHR_ASSERT_MSG(t >= now, "event scheduled in the past");
+      heap.push(SimEvent{t, (next_seq++ << 8) | static_cast<std::uint64_t>(kind), node_id, slot});
+    }
+    TimeUs next_event_at() const { return heap.empty() ? kNever : heap.top().time; }
+
+    TimeUs node_now(const Node& n) const {
+      return n.in_handler ? n.handler_start + (n.charge_ns + 500) / 1000 : now;
+    }
+    void begin_handler(Node& n);
+    void end_handler(Node& n);
+    bool partitioned(std::uint32_t a, std::uint32_t b, TimeUs t) const;
+    void drop(std::uint64_t& reason) {
+      ++reason;
+      ++stats.messages_dropped;
+    }
+
+    // ---- the Env operations
+    void send(Node& n, NodeId to_id, MessagePtr message);
+    void count_send(bool same_network, std::size_t type, std::uint32_t size, TimeUs depart);
+    void deliver_later(Node& to, TimeUs arrive_at, InFlight message);
+    TimerId set_timer(Node& n, TimeUs delay_us, std::uint64_t tag);
+    void cancel_timer(Node& n, TimerId id);
+    void reply(Node& n, ClientRequestId id, ClientReply reply);
+    void log(Node& n, LogLevel level, std::string_view text);
+
+    // ---- the event loop
+    // Runs the events before `end` (exclusive), or up to `end` inclusive.
+    void run_before(TimeUs end);
+    void run_through(TimeUs end);
+    void step();
+    void dispatch(const SimEvent& ev);
+    // A node event reached its node at `now`: run it, or queue it behind the
+    // CPU's current work.
+    void arrive(Node& n, const SimEvent& ev);
+    void execute(Node& n, const SimEvent& ev);
+    void release(const SimEvent& ev);  // frees the side slot of an unexecuted event
+    void wake(Node& n);
+    void crash(Node& n);
+    void restart(Node& n);
+    // Takes the messages other lanes sent here in the last window.
+    void receive(std::vector<CrossMessage>& from_lane);
+
+    Impl& w;
+    std::uint32_t index;
+    Rng net_rng;
+
+    SimEventHeap heap;
+    std::uint64_t next_seq = 0;
+    TimeUs now = 0;
+    std::uint64_t events = 0;
+    // Cross-lane messages must arrive at or after this: the window's end
+    // while lanes run, their common time between windows.
+    TimeUs window_end = 0;
+
+    SlotPool<InFlight> in_flight;
+    std::vector<TimerSlot> timers;
+    std::vector<std::uint32_t> free_timers;
+    SlotPool<ClientSlot> client_slots;
+    SlotPool<ReplySlot> reply_slots;
+    SlotPool<std::function<void()>> actions;
+    std::map<ClientRequestId, PendingClient> pending;  // ordered: crash fails in id order
+    ClientRequestId next_client_id = 1;
+
+    SimStats stats;
+    std::vector<SecondStats> per_second;
+    std::vector<SimLogEntry> logs;
+    std::uint64_t logs_dropped = 0;
+    std::vector<std::vector<CrossMessage>> outbox;  // by destination lane
+  };
+
+  Impl(SimWorld& owner_, std::uint64_t seed_, NetworkModel net_, CpuModel cpu_)
+      : owner(owner_), seed(seed_), network(std::move(net_)), cpu(cpu_) {
+    make_lanes(1);
+  }
+
   Node& node(NodeId id) {
     MHR_ASSERT_MSG(id.value < nodes.size(), "unknown node id");
     return *nodes[id.value];
@@ -279,99 +315,73 @@ struct SimWorld::Impl {
     MHR_ASSERT_MSG(id.value < nodes.size(), "unknown node id");
     return *nodes[id.value];
   }
+  Lane& lane_for(NetworkId network) { return *lanes[network.value % lanes.size()]; }
+  bool single_lane() const { return lanes.size() == 1; }
 
-  void push(TimeUs t, Kind kind, std::uint32_t node_id, std::uint32_t slot) {
-    MHR_ASSERT_MSG(t >= now, "event scheduled in the past");
-    heap.push(Event{t, (next_seq++ << 8) | static_cast<std::uint64_t>(kind), node_id, slot});
-  }
-
-  TimeUs node_now(const Node& n) const {
-    return n.in_handler ? n.handler_start + (n.charge_ns + 500) / 1000 : now;
-  }
-
-  void begin_handler(Node& n) {
-    MHR_ASSERT_MSG(!n.in_handler, "nested handler");
-    MHR_ASSERT(n.busy_until <= now);
-    n.in_handler = true;
-    n.handler_start = now;
-    n.charge_ns = 0;
-  }
-  void end_handler(Node& n) {
-    const TimeUs end = n.handler_start + (n.charge_ns + 500) / 1000;
-    if (end > n.busy_until) n.busy_until = end;
-    n.in_handler = false;
-    n.size_cache_message.reset();
-  }
-
-  bool partitioned(std::uint32_t a, std::uint32_t b, TimeUs t) const {
-    for (const auto& ps : partitions) {
-      if (!ps.partition.active_at(t)) continue;
-      const std::int32_t ga = a < ps.group_of.size() ? ps.group_of[a] : -1;
-      const std::int32_t gb = b < ps.group_of.size() ? ps.group_of[b] : -1;
-      if (ga >= 0 && gb >= 0 && ga != gb) return true;
-    }
-    return false;
-  }
-
-  void drop(std::uint64_t& reason) {
-    ++reason;
-    ++stats.messages_dropped;
-  }
-
-  // ---- the Env operations
-  void send(Node& n, NodeId to_id, MessagePtr message);
-  TimerId set_timer(Node& n, TimeUs delay_us, std::uint64_t tag);
-  void cancel_timer(Node& n, TimerId id);
-  void reply(Node& n, ClientRequestId id, ClientReply reply);
-  void log(Node& n, LogLevel level, std::string_view text);
-
-  // ---- the event loop
-  void dispatch(const Event& ev);
-  // A node event reached its node at `now`: run it, or queue it behind the
-  // CPU's current work.
-  void arrive(Node& n, const Event& ev);
-  void execute(Node& n, const Event& ev);
-  void release(const Event& ev);  // frees the side slot of an unexecuted event
-  void crash(Node& n);
-  void restart(Node& n);
+  void make_lanes(std::uint32_t count);
+  void run_lanes_until(TimeUs end_us);
+  void run_window(TimeUs end);
+  void run_global_action();
+  void hand_over_cross_messages();
+  void report_progress();
+  TimeUs lanes_now() const;
 
   SimWorld& owner;
   std::uint64_t seed;
   NetworkModel network;
   CpuModel cpu;
-  Rng net_rng;
 
   std::vector<std::unique_ptr<Node>> nodes;
+  std::vector<NodeCounters> node_counters;
   std::vector<PartitionState> partitions;
 
-  EventHeap heap;
-  std::uint64_t next_seq = 0;
-  TimeUs now = 0;
-  std::uint64_t events = 0;
+  std::vector<std::unique_ptr<Lane>> lanes;
+  std::uint32_t threads = 1;
+  std::unique_ptr<LaneThreads> crew;  // made at the first run with several threads
+  TimeUs lookahead_us = 0;
 
-  Pool<InFlight> in_flight;
-  std::vector<TimerSlot> timers;
-  std::vector<std::uint32_t> free_timers;
-  Pool<ClientSlot> client_slots;
-  Pool<ReplySlot> reply_slots;
-  Pool<std::function<void()>> actions;
-  std::map<ClientRequestId, PendingClient> pending;  // ordered: crash fails in id order
-  ClientRequestId next_client_id = 1;
+  // With several lanes: driver actions outside any lane, run when every
+  // lane has reached their time.
+  SimEventHeap global_actions;
+  SlotPool<std::function<void()>> global_action_fns;
+  std::uint64_t global_seq = 0;
+  std::uint64_t global_events = 0;
+  TimeUs global_now = 0;
 
-  SimStats stats;
-  std::vector<SecondStats> per_second;
-  std::vector<SimLogEntry> logs;
-  std::uint64_t logs_dropped = 0;
+  // Sums over lanes, made when asked.
+  mutable SimStats merged_stats;
+  mutable std::vector<SecondStats> merged_per_second;
+  mutable std::vector<SimLogEntry> merged_logs;
   std::size_t log_limit = 10'000;
   bool verbose = false;
 
   ProgressCallback progress;
   std::uint64_t progress_every = 0;
+  std::uint64_t progress_reported = 0;  // events at the last report (several lanes)
+
+  // The lane whose events this thread is running, if any: now(), at() and
+  // submit() act on it.
+  static thread_local Lane* running_lane;
+  Lane* running_here() const {
+    return running_lane != nullptr && &running_lane->w == this ? running_lane : nullptr;
+  }
+  class RunningLane {
+   public:
+    explicit RunningLane(Lane* lane) : saved_(running_lane) { running_lane = lane; }
+    ~RunningLane() { running_lane = saved_; }
+    RunningLane(const RunningLane&) = delete;
+    RunningLane& operator=(const RunningLane&) = delete;
+
+   private:
+    Lane* saved_;
+  };
 };
+
+thread_local SimWorld::Impl::Lane* SimWorld::Impl::running_lane = nullptr;
 
 // ---- CPU charging wrappers
 
-void SimWorld::Impl::charge(Node& n, std::int64_t ns) {
+void SimWorld::Impl::charge(Node& n, std::int64_t ns) const {
   if (cpu.enabled && n.in_handler) n.charge_ns += ns;
 }
 
@@ -419,16 +429,16 @@ NodeId SimWorld::Impl::SimEnv::self() const {
   return NodeId{n_.id};
 }
 TimeUs SimWorld::Impl::SimEnv::now_us() const {
-  return w_.node_now(n_);
+  return n_.lane.node_now(n_);
 }
 void SimWorld::Impl::SimEnv::send(NodeId to, MessagePtr message) {
-  w_.send(n_, to, std::move(message));
+  n_.lane.send(n_, to, std::move(message));
 }
 TimerId SimWorld::Impl::SimEnv::set_timer(TimeUs delay_us, std::uint64_t tag) {
-  return w_.set_timer(n_, delay_us, tag);
+  return n_.lane.set_timer(n_, delay_us, tag);
 }
 void SimWorld::Impl::SimEnv::cancel_timer(TimerId id) {
-  w_.cancel_timer(n_, id);
+  n_.lane.cancel_timer(n_, id);
 }
 Store& SimWorld::Impl::SimEnv::store() {
   return n_.store;
@@ -443,25 +453,52 @@ const Verifier& SimWorld::Impl::SimEnv::verifier() const {
   return n_.verifier;
 }
 void SimWorld::Impl::SimEnv::reply(ClientRequestId id, ClientReply reply) {
-  w_.reply(n_, id, std::move(reply));
+  n_.lane.reply(n_, id, std::move(reply));
 }
 void SimWorld::Impl::SimEnv::count(Counter c, std::int64_t delta) {
   const auto i = static_cast<std::size_t>(c);
   MHR_ASSERT(i < kCounterCount);
-  w_.stats.counters[i] += delta;
-  w_.stats.node_counters[n_.id][i] += delta;
+  n_.lane.stats.counters[i] += delta;
+  w_.node_counters[n_.id][i] += delta;  // each node's row is written by its lane only
 }
 void SimWorld::Impl::SimEnv::log(LogLevel level, std::string_view text) {
-  w_.log(n_, level, text);
+  n_.lane.log(n_, level, text);
 }
 
-// ---- Env operations
+// ---- a lane: handlers
 
-void SimWorld::Impl::send(Node& n, NodeId to_id, MessagePtr message) {
+void SimWorld::Impl::Lane::begin_handler(Node& n) {
+  MHR_ASSERT_MSG(!n.in_handler, "nested handler");
+  MHR_ASSERT(n.busy_until <= now);
+  n.in_handler = true;
+  n.handler_start = now;
+  n.charge_ns = 0;
+}
+
+void SimWorld::Impl::Lane::end_handler(Node& n) {
+  const TimeUs end = n.handler_start + (n.charge_ns + 500) / 1000;
+  if (end > n.busy_until) n.busy_until = end;
+  n.in_handler = false;
+  n.size_cache_message.reset();
+}
+
+bool SimWorld::Impl::Lane::partitioned(std::uint32_t a, std::uint32_t b, TimeUs t) const {
+  for (const auto& ps : w.partitions) {
+    if (!ps.partition.active_at(t)) continue;
+    const std::int32_t ga = a < ps.group_of.size() ? ps.group_of[a] : -1;
+    const std::int32_t gb = b < ps.group_of.size() ? ps.group_of[b] : -1;
+    if (ga >= 0 && gb >= 0 && ga != gb) return true;
+  }
+  return false;
+}
+
+// ---- a lane: the Env operations
+
+void SimWorld::Impl::Lane::send(Node& n, NodeId to_id, MessagePtr message) {
   MHR_ASSERT_MSG(message != nullptr, "send of a null message");
-  MHR_ASSERT_MSG(to_id.value < nodes.size(), "send to an unknown node");
+  MHR_ASSERT_MSG(to_id.value < w.nodes.size(), "send to an unknown node");
   MHR_ASSERT_MSG(n.up, "send from a node that is down");
-  Node& to = *nodes[to_id.value];
+  Node& to = *w.nodes[to_id.value];  // another lane's node: only its constant fields
 
   // A broadcast sends one object many times: size it once per handler.
   std::uint32_t size;
@@ -477,7 +514,36 @@ void SimWorld::Impl::send(Node& n, NodeId to_id, MessagePtr message) {
 
   const TimeUs depart = node_now(n);
   const bool same_network = n.network == to.network;
-  const std::size_t type = message->index();
+  count_send(same_network, message->index(), size, depart);
+  if (w.owner.on_send) w.owner.on_send(NodeId{n.id}, to_id, *message);
+
+  if (&to == &n) {  // loopback: no network, but still an event
+    const std::uint32_t slot =
+        in_flight.put(InFlight{std::move(message), n.id, size, n.incarnation});
+    push(depart, Kind::kDeliver, n.id, slot);
+    return;
+  }
+
+  const LinkClass& link = same_network ? w.network.intra : w.network.inter;
+  // The sender's uplink serialises its messages one after another.
+  const TimeUs tx_start = depart > n.uplink_free_at ? depart : n.uplink_free_at;
+  const TimeUs on_wire = tx_start + link.serialisation_us(size);
+  n.uplink_free_at = on_wire;
+
+  if (!w.partitions.empty() && partitioned(n.id, to.id, depart))
+    return drop(stats.dropped_partition);
+  if (link.loss > 0 && net_rng.bernoulli(link.loss)) return drop(stats.dropped_loss);
+  const bool twice = link.duplicate > 0 && net_rng.bernoulli(link.duplicate);
+  if (twice) {
+    ++stats.messages_duplicated;
+    deliver_later(to, on_wire + link.latency.sample(net_rng), InFlight{message, n.id, size, 0});
+  }
+  deliver_later(to, on_wire + link.latency.sample(net_rng),
+                InFlight{std::move(message), n.id, size, 0});
+}
+
+void SimWorld::Impl::Lane::count_send(bool same_network, std::size_t type, std::uint32_t size,
+                                      TimeUs depart) {
   ++stats.messages_total;
   ++(same_network ? stats.messages_intra : stats.messages_inter);
   stats.bytes_sent += size;
@@ -487,35 +553,21 @@ void SimWorld::Impl::send(Node& n, NodeId to_id, MessagePtr message) {
   if (second >= per_second.size()) per_second.resize(second + 1);
   ++per_second[second].messages;
   per_second[second].bytes += size;
-  if (owner.on_send) owner.on_send(NodeId{n.id}, to_id, *message);
-
-  if (&to == &n) {  // loopback: no network, but still an event
-    const std::uint32_t slot =
-        in_flight.put(InFlight{std::move(message), n.id, size, n.incarnation});
-    push(depart, Kind::kDeliver, n.id, slot);
-    return;
-  }
-
-  const LinkClass& link = same_network ? network.intra : network.inter;
-  // The sender's uplink serialises its messages one after another.
-  const TimeUs tx_start = depart > n.uplink_free_at ? depart : n.uplink_free_at;
-  const TimeUs on_wire = tx_start + link.serialisation_us(size);
-  n.uplink_free_at = on_wire;
-
-  if (!partitions.empty() && partitioned(n.id, to.id, depart)) return drop(stats.dropped_partition);
-  if (link.loss > 0 && net_rng.bernoulli(link.loss)) return drop(stats.dropped_loss);
-  const bool twice = link.duplicate > 0 && net_rng.bernoulli(link.duplicate);
-  if (twice) {
-    ++stats.messages_duplicated;
-    const std::uint32_t slot = in_flight.put(InFlight{message, n.id, size, to.incarnation});
-    push(on_wire + link.latency.sample(net_rng), Kind::kDeliver, to.id, slot);
-  }
-  const std::uint32_t slot =
-      in_flight.put(InFlight{std::move(message), n.id, size, to.incarnation});
-  push(on_wire + link.latency.sample(net_rng), Kind::kDeliver, to.id, slot);
 }
 
-TimerId SimWorld::Impl::set_timer(Node& n, TimeUs delay_us, std::uint64_t tag) {
+void SimWorld::Impl::Lane::deliver_later(Node& to, TimeUs arrive_at, InFlight message) {
+  if (&to.lane == this) {
+    message.incarnation = to.incarnation;
+    push(arrive_at, Kind::kDeliver, to.id, in_flight.put(std::move(message)));
+    return;
+  }
+  // The window is no longer than the shortest inter-network latency, and
+  // lanes hold whole networks: this never fires unless that bound is wrong.
+  MHR_ASSERT_MSG(arrive_at >= window_end, "a message crossed lanes within its window");
+  outbox[to.lane.index].push_back(CrossMessage{arrive_at, to.id, std::move(message)});
+}
+
+TimerId SimWorld::Impl::Lane::set_timer(Node& n, TimeUs delay_us, std::uint64_t tag) {
   MHR_ASSERT_MSG(delay_us >= 0, "negative timer delay");
   std::uint32_t slot;
   if (!free_timers.empty()) {
@@ -536,7 +588,7 @@ TimerId SimWorld::Impl::set_timer(Node& n, TimeUs delay_us, std::uint64_t tag) {
   return (static_cast<TimerId>(t.generation) << 32) | slot;
 }
 
-void SimWorld::Impl::cancel_timer(Node& n, TimerId id) {
+void SimWorld::Impl::Lane::cancel_timer(Node& n, TimerId id) {
   const auto slot = static_cast<std::uint32_t>(id & 0xFFFFFFFFu);
   const auto generation = static_cast<std::uint32_t>(id >> 32);
   if (slot >= timers.size()) return;
@@ -546,7 +598,7 @@ void SimWorld::Impl::cancel_timer(Node& n, TimerId id) {
   t.cancelled = true;
 }
 
-void SimWorld::Impl::reply(Node& n, ClientRequestId id, ClientReply reply) {
+void SimWorld::Impl::Lane::reply(Node& n, ClientRequestId id, ClientReply reply) {
   auto it = pending.find(id);
   if (it == pending.end()) return;  // lost in a crash, or answered already
   MHR_ASSERT_MSG(it->second.node == n.id, "a node replied to another node's client request");
@@ -556,32 +608,54 @@ void SimWorld::Impl::reply(Node& n, ClientRequestId id, ClientReply reply) {
   push(node_now(n), Kind::kReply, n.id, slot);
 }
 
-void SimWorld::Impl::log(Node& n, LogLevel level, std::string_view text) {
+void SimWorld::Impl::Lane::log(Node& n, LogLevel level, std::string_view text) {
   const TimeUs t = node_now(n);
-  if (verbose) {
+  if (w.verbose) {
     std::fprintf(stderr, "[%lld us] node %u %s: %.*s\n", static_cast<long long>(t), n.id,
                  log_level_name(level).data(), static_cast<int>(text.size()), text.data());
   }
   if (level < LogLevel::kWarn) return;
-  if (logs.size() >= log_limit) {
+  if (logs.size() >= w.log_limit) {
     ++logs_dropped;
     return;
   }
   logs.push_back(SimLogEntry{t, NodeId{n.id}, level, std::string(text)});
 }
 
-// ---- event loop
+// ---- a lane: the event loop
 
-void SimWorld::Impl::dispatch(const Event& ev) {
-  switch (ev.kind()) {
+void SimWorld::Impl::Lane::run_before(TimeUs end) {
+  RunningLane running(this);
+  while (!heap.empty() && heap.top().time < end) step();
+}
+
+void SimWorld::Impl::Lane::run_through(TimeUs end) {
+  RunningLane running(this);
+  while (!heap.empty() && heap.top().time <= end) {
+    step();
+    if (w.progress_every != 0 && events % w.progress_every == 0 && w.progress)
+      w.progress(now, events);
+  }
+}
+
+void SimWorld::Impl::Lane::step() {
+  const SimEvent ev = heap.pop();
+  MHR_ASSERT_MSG(ev.time >= now, "simulated time went backwards");
+  now = ev.time;
+  ++events;
+  dispatch(ev);
+}
+
+void SimWorld::Impl::Lane::dispatch(const SimEvent& ev) {
+  switch (kind_of(ev)) {
     case Kind::kDeliver: {
-      Node& n = *nodes[ev.node];
+      Node& n = *w.nodes[ev.node];
       InFlight& m = in_flight.at(ev.slot);
       if (!n.up || m.incarnation != n.incarnation) {
         in_flight.take(ev.slot);
         return drop(stats.dropped_down);
       }
-      if (!partitions.empty() && partitioned(m.from, n.id, now)) {
+      if (!w.partitions.empty() && partitioned(m.from, n.id, now)) {
         in_flight.take(ev.slot);
         return drop(stats.dropped_partition);
       }
@@ -590,17 +664,17 @@ void SimWorld::Impl::dispatch(const Event& ev) {
     case Kind::kTimer: {
       TimerSlot& t = timers[ev.slot];
       MHR_ASSERT(t.live && t.node == ev.node);
-      Node& n = *nodes[ev.node];
+      Node& n = *w.nodes[ev.node];
       if (t.cancelled || !n.up || t.incarnation != n.incarnation) return release(ev);
       return arrive(n, ev);
     }
     case Kind::kClient: {
-      Node& n = *nodes[ev.node];
+      Node& n = *w.nodes[ev.node];
       if (!pending.contains(client_slots.at(ev.slot).id)) return release(ev);  // failed at crash
       return arrive(n, ev);
     }
     case Kind::kStart: {
-      Node& n = *nodes[ev.node];
+      Node& n = *w.nodes[ev.node];
       if (!n.up) return;  // crashed before starting: the restart starts it
       return arrive(n, ev);
     }
@@ -616,29 +690,16 @@ void SimWorld::Impl::dispatch(const Event& ev) {
       return;
     }
     case Kind::kCrash:
-      return crash(*nodes[ev.node]);
+      return crash(*w.nodes[ev.node]);
     case Kind::kRestart:
-      return restart(*nodes[ev.node]);
-    case Kind::kWake: {
-      Node& n = *nodes[ev.node];
-      if (!n.wake_pending || n.wake_at != now) return;  // stale (crash meanwhile)
-      n.wake_pending = false;
-      MHR_ASSERT(!n.backlog.empty() && n.busy_until <= now);
-      const Event next = n.backlog.front();
-      n.backlog.pop_front();
-      execute(n, next);
-      if (!n.backlog.empty() && n.up) {
-        n.wake_pending = true;
-        n.wake_at = n.busy_until > now ? n.busy_until : now;
-        push(n.wake_at, Kind::kWake, n.id, 0);
-      }
-      return;
-    }
+      return restart(*w.nodes[ev.node]);
+    case Kind::kWake:
+      return wake(*w.nodes[ev.node]);
   }
   MHR_ASSERT_MSG(false, "unknown event kind");
 }
 
-void SimWorld::Impl::arrive(Node& n, const Event& ev) {
+void SimWorld::Impl::Lane::arrive(Node& n, const SimEvent& ev) {
   if (n.backlog.empty() && n.busy_until <= now) return execute(n, ev);
   n.backlog.push_back(ev);
   if (!n.wake_pending) {
@@ -648,16 +709,30 @@ void SimWorld::Impl::arrive(Node& n, const Event& ev) {
   }
 }
 
-void SimWorld::Impl::execute(Node& n, const Event& ev) {
+void SimWorld::Impl::Lane::wake(Node& n) {
+  if (!n.wake_pending || n.wake_at != now) return;  // stale (crash meanwhile)
+  n.wake_pending = false;
+  MHR_ASSERT(!n.backlog.empty() && n.busy_until <= now);
+  const SimEvent next = n.backlog.front();
+  n.backlog.pop_front();
+  execute(n, next);
+  if (!n.backlog.empty() && n.up) {
+    n.wake_pending = true;
+    n.wake_at = n.busy_until > now ? n.busy_until : now;
+    push(n.wake_at, Kind::kWake, n.id, 0);
+  }
+}
+
+void SimWorld::Impl::Lane::execute(Node& n, const SimEvent& ev) {
   MHR_ASSERT(n.up && n.logic != nullptr);
-  switch (ev.kind()) {
+  switch (kind_of(ev)) {
     case Kind::kDeliver: {
       InFlight m = in_flight.take(ev.slot);
       begin_handler(n);
-      charge(n,
-             cpu.per_message_us * 1000 + llround_ns(static_cast<double>(m.size) * cpu.per_byte_ns));
+      w.charge(n, w.cpu.per_message_us * 1000 +
+                      llround_ns(static_cast<double>(m.size) * w.cpu.per_byte_ns));
       ++stats.messages_delivered;
-      if (owner.on_deliver) owner.on_deliver(now, NodeId{m.from}, NodeId{n.id}, *m.message);
+      if (w.owner.on_deliver) w.owner.on_deliver(now, NodeId{m.from}, NodeId{n.id}, *m.message);
       n.logic->on_message(NodeId{m.from}, *m.message);
       end_handler(n);
       return;
@@ -681,7 +756,7 @@ void SimWorld::Impl::execute(Node& n, const Event& ev) {
       if (!pending.contains(c.id)) return;
       ++stats.client_requests;
       begin_handler(n);
-      charge(n, cpu.per_message_us * 1000);
+      w.charge(n, w.cpu.per_message_us * 1000);
       n.logic->on_client(c.id, c.request);
       end_handler(n);
       return;
@@ -698,8 +773,8 @@ void SimWorld::Impl::execute(Node& n, const Event& ev) {
   MHR_ASSERT_MSG(false, "not a node event");
 }
 
-void SimWorld::Impl::release(const Event& ev) {
-  switch (ev.kind()) {
+void SimWorld::Impl::Lane::release(const SimEvent& ev) {
+  switch (kind_of(ev)) {
     case Kind::kDeliver:
       in_flight.take(ev.slot);
       drop(stats.dropped_down);
@@ -716,13 +791,13 @@ void SimWorld::Impl::release(const Event& ev) {
   }
 }
 
-void SimWorld::Impl::crash(Node& n) {
+void SimWorld::Impl::Lane::crash(Node& n) {
   if (!n.up) return;
   ++stats.crashes;
   n.up = false;
   ++n.incarnation;  // in-flight messages and timers of the old life now miss
   n.logic.reset();
-  for (const Event& ev : n.backlog) release(ev);
+  for (const SimEvent& ev : n.backlog) release(ev);
   n.backlog.clear();
   n.wake_pending = false;
   n.busy_until = now;
@@ -743,7 +818,7 @@ void SimWorld::Impl::crash(Node& n) {
   }
 }
 
-void SimWorld::Impl::restart(Node& n) {
+void SimWorld::Impl::Lane::restart(Node& n) {
   if (n.up) return;
   ++stats.restarts;
   n.up = true;
@@ -756,6 +831,100 @@ void SimWorld::Impl::restart(Node& n) {
   end_handler(n);
 }
 
+void SimWorld::Impl::Lane::receive(std::vector<CrossMessage>& from_lane) {
+  for (CrossMessage& c : from_lane) {
+    Node& to = *w.nodes[c.to];
+    MHR_ASSERT(&to.lane == this);
+    // A crash of the receiver between the send and this hand-over is not
+    // seen: the message may reach its next life (or find it down).
+    c.message.incarnation = to.incarnation;
+    push(c.arrive_at, Kind::kDeliver, c.to, in_flight.put(std::move(c.message)));
+  }
+  from_lane.clear();
+}
+
+// ---- lanes together
+
+void SimWorld::Impl::make_lanes(std::uint32_t count) {
+  lanes.clear();
+  for (std::uint32_t i = 0; i < count; ++i) {
+    // Lane 0 draws from the world's seed, as the single loop always did.
+    const std::uint64_t net_seed = i == 0 ? seed : mix_seed(seed, 0x4C414E45ull + i);
+    lanes.push_back(std::make_unique<Lane>(*this, i, net_seed));
+  }
+  for (auto& l : lanes) l->outbox.resize(count);
+}
+
+TimeUs SimWorld::Impl::lanes_now() const {
+  return single_lane() ? lanes[0]->now : global_now;
+}
+
+void SimWorld::Impl::run_lanes_until(TimeUs end_us) {
+  for (;;) {
+    // What was sent from outside the lanes (actions, tests) or in the last
+    // window goes in before the next window is chosen.
+    hand_over_cross_messages();
+    TimeUs next = kNever;
+    for (const auto& l : lanes) next = std::min(next, l->next_event_at());
+    const TimeUs action_at = global_actions.empty() ? kNever : global_actions.top().time;
+    const TimeUs first = std::min(next, action_at);
+    if (first == kNever || first > end_us) break;
+    if (action_at <= next) {
+      run_global_action();
+      continue;
+    }
+    run_window(
+        std::min({saturating_add(next, lookahead_us), action_at, saturating_add(end_us, 1)}));
+  }
+  hand_over_cross_messages();
+  global_now = std::max(global_now, end_us);
+  for (auto& l : lanes) {
+    l->now = std::max(l->now, global_now);
+    l->window_end = l->now;
+  }
+}
+
+void SimWorld::Impl::run_window(TimeUs end) {
+  for (auto& l : lanes) l->window_end = end;
+  const auto lanes_of_thread = [this, end](std::uint32_t thread) {
+    for (std::size_t i = thread; i < lanes.size(); i += threads) lanes[i]->run_before(end);
+  };
+  if (threads == 1) {
+    lanes_of_thread(0);
+  } else {
+    if (!crew) crew = std::make_unique<LaneThreads>(threads);
+    crew->run(lanes_of_thread);
+  }
+  report_progress();
+}
+
+void SimWorld::Impl::hand_over_cross_messages() {
+  for (auto& to : lanes)
+    for (auto& from : lanes) to->receive(from->outbox[to->index]);
+}
+
+void SimWorld::Impl::run_global_action() {
+  const SimEvent ev = global_actions.pop();
+  MHR_ASSERT(ev.time >= global_now);
+  global_now = ev.time;
+  for (auto& l : lanes) l->now = std::max(l->now, global_now);
+  ++global_events;
+  for (auto& l : lanes) l->window_end = global_now;
+  std::function<void()> fn = global_action_fns.take(ev.slot);
+  fn();
+}
+
+void SimWorld::Impl::report_progress() {
+  if (progress_every == 0 || !progress) return;
+  std::uint64_t events = global_events;
+  for (const auto& l : lanes) events += l->events;
+  if (events / progress_every == progress_reported / progress_every) return;
+  progress_reported = events;
+  TimeUs reached = kNever;
+  for (const auto& l : lanes) reached = std::min(reached, l->now);
+  progress(reached, events);
+}
+
 // ---- SimWorld
 
 SimWorld::SimWorld(std::uint64_t seed, NetworkModel network, CpuModel cpu)
@@ -763,28 +932,54 @@ SimWorld::SimWorld(std::uint64_t seed, NetworkModel network, CpuModel cpu)
 
 SimWorld::~SimWorld() = default;
 
+void SimWorld::set_lanes(std::uint32_t lanes, std::uint32_t threads) {
+  auto& w = *impl_;
+  MHR_ASSERT_MSG(w.nodes.empty(), "set_lanes before add_node");
+  MHR_ASSERT_MSG(lanes >= 1 && lanes <= kMaxLanes, "lanes: 1 to 64");
+  MHR_ASSERT_MSG(threads >= 1, "threads: at least 1");
+  if (lanes > 1) {
+    w.lookahead_us = w.network.inter.latency.lower_bound_us();
+    MHR_ASSERT_MSG(w.lookahead_us > 0, "several lanes need a lower bound on inter-network latency");
+  }
+  w.make_lanes(lanes);
+  w.threads = std::min(threads, lanes);
+  w.crew.reset();
+}
+
+std::uint32_t SimWorld::lane_count() const {
+  return static_cast<std::uint32_t>(impl_->lanes.size());
+}
+
+std::uint32_t SimWorld::thread_count() const {
+  return impl_->threads;
+}
+
+std::uint32_t SimWorld::lane_of(NodeId node) const {
+  return impl_->node(node).lane.index;
+}
+
 NodeId SimWorld::add_node(NetworkId network, std::unique_ptr<Signer> signer,
                           const Verifier& verifier, LogicFactory factory) {
   MHR_ASSERT_MSG(signer != nullptr, "add_node needs a signer");
   MHR_ASSERT_MSG(factory != nullptr, "add_node needs a logic factory");
   auto& w = *impl_;
   const auto id = static_cast<std::uint32_t>(w.nodes.size());
-  w.nodes.push_back(std::make_unique<Impl::Node>(w, id, network, std::move(signer), verifier,
+  Impl::Lane& lane = w.lane_for(network);
+  w.nodes.push_back(std::make_unique<Impl::Node>(w, lane, id, network, std::move(signer), verifier,
                                                  std::move(factory), mix_seed(w.seed, id + 1)));
-  w.stats.node_counters.emplace_back();
+  w.node_counters.emplace_back();
   Impl::Node& n = *w.nodes.back();
-  n.busy_until = w.now;
+  n.busy_until = lane.now;
   n.logic = n.factory(n.env);
   MHR_ASSERT_MSG(n.logic != nullptr, "logic factory returned null");
   return NodeId{id};
 }
 
 void SimWorld::start_all() {
-  auto& w = *impl_;
-  for (auto& n : w.nodes) {
+  for (auto& n : impl_->nodes) {
     if (n->started) continue;
     n->started = true;
-    w.push(w.now, Kind::kStart, n->id, 0);
+    n->lane.push(n->lane.now, Kind::kStart, n->id, 0);
   }
 }
 
@@ -803,56 +998,72 @@ void SimWorld::add_partition(Partition partition) {
 }
 
 void SimWorld::schedule_crash(NodeId node, TimeUs crash_at_us, TimeUs restart_at_us) {
-  auto& w = *impl_;
-  w.node(node);  // validates the id
+  Impl::Node& n = impl_->node(node);
   MHR_ASSERT_MSG(crash_at_us < restart_at_us, "restart must come after the crash");
-  w.push(crash_at_us, Kind::kCrash, node.value, 0);
-  w.push(restart_at_us, Kind::kRestart, node.value, 0);
+  n.lane.push(crash_at_us, Kind::kCrash, n.id, 0);
+  n.lane.push(restart_at_us, Kind::kRestart, n.id, 0);
 }
 
 void SimWorld::at(TimeUs t, std::function<void()> fn) {
   MHR_ASSERT_MSG(fn != nullptr, "at() needs an action");
   auto& w = *impl_;
-  const std::uint32_t slot = w.actions.put(std::move(fn));
-  w.push(t, Kind::kAction, 0, slot);
+  Impl::Lane* lane = w.running_here();
+  if (lane == nullptr && w.single_lane()) lane = w.lanes[0].get();
+  if (lane != nullptr) return at_lane(lane->index, t, std::move(fn));
+  MHR_ASSERT_MSG(t >= w.global_now, "action scheduled in the past");
+  const std::uint32_t slot = w.global_action_fns.put(std::move(fn));
+  w.global_actions.push(
+      SimEvent{t, (w.global_seq++ << 8) | static_cast<std::uint64_t>(Kind::kAction), 0, slot});
+}
+
+void SimWorld::at_lane(std::uint32_t lane, TimeUs t, std::function<void()> fn) {
+  MHR_ASSERT_MSG(fn != nullptr, "at() needs an action");
+  auto& w = *impl_;
+  MHR_ASSERT_MSG(lane < w.lanes.size(), "unknown lane");
+  Impl::Lane& l = *w.lanes[lane];
+  l.push(t, Kind::kAction, 0, l.actions.put(std::move(fn)));
 }
 
 void SimWorld::submit(NodeId node, ClientRequest request, ReplyCallback on_reply) {
   auto& w = *impl_;
   Impl::Node& n = w.node(node);
-  const ClientRequestId id = w.next_client_id++;
+  Impl::Lane& lane = n.lane;
+  const Impl::Lane* running = w.running_here();
+  MHR_ASSERT_MSG(running == nullptr || running == &lane, "a lane submitted to another lane's node");
+  const ClientRequestId id = lane.next_client_id++;
   if (!n.up) {
-    ++w.stats.client_replies;
+    ++lane.stats.client_replies;
     if (on_reply) on_reply(make_reply(ReplyStatus::kUnavailable, "node down"));
     return;
   }
-  w.pending.emplace(id, PendingClient{n.id, std::move(on_reply)});
-  const std::uint32_t slot = w.client_slots.put(ClientSlot{id, std::move(request)});
-  w.push(w.now, Kind::kClient, n.id, slot);
+  lane.pending.emplace(id, PendingClient{n.id, std::move(on_reply)});
+  const std::uint32_t slot = lane.client_slots.put(ClientSlot{id, std::move(request)});
+  lane.push(lane.now, Kind::kClient, n.id, slot);
 }
 
 void SimWorld::run_until(TimeUs end_us) {
   auto& w = *impl_;
-  while (!w.heap.empty() && w.heap.top().time <= end_us) {
-    const Event ev = w.heap.pop();
-    MHR_ASSERT_MSG(ev.time >= w.now, "simulated time went backwards");
-    w.now = ev.time;
-    ++w.events;
-    w.dispatch(ev);
-    if (w.progress_every != 0 && w.events % w.progress_every == 0 && w.progress)
-      w.progress(w.now, w.events);
-  }
-  if (end_us > w.now) w.now = end_us;
+  if (!w.single_lane()) return w.run_lanes_until(end_us);
+  Impl::Lane& lane = *w.lanes[0];
+  lane.run_through(end_us);
+  if (end_us > lane.now) lane.now = end_us;
 }
 
 TimeUs SimWorld::now() const {
-  return impl_->now;
+  const Impl::Lane* running = impl_->running_here();
+  return running != nullptr ? running->now : impl_->lanes_now();
 }
+
 std::uint64_t SimWorld::events_processed() const {
-  return impl_->events;
+  std::uint64_t events = impl_->global_events;
+  for (const auto& l : impl_->lanes) events += l->events;
+  return events;
 }
+
 std::size_t SimWorld::events_pending() const {
-  return impl_->heap.size();
+  std::size_t pending = impl_->global_actions.size();
+  for (const auto& l : impl_->lanes) pending += l->heap.size();
+  return pending;
 }
 
 void SimWorld::set_progress(ProgressCallback callback, std::uint64_t every_events) {
@@ -888,17 +1099,49 @@ const NetworkModel& SimWorld::network() const {
 const CpuModel& SimWorld::cpu() const {
   return impl_->cpu;
 }
+
 const SimStats& SimWorld::stats() const {
-  return impl_->stats;
+  auto& w = *impl_;
+  w.merged_stats = SimStats{};
+  for (const auto& l : w.lanes) w.merged_stats.add(l->stats);
+  return w.merged_stats;
 }
+
 const std::vector<SecondStats>& SimWorld::per_second() const {
-  return impl_->per_second;
+  auto& w = *impl_;
+  if (w.single_lane()) return w.lanes[0]->per_second;
+  w.merged_per_second.clear();
+  for (const auto& l : w.lanes) {
+    if (l->per_second.size() > w.merged_per_second.size())
+      w.merged_per_second.resize(l->per_second.size());
+    for (std::size_t s = 0; s < l->per_second.size(); ++s) {
+      w.merged_per_second[s].messages += l->per_second[s].messages;
+      w.merged_per_second[s].bytes += l->per_second[s].bytes;
+    }
+  }
+  return w.merged_per_second;
 }
+
+const std::vector<SimWorld::NodeCounters>& SimWorld::node_counters() const {
+  return impl_->node_counters;
+}
+
 const std::vector<SimLogEntry>& SimWorld::logs() const {
-  return impl_->logs;
+  auto& w = *impl_;
+  if (w.single_lane()) return w.lanes[0]->logs;
+  w.merged_logs.clear();
+  for (const auto& l : w.lanes)
+    w.merged_logs.insert(w.merged_logs.end(), l->logs.begin(), l->logs.end());
+  std::stable_sort(
+      w.merged_logs.begin(), w.merged_logs.end(),
+      [](const SimLogEntry& a, const SimLogEntry& b) { return a.time_us < b.time_us; });
+  return w.merged_logs;
 }
+
 std::uint64_t SimWorld::logs_dropped() const {
-  return impl_->logs_dropped;
+  std::uint64_t dropped = 0;
+  for (const auto& l : impl_->lanes) dropped += l->logs_dropped;
+  return dropped;
 }
 void SimWorld::set_log_limit(std::size_t limit) {
   impl_->log_limit = limit;

@@ -9,8 +9,18 @@
 // network, one stream per node for Env::random_u64), and no decision ever
 // depends on the iteration order of an unordered container.
 //
-// Not thread-safe: one world runs on one thread. Independent worlds may run
-// on different threads.
+// Lanes (set_lanes): a world may be split by network into several event
+// loops that run side by side on threads, in windows as long as the
+// shortest inter-network latency (conservative synchronisation: a message
+// between networks never arrives in the window it was sent in). Each lane
+// has its own network random stream and event order, and what crosses lanes
+// is merged at window ends in lane order, so the run depends on the number
+// of lanes, never on the number of threads. With one lane (the default) the
+// world is the single loop described above.
+//
+// The world's methods are called from one thread. With several threads,
+// lane events (handlers, lane actions, reply callbacks, the observer hooks)
+// run on the lanes' threads and may touch only their own lane's nodes.
 #pragma once
 
 #include <array>
@@ -47,14 +57,16 @@ struct SimStats {
   std::uint64_t messages_delivered = 0;  // handler calls
   std::array<std::uint64_t, kMessageTypeCount> messages_by_type{};
   std::array<std::uint64_t, kMessageTypeCount> bytes_by_type{};
-  // Env::count, summed over nodes and per node (indexed by NodeId).
+  // Env::count, summed over nodes (per node: SimWorld::node_counters).
   std::array<std::int64_t, kCounterCount> counters{};
-  std::vector<std::array<std::int64_t, kCounterCount>> node_counters;
   std::uint64_t timers_fired = 0;
   std::uint64_t client_requests = 0;
   std::uint64_t client_replies = 0;
   std::uint64_t crashes = 0;
   std::uint64_t restarts = 0;
+
+  // Adds `other`'s counts (not its node_counters) to these.
+  void add(const SimStats& other);
 };
 
 // Sends per simulated second (by the second they were sent in).
@@ -76,12 +88,23 @@ class SimWorld {
   using ReplyCallback = std::function<void(const ClientReply&)>;
   using ProgressCallback = std::function<void(TimeUs sim_now, std::uint64_t events)>;
 
+  using NodeCounters = std::array<std::int64_t, kCounterCount>;
+
   SimWorld(std::uint64_t seed, NetworkModel network = {}, CpuModel cpu = {});
   ~SimWorld();
   SimWorld(const SimWorld&) = delete;
   SimWorld& operator=(const SimWorld&) = delete;
 
   // ---- building the world
+  // Splits the world into `lanes` event loops (a node's lane is its network
+  // modulo `lanes`) run on `threads` threads (at most `lanes`). Call before
+  // add_node. Several lanes need network().inter.latency.lower_bound_us() > 0:
+  // it is the length of a window.
+  void set_lanes(std::uint32_t lanes, std::uint32_t threads);
+  std::uint32_t lane_count() const;
+  std::uint32_t thread_count() const;
+  std::uint32_t lane_of(NodeId node) const;
+
   // Ids are dense from 0 in call order. The node owns a memory store that
   // survives its crashes. The factory is called now (the logic exists, not
   // started) and again at every restart. `verifier` must outlive the world.
@@ -97,8 +120,13 @@ class SimWorld {
   void schedule_crash(NodeId node, TimeUs crash_at_us, TimeUs restart_at_us);
 
   // ---- driving it
-  // A driver action (workload, checks) at simulated time t >= now().
+  // A driver action (workload, checks) at simulated time t >= now(). Called
+  // from a lane's event, it runs in that lane; otherwise, with one lane it
+  // runs in it, and with several when every lane has reached t.
   void at(TimeUs t, std::function<void()> fn);
+  // A driver action run in `lane` (on its thread, by its clock); it may
+  // submit only to that lane's nodes.
+  void at_lane(std::uint32_t lane, TimeUs t, std::function<void()> fn);
   // Hands `request` to the node's on_client at now() (as an event). on_reply
   // runs at the simulated time the node replies; at once with kUnavailable
   // ("node down") if the node is down, or at the crash ("node crashed") if
@@ -106,6 +134,8 @@ class SimWorld {
   void submit(NodeId node, ClientRequest request, ReplyCallback on_reply);
   // Runs every event at or before end_us, then sets now() to end_us.
   void run_until(TimeUs end_us);
+  // In a lane's event: that lane's time. Otherwise: the time every lane
+  // has reached.
   TimeUs now() const;
   std::uint64_t events_processed() const;
   std::size_t events_pending() const;
@@ -123,17 +153,22 @@ class SimWorld {
   const NetworkModel& network() const;
   const CpuModel& cpu() const;
 
+  // Summed over lanes when asked.
   const SimStats& stats() const;
   const std::vector<SecondStats>& per_second() const;
+  // Env::count per node (indexed by NodeId).
+  const std::vector<NodeCounters>& node_counters() const;
 
-  // Env::log at kWarn and above, first `limit` kept (default 10'000).
+  // Env::log at kWarn and above, first `limit` per lane kept (default
+  // 10'000), in time order.
   const std::vector<SimLogEntry>& logs() const;
   std::uint64_t logs_dropped() const;
   void set_log_limit(std::size_t limit);
   // Prints every log line (debug and info too) to stderr.
   void set_verbose(bool verbose);
 
-  // ---- observer hooks (tests, traces); called synchronously
+  // ---- observer hooks (tests, traces); called synchronously, on the
+  // sender's or receiver's lane
   // At every send, before any drop decision.
   std::function<void(NodeId from, NodeId to, const Message&)> on_send;
   // Just before on_message, at the handler's start time.

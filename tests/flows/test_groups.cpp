@@ -126,7 +126,7 @@ TEST_CASE("groups: under load the leader proposes each block while the one below
   CHECK(run.summary.violations == 0);
   CHECK(run.summary.records_committed == run.summary.records_submitted);
   check_replicas_agree(run);
-  const auto& per_node = run.sim->world().stats().node_counters;
+  const auto& per_node = run.sim->world().node_counters();
   const auto pipelined = [&](const char* node) {
     return per_node.at(run.node(node).value)[static_cast<std::size_t>(Counter::kBlocksPipelined)];
   };

@@ -499,3 +499,34 @@ TEST_CASE("scenario: the index order, and Byzantine index nodes as index chain r
   CHECK(e.key == "faults.byzantine.0.behaviour");
   CHECK(contains(e.what(), "an index node's behaviours"));
 }
+
+TEST_CASE("scenario: simulator lanes need a floor under inter-network latency") {
+  CHECK(load_text(kBase).lanes == 1);
+  const std::string floored =
+      kBase +
+      "network: {inter: {latency: {dist: lognormal, median: 30ms, sigma: 0.4, floor: 8ms}}}\n";
+  auto s = load_text(floored + "simulator: {lanes: 2}\n");
+  CHECK(s.lanes == 2);
+  CHECK(s.inter.latency.floor_us == 8'000);
+  CHECK(s.inter.latency.lower_bound_us() == 8'000);
+  // The default inter-network latency (uniform 20-40 ms) has its minimum.
+  CHECK(load_text(kBase + "simulator: {lanes: 2}\n").lanes == 2);
+  CHECK(load_text(kBase, {"simulator.lanes=2"}).lanes == 2);
+
+  auto refuses = [&](const std::string& text, const std::string& key, const std::string& what) {
+    CAPTURE(text);
+    auto e = expect_config_error([&] { load_text(text); });
+    CHECK(e.key == key);
+    CHECK(contains(e.what(), what));
+  };
+  refuses(kBase + "network: {inter: {latency: {dist: lognormal, median: 30ms, sigma: 0.4}}}\n" +
+              "simulator: {lanes: 2}\n",
+          "simulator.lanes", "lower bound above 0 on inter-network latency");
+  refuses(kBase + "network: {inter: {latency: 0ms}}\nsimulator: {lanes: 2}\n", "simulator.lanes",
+          "lower bound");
+  refuses(floored + "simulator: {lanes: 3}\n", "simulator.lanes", "at most one lane per network");
+  refuses(floored + "simulator: {lanes: 0}\n", "simulator.lanes", "");
+  refuses(floored + "simulator: {threads: 2}\n", "simulator.threads", "");
+  refuses(kBase + "network: {inter: {latency: {dist: uniform, min: 1ms, max: 2ms, floor: 1ms}}}\n",
+          "network.inter.latency.floor", "does not apply");
+}

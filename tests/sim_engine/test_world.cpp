@@ -13,9 +13,14 @@
 
 #include "common/signer.hpp"
 #include "common/sim/world.hpp"
+#include "tests/sim_engine/world_fixtures.hpp"
 
 namespace mhr {
 namespace {
+
+using world_test::add;
+using world_test::constant_net;
+using world_test::Trace;
 
 // What the toy logic does.
 struct ToyConfig {
@@ -139,23 +144,6 @@ class ToyLogic final : public NodeLogic {
 SimWorld::LogicFactory toy(Probe* probe, ToyConfig cfg = {}) {
   return [probe, cfg](Env& env) { return std::make_unique<ToyLogic>(env, probe, cfg); };
 }
-
-NodeId add(SimWorld& w, std::uint32_t network, SimWorld::LogicFactory f) {
-  SecretSeed seed;
-  seed.bytes[0] = static_cast<std::uint8_t>(w.node_count());
-  seed.bytes[1] = 0x5A;
-  return w.add_node(NetworkId{network}, make_signer(CryptoMode::kModeled, seed), modeled_verifier(),
-                    std::move(f));
-}
-
-NetworkModel constant_net(TimeUs intra_us, TimeUs inter_us) {
-  NetworkModel m;
-  m.intra = LinkClass{LatencyDist::constant(intra_us), 0, 0, 0};
-  m.inter = LinkClass{LatencyDist::constant(inter_us), 0, 0, 0};
-  return m;
-}
-
-using Trace = std::vector<std::tuple<TimeUs, std::uint32_t, std::uint32_t, std::size_t>>;
 
 void record_deliveries(SimWorld& w, Trace& trace) {
   w.on_deliver = [&trace](TimeUs t, NodeId from, NodeId to, const Message& m) {
@@ -576,8 +564,8 @@ TEST_CASE("stats: counters and logs and the per-second series and progress") {
   const auto& s = w.stats();
   const auto retries = static_cast<std::size_t>(Counter::kRetries);
   CHECK(s.counters[retries] == 3);
-  CHECK(s.node_counters[0][retries] == 2);
-  CHECK(s.node_counters[1][retries] == 1);
+  CHECK(w.node_counters()[0][retries] == 2);
+  CHECK(w.node_counters()[1][retries] == 1);
   REQUIRE(w.logs().size() == 1);
   CHECK(w.logs()[0].text == "kept");
   CHECK(w.logs()[0].node == b);

@@ -33,6 +33,7 @@ struct SimArgs {
   bool verbose = false;
   bool progress = false;
   std::uint32_t sweep = 0;
+  std::uint32_t threads = 0;
 };
 
 int run_sweep(const SimArgs& args, const mhr::Scenario& scenario) {
@@ -72,6 +73,7 @@ int run_sim(const SimArgs& args) {
   options.seed = args.seed.value_or(scenario.seed);
   options.progress = args.progress || (!args.quiet && isatty(STDERR_FILENO));
   options.verbose = args.verbose;
+  options.threads = args.threads;
   options.exit_after_last_run = true;
   std::string out = args.out.empty() ? "out/" + scenario.name : args.out;
   if (!args.quiet)
@@ -242,6 +244,12 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--quiet,-q", sim.quiet, "print nothing but errors");
   sim_cmd->add_flag("--verbose,-v", sim.verbose, "print every node's log lines");
   sim_cmd->add_flag("--progress", sim.progress, "show progress even when stderr is not a terminal");
+  sim_cmd
+      ->add_option("--threads", sim.threads,
+                   "threads for the scenario's simulator.lanes (default: one per core); the "
+                   "results do not depend on it")
+      ->check(CLI::Range(1u, 64u))
+      ->type_name("N");
   sim_cmd
       ->add_option("--sweep", sim.sweep,
                    "run N seeds from --seed, faults drawn from faults.random; list every "

@@ -140,6 +140,10 @@ void LatencyRecorder::add(TimeUs latency_us) {
   samples_.push_back(std::max<TimeUs>(0, latency_us));
 }
 
+void LatencyRecorder::add_all(const LatencyRecorder& other) {
+  samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end());
+}
+
 LatencySummary LatencyRecorder::summary() const {
   LatencySummary out;
   if (samples_.empty()) return out;
@@ -278,7 +282,9 @@ nlohmann::json run_info_json(const std::vector<RunSummary>& runs) {
     list.push_back({{"mode", r.mode},
                     {"wall_seconds", stable(r.wall_seconds)},
                     {"events", r.events},
-                    {"events_per_second", stable(eps, 0)}});
+                    {"events_per_second", stable(eps, 0)},
+                    {"lanes", r.lanes},
+                    {"threads", r.threads}});
   }
   return {{"runs", list}, {"heap_huge_pages", heap_on_huge_pages()}};
 }

@@ -79,7 +79,9 @@ struct RunSummary {
   std::uint64_t violations = 0;
   std::vector<std::string> violation_list;  // the first kMaxViolationList
   std::uint64_t events = 0;
-  double wall_seconds = 0;  // not in summary.json (see run_info.json)
+  double wall_seconds = 0;    // not in summary.json (see run_info.json)
+  std::uint32_t lanes = 1;    // run_info.json too: the scenario's lanes,
+  std::uint32_t threads = 1;  // and the threads that ran them
   std::vector<std::string> overrides;
   std::vector<std::string> faults;  // the run's faults in words (tools/sim/faults.hpp)
   std::map<std::string, std::int64_t> counters;
@@ -96,6 +98,7 @@ inline constexpr std::size_t kMaxViolationList = 100;
 class LatencyRecorder {
  public:
   void add(TimeUs latency_us);
+  void add_all(const LatencyRecorder& other);
   std::size_t size() const { return samples_.size(); }
   LatencySummary summary() const;  // nearest-rank percentiles, in ms
   LatencyHistogram histogram() const;

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "common/client_codec.hpp"
 #include "common/identity.hpp"
@@ -34,7 +35,7 @@ LatencyDist latency_of(const Scenario::Latency& l) {
     case Scenario::LatencyDist::kUniform:
       return LatencyDist::uniform(l.min_us, l.max_us);
     case Scenario::LatencyDist::kLognormal:
-      return LatencyDist::lognormal(l.median_us, l.sigma);
+      return LatencyDist::lognormal(l.median_us, l.sigma, l.floor_us);
   }
   return LatencyDist::constant(l.value_us);
 }
@@ -65,93 +66,147 @@ NetworkModel network_model(const Scenario& s) {
 }  // namespace
 
 // Replays the workload: actions are fed in order by one chain of driver
-// events, so a million records cost one pending driver event at a time.
+// events per lane, so a million records cost one pending driver event per
+// lane at a time. A lane's chain performs the actions on its nodes and keeps
+// its own tallies (each lane may run on its own thread); add_to sums them.
 class SimRun::Driver {
  public:
-  Driver(const Scenario& s, SimWorld& world, RunSummary& summary, std::uint64_t seed)
-      : s_(s), world_(world), summary_(summary), actions_(generate_workload(s, seed)) {
-    if (!actions_.empty()) world_.at(actions_.front().at_us, [this] { pump(); });
+  Driver(const Scenario& s, SimWorld& world, std::uint64_t seed)
+      : s_(s), world_(world), actions_(generate_workload(s, seed)), lanes_(world.lane_count()) {
+    for (std::size_t i = 0; i < actions_.size(); ++i)
+      lanes_[world_.lane_of(actions_[i].node)].actions.push_back(static_cast<std::uint32_t>(i));
+    for (std::uint32_t l = 0; l < lanes_.size(); ++l) schedule_pump(l);
+  }
+
+  // The lanes' tallies, in lane order.
+  void add_to(RunSummary& summary, LatencyRecorder& latencies, TimeUs& last_commit_us) const {
+    std::uint64_t not_sent = 0;
+    for (const Lane& lane : lanes_) {
+      summary.records_submitted += lane.submitted;
+      summary.records_committed += lane.committed;
+      summary.records_failed += lane.failed;
+      not_sent += lane.not_sent_unregistered;
+      for (std::size_t sec = 0; sec < lane.per_second.size(); ++sec) {
+        SecondSample& sample =
+            sample_at(summary.per_second, static_cast<TimeUs>(sec) * kUsPerSecond);
+        sample.submitted += lane.per_second[sec].submitted;
+        sample.committed += lane.per_second[sec].committed;
+      }
+      latencies.add_all(lane.latencies);
+      last_commit_us = std::max(last_commit_us, lane.last_commit_us);
+    }
+    if (not_sent > 0)
+      summary.counters["records_not_sent_unregistered"] += static_cast<std::int64_t>(not_sent);
+  }
+
+  // Records committed so far (between lane windows, or on the one lane).
+  std::uint64_t committed() const {
+    std::uint64_t n = 0;
+    for (const Lane& lane : lanes_) n += lane.committed;
+    return n;
+  }
+
+ private:
+  struct Lane {
+    std::vector<std::uint32_t> actions;  // indices into actions_, in time order
+    std::size_t next = 0;
+    std::vector<std::set<NodeId>> confirmed;            // by user index: where registered
+    std::vector<std::unique_ptr<Signer>> patients;      // by user index, made when first needed
+    std::vector<std::unique_ptr<Signer>> institutions;  // by node id
+    std::uint64_t requests = 0;
+    // Tallies.
+    std::uint64_t submitted = 0, committed = 0, failed = 0, not_sent_unregistered = 0;
+    std::vector<SecondSample> per_second;
+    LatencyRecorder latencies;
+    TimeUs last_commit_us = 0;
+  };
+
+  void schedule_pump(std::uint32_t l) {
+    Lane& lane = lanes_[l];
+    if (lane.next < lane.actions.size())
+      world_.at_lane(l, actions_[lane.actions[lane.next]].at_us, [this, l] { pump(l); });
+  }
+
+  void pump(std::uint32_t l) {
+    Lane& lane = lanes_[l];
+    const TimeUs now = world_.now();
+    while (lane.next < lane.actions.size() && actions_[lane.actions[lane.next]].at_us <= now) {
+      const std::uint32_t i = lane.actions[lane.next++];
+      perform(lane, l, actions_[i], i);
+    }
+    schedule_pump(l);
   }
 
   // Requests are signed like real clients sign them: registrations by the
   // patient, records by the institution (the node's key) writing them.
-  const Signer& patient(std::uint32_t user) {
-    if (user >= patients_.size()) patients_.resize(user + 1);
-    if (!patients_[user]) patients_[user] = patient_signer(user, s_.protocol.crypto);
-    return *patients_[user];
+  const Signer& patient(Lane& lane, std::uint32_t user) {
+    if (user >= lane.patients.size()) lane.patients.resize(user + 1);
+    if (!lane.patients[user]) lane.patients[user] = patient_signer(user, s_.protocol.crypto);
+    return *lane.patients[user];
   }
-  const Signer& institution(NodeId node) {
-    if (node.value >= institutions_.size()) institutions_.resize(node.value + 1);
-    auto& s = institutions_[node.value];
+  const Signer& institution(Lane& lane, NodeId node) {
+    if (node.value >= lane.institutions.size()) lane.institutions.resize(node.value + 1);
+    auto& s = lane.institutions[node.value];
     if (!s) s = make_signer(s_.protocol.crypto, node_seed(node.value));
     return *s;
   }
-  ClientRequest signed_request(ClientRequest r, const Signer& by, NodeId node) {
-    sign_request(r, by, node, world_.now(), ++nonce_);
+  // Nonces are unique across lanes: lane l of n uses l+1, l+1+n, ... (with
+  // one lane, 1, 2, 3...).
+  ClientRequest signed_request(Lane& lane, std::uint32_t l, ClientRequest r, const Signer& by,
+                               NodeId node) {
+    const std::uint64_t nonce = lane.requests++ * lanes_.size() + l + 1;
+    sign_request(r, by, node, world_.now(), nonce);
     return r;
   }
 
-  LatencyRecorder latencies;
-  TimeUs last_commit_us = 0;
-
- private:
-  void pump() {
-    const TimeUs now = world_.now();
-    while (next_ < actions_.size() && actions_[next_].at_us <= now) perform(actions_[next_++]);
-    if (next_ < actions_.size()) world_.at(actions_[next_].at_us, [this] { pump(); });
-  }
-
-  void perform(const WorkloadAction& a) {
-    const Signer& patient = this->patient(a.user);
+  void perform(Lane& lane, std::uint32_t l, const WorkloadAction& a, std::uint32_t index) {
+    const Signer& patient = this->patient(lane, a.user);
     const UserId user = user_id_of(patient.public_key());
     if (a.kind == WorkloadAction::Kind::kRegister) {
-      world_.submit(a.node, signed_request(RegisterUserRequest{user, {}}, patient, a.node),
-                    [this, a](const ClientReply& reply) {
+      world_.submit(a.node, signed_request(lane, l, RegisterUserRequest{user, {}}, patient, a.node),
+                    [&lane, a](const ClientReply& reply) {
                       if (reply.status != ReplyStatus::kOk) return;
-                      if (a.user >= confirmed_.size()) confirmed_.resize(a.user + 1);
-                      confirmed_[a.user].insert(a.node);
+                      if (a.user >= lane.confirmed.size()) lane.confirmed.resize(a.user + 1);
+                      lane.confirmed[a.user].insert(a.node);
                     });
       return;
     }
-    // Like a hospital, write only where the registration was confirmed.
-    if (a.user >= confirmed_.size() || confirmed_[a.user].empty()) {
-      ++summary_.counters["records_not_sent_unregistered"];
+    // Like a hospital, write only where the registration was confirmed (in
+    // this lane: a lane knows its own nodes' replies).
+    if (a.user >= lane.confirmed.size() || lane.confirmed[a.user].empty()) {
+      ++lane.not_sent_unregistered;
       return;
     }
-    const std::set<NodeId>& confirmed = confirmed_[a.user];
+    const std::set<NodeId>& confirmed = lane.confirmed[a.user];
     const NodeId node = confirmed.contains(a.node) ? a.node : *confirmed.begin();
     SubmitRecordRequest req{user,
                             s_.workload.content_types.at(a.content_type),
                             a.category,
-                            workload_payload(a.payload_bytes, next_),
+                            workload_payload(a.payload_bytes, index + 1),
                             std::nullopt,
                             std::nullopt,
                             {}};
     const TimeUs submitted_at = world_.now();
-    ++summary_.records_submitted;
-    ++sample_at(summary_.per_second, submitted_at).submitted;
-    world_.submit(node, signed_request(std::move(req), institution(node), node),
-                  [this, submitted_at](const ClientReply& reply) {
+    ++lane.submitted;
+    ++sample_at(lane.per_second, submitted_at).submitted;
+    world_.submit(node, signed_request(lane, l, std::move(req), institution(lane, node), node),
+                  [this, &lane, submitted_at](const ClientReply& reply) {
                     if (reply.status != ReplyStatus::kOk) {
-                      ++summary_.records_failed;
+                      ++lane.failed;
                       return;
                     }
-                    ++summary_.records_committed;
-                    ++sample_at(summary_.per_second, world_.now()).committed;
-                    latencies.add(world_.now() - submitted_at);
-                    last_commit_us = world_.now();
+                    const TimeUs now = world_.now();
+                    ++lane.committed;
+                    ++sample_at(lane.per_second, now).committed;
+                    lane.latencies.add(now - submitted_at);
+                    lane.last_commit_us = now;
                   });
   }
 
   const Scenario& s_;
   SimWorld& world_;
-  RunSummary& summary_;
   std::vector<WorkloadAction> actions_;
-  std::size_t next_ = 0;
-  std::vector<std::set<NodeId>> confirmed_;            // by user index: where registered
-  std::vector<std::unique_ptr<Signer>> patients_;      // by user index, made when first needed
-  std::vector<std::unique_ptr<Signer>> institutions_;  // by node id
-  std::uint64_t nonce_ = 0;
+  std::vector<Lane> lanes_;
 };
 
 SimRun::SimRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)
@@ -164,7 +219,7 @@ SimRun::~SimRun() = default;
 
 RunSummary SimRun::run() {
   auto wall_start = std::chrono::steady_clock::now();
-  driver_ = std::make_unique<Driver>(s_, world_, summary_, options_.seed);
+  driver_ = std::make_unique<Driver>(s_, world_, options_.seed);
   if (options_.progress) install_progress();
   world_.start_all();
   world_.run_until(s_.duration_us);
@@ -181,6 +236,10 @@ RunSummary SimRun::run() {
 }
 
 void SimRun::build() {
+  const std::uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
+  world_.set_lanes(s_.lanes, options_.threads > 0 ? options_.threads : cores);
+  summary_.lanes = world_.lane_count();
+  summary_.threads = world_.thread_count();
   ProtocolParams params = protocol_params(s_, mode_);
   const Verifier& verifier = verifier_for(params.crypto);
   std::vector<NodeSpec> specs = node_specs(s_);
@@ -257,7 +316,7 @@ void SimRun::install_progress() {
             "\r  %s: %.1f / %.0f s simulated, %.2fM events/s, %llu committed, ~%.0f s left   ",
             std::string(scenario_mode_name(mode_)).c_str(), sim_s, total_s,
             wall > 0 ? static_cast<double>(events) / wall / 1e6 : 0.0,
-            static_cast<unsigned long long>(summary_.records_committed), left > 0 ? left : 0);
+            static_cast<unsigned long long>(driver_->committed()), left > 0 ? left : 0);
       },
       2'000'000);
 }
@@ -265,9 +324,12 @@ void SimRun::install_progress() {
 void SimRun::collect() {
   const SimStats& st = world_.stats();
   summary_.events = world_.events_processed();
-  summary_.latency_ms = driver_->latencies.summary();
-  summary_.latency_histogram = driver_->latencies.histogram();
-  const TimeUs span = std::max<TimeUs>(1, driver_->last_commit_us - s_.workload.start_us);
+  LatencyRecorder latencies;
+  TimeUs last_commit_us = 0;
+  driver_->add_to(summary_, latencies, last_commit_us);
+  summary_.latency_ms = latencies.summary();
+  summary_.latency_histogram = latencies.histogram();
+  const TimeUs span = std::max<TimeUs>(1, last_commit_us - s_.workload.start_us);
   summary_.throughput_rps =
       static_cast<double>(summary_.records_committed) * kUsPerSecond / static_cast<double>(span);
   summary_.messages.total = st.messages_total;

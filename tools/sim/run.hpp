@@ -19,6 +19,8 @@ struct SimOptions {
   std::uint64_t seed = 1;
   bool progress = false;  // progress lines on stderr
   bool verbose = false;   // every node log line on stderr
+  // Threads for the scenario's lanes (0: one per core); never changes a run.
+  std::uint32_t threads = 0;
   // After the scenario's duration, keep simulating until nothing is in
   // flight, for at most this long, before the checkers run.
   TimeUs max_drain_us = 120 * kUsPerSecond;

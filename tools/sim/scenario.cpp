@@ -19,6 +19,18 @@ namespace mhr {
 
 // ---------------------------------------------------------------- modes
 
+TimeUs Scenario::Latency::lower_bound_us() const {
+  switch (dist) {
+    case LatencyDist::kConstant:
+      return value_us;
+    case LatencyDist::kUniform:
+      return min_us;
+    case LatencyDist::kLognormal:
+      return sigma <= 0 ? std::max(median_us, floor_us) : floor_us;
+  }
+  return 0;
+}
+
 std::string_view scenario_mode_name(ScenarioMode m) {
   switch (m) {
     case ScenarioMode::kBroadcast:
@@ -230,6 +242,7 @@ constexpr std::int64_t kMaxNetworks = 100'000;
 constexpr std::int64_t kMaxRecordNodes = 1'000'000;
 constexpr std::int64_t kMaxUsers = 100'000'000;
 constexpr TimeUs kMaxDuration = 365LL * 24 * 3600 * kUsPerSecond;
+constexpr std::int64_t kMaxSimLanes = 64;  // as SimWorld allows
 
 std::string_view trim(std::string_view s) {
   const char* ws = " \t\r\n";
@@ -326,7 +339,7 @@ void parse_latency(const ConfigNode& n, Scenario::Latency& out) {
     out.value_us = duration_in(n, 0, kMaxDuration, "a non-negative latency");
     return;
   }
-  n.allow_only({"dist", "value", "min", "max", "median", "sigma"});
+  n.allow_only({"dist", "value", "min", "max", "median", "sigma", "floor"});
   Scenario::Latency l;
   std::string dist = "constant";
   if (auto d = n.optional("dist")) dist = d->as_enum({"constant", "uniform", "lognormal"});
@@ -336,11 +349,11 @@ void parse_latency(const ConfigNode& n, Scenario::Latency& out) {
   };
   if (dist == "constant") {
     l.dist = Scenario::LatencyDist::kConstant;
-    refuse({"min", "max", "median", "sigma"});
+    refuse({"min", "max", "median", "sigma", "floor"});
     l.value_us = duration_in(n.required("value"), 0, kMaxDuration, "a non-negative latency");
   } else if (dist == "uniform") {
     l.dist = Scenario::LatencyDist::kUniform;
-    refuse({"value", "median", "sigma"});
+    refuse({"value", "median", "sigma", "floor"});
     l.min_us = duration_in(n.required("min"), 0, kMaxDuration, "a non-negative latency");
     auto mx = n.required("max");
     l.max_us = duration_in(mx, 0, kMaxDuration, "a non-negative latency");
@@ -350,8 +363,26 @@ void parse_latency(const ConfigNode& n, Scenario::Latency& out) {
     refuse({"value", "min", "max"});
     l.median_us = duration_in(n.required("median"), 0, kMaxDuration, "a non-negative latency");
     l.sigma = n.required("sigma").as_double(0, 10);
+    if (auto f = n.optional("floor"))
+      l.floor_us = duration_in(*f, 0, kMaxDuration, "a non-negative latency");
   }
   out = l;
+}
+
+// Several lanes run side by side in windows as long as the shortest
+// inter-network latency: without one, no window is safe.
+void parse_simulator(const ConfigNode& n, Scenario& s) {
+  n.allow_only({"lanes"});
+  auto lanes = n.optional("lanes");
+  if (!lanes) return;
+  s.lanes = static_cast<std::uint32_t>(n.get_int("lanes", 1, 1, kMaxSimLanes));
+  if (s.lanes > s.layout.network_count())
+    lanes->fail("at most one lane per network (" + std::to_string(s.layout.network_count()) +
+                " networks)");
+  if (s.lanes > 1 && s.inter.latency.lower_bound_us() <= 0)
+    lanes->fail(
+        "several lanes need a lower bound above 0 on inter-network latency "
+        "(network.inter.latency: a constant, a uniform min, or a lognormal floor)");
 }
 
 void parse_link(const ConfigNode& n, Scenario::LinkClass& out) {
@@ -765,7 +796,7 @@ Scenario parse_scenario(const ConfigNode& root, const std::string& file,
                         const std::vector<std::string>& overrides) {
   if (!root.yaml().IsMap()) root.fail("a scenario is a map of keys (name, duration, topology...)");
   root.allow_only({"name", "description", "seed", "duration", "modes", "crypto", "topology",
-                   "network", "protocol", "cpu", "workload", "faults", "report"});
+                   "network", "protocol", "cpu", "workload", "faults", "report", "simulator"});
   Scenario s;
   s.file = file;
   s.overrides = overrides;
@@ -817,6 +848,7 @@ Scenario parse_scenario(const ConfigNode& root, const std::string& file,
     s.report_timeseries = r->get_bool("timeseries", true);
     s.report_html = r->get_bool("html", true);
   }
+  if (auto sim = root.optional("simulator")) parse_simulator(*sim, s);
   return s;
 }
 

@@ -94,6 +94,8 @@ struct Scenario {
     TimeUs min_us = 0, max_us = 0;  // uniform, inclusive
     TimeUs median_us = 0;           // lognormal
     double sigma = 0;               // lognormal: std-dev of ln(latency)
+    TimeUs floor_us = 0;            // lognormal: no draw below it
+    TimeUs lower_bound_us() const;  // no draw is ever below it
   };
   struct LinkClass {
     Latency latency;
@@ -207,6 +209,10 @@ struct Scenario {
   // ---- report
   bool report_timeseries = true;
   bool report_html = true;
+
+  // The simulator's parallel event loops (networks split among them); the
+  // run depends on it, while the threads that run them do not change it.
+  std::uint32_t lanes = 1;
 
   std::size_t network_count() const { return record_nodes.size(); }
   std::size_t node_count() const { return layout.node_count; }
