@@ -154,3 +154,68 @@ workload: {users: 10, record_rate: 20, start: 1s, stop: 4s}
   REQUIRE(found.messages.size() == 1);
   CHECK(found.messages[0].find("net0.r1 disagrees on header 1") != std::string::npos);
 }
+
+TEST_CASE(
+    "checkers: a record where its user is not registered and one missing from a holder are "
+    "found, the same on any number of threads") {
+  const std::uint64_t seed = 43;
+  FlowRun run(R"(
+duration: 6s
+topology: {networks: 2, record_nodes: 3}
+workload: {users: 10, multi_network_fraction: 0, record_rate: 20, start: 1s, stop: 4s}
+)",
+              seed);
+  INFO("seed " << seed << "\n" << run.violations());
+  REQUIRE(run.summary.violations == 0);
+  const auto check = [&](std::size_t threads) {
+    CheckInput in{run.sim->topology(),
+                  [&](NodeId n) -> const Store& { return run.sim->world().store_of(n); },
+                  [&](NodeId n) { return run.scenario.layout.name_of(n); },
+                  {},
+                  threads};
+    return check_stores(in);
+  };
+  const CheckResult clean = check(3);
+  CHECK(clean.violations == 0);
+  CHECK(clean.record_copies == check(1).record_copies);
+  REQUIRE(clean.record_copies > 20);
+
+  // Every record of net0.r0 copied to net1.r0 and net1.r2, where none of its
+  // users is registered (each user is in one network; the two are checked
+  // by different threads); every record of net0.r1 gone.
+  Store& r0 = run.sim->world().store_of(run.node("net0.r0"));
+  Store& r1 = run.sim->world().store_of(run.node("net0.r1"));
+  WriteBatch copy, erase;
+  for (Table t : {Table::kRecords, Table::kRecordIndex}) {
+    r0.scan(t, {}, {}, [&](ByteView k, ByteView v) {
+      copy.put(t, k, v);
+      return true;
+    });
+    r1.scan(t, {}, {}, [&](ByteView k, ByteView) {
+      erase.del(t, k);
+      return true;
+    });
+  }
+  REQUIRE(!copy.empty());
+  REQUIRE(!erase.empty());
+  run.sim->world().store_of(run.node("net1.r0")).write(copy);
+  run.sim->world().store_of(run.node("net1.r2")).write(copy);
+  r1.write(erase);
+
+  const CheckResult one = check(1);
+  const CheckResult many = check(4);
+  CHECK(one.violations > 10);
+  CHECK(one.violations == many.violations);
+  CHECK(one.messages == many.messages);
+  CHECK(one.record_copies == many.record_copies);
+  const auto found = [&](const std::string& what) {
+    for (const std::string& m : one.messages)
+      if (m.find(what) != std::string::npos) return true;
+    return false;
+  };
+  CHECK(found("privacy: record "));
+  CHECK(found(" on net1.r0 where the user is not registered"));
+  CHECK(found(" on net1.r2 where the user is not registered"));
+  CHECK(found("durability: record "));
+  CHECK(found(" missing from net0.r1"));
+}

@@ -10,6 +10,7 @@
 #include "common/entry.hpp"
 #include "consensus_node/block_body.hpp"
 #include "index_node/index_chain.hpp"
+#include "tools/sim/chunked.hpp"
 
 namespace mhr {
 
@@ -29,9 +30,7 @@ class Checker {
 
   CheckResult run() {
     read_committed();
-    for (const NetworkInfo& net : in_.topology.networks()) check_headers(net);
-    for (const NodeInfo& node : in_.topology.nodes())
-      if (node.role == NodeRole::kRecord) check_record_node(node.id);
+    check_networks_and_record_nodes();
     check_durability();
     if (in_.topology.params().index_order == IndexOrder::kChain) check_index_chain();
     result_.records_committed = committed_.records.size();
@@ -39,9 +38,48 @@ class Checker {
   }
 
  private:
-  void violation(std::string text) {
-    ++result_.violations;
-    if (result_.messages.size() < max_messages_) result_.messages.push_back(std::move(text));
+  // What one chunk of the parallel checks found, merged in chunk order.
+  struct Findings {
+    std::uint64_t violations = 0;
+    std::vector<std::string> messages;
+    std::uint64_t record_copies = 0;
+  };
+
+  void violation(std::string text) { add(result_, std::move(text)); }
+  void add(Findings& f, std::string text) const {
+    ++f.violations;
+    if (f.messages.size() < max_messages_) f.messages.push_back(std::move(text));
+  }
+  void add(CheckResult& r, std::string text) const {
+    ++r.violations;
+    if (r.messages.size() < max_messages_) r.messages.push_back(std::move(text));
+  }
+
+  // Each network's headers, then each record node's records; the stores of
+  // one network are read by one thread.
+  void check_networks_and_record_nodes() {
+    const auto& networks = in_.topology.networks();
+    std::vector<NodeId> record_nodes;
+    for (const NodeInfo& node : in_.topology.nodes())
+      if (node.role == NodeRole::kRecord) record_nodes.push_back(node.id);
+    held_.resize(in_.topology.nodes().size());
+    const std::size_t chunks = std::max<std::size_t>(1, in_.threads);
+    std::vector<Findings> headers(chunks), records(chunks);
+    for_each_chunk(networks.size(), chunks, [&](std::size_t begin, std::size_t end, std::size_t c) {
+      for (std::size_t i = begin; i < end; ++i) check_headers(networks[i], headers[c]);
+    });
+    for_each_chunk(record_nodes.size(), chunks,
+                   [&](std::size_t begin, std::size_t end, std::size_t c) {
+                     for (std::size_t i = begin; i < end; ++i)
+                       check_record_node(record_nodes[i], records[c]);
+                   });
+    for (auto* part : {&headers, &records}) {
+      for (Findings& f : *part) {
+        for (std::string& m : f.messages) add(result_, std::move(m));
+        result_.violations += f.violations - f.messages.size();
+        result_.record_copies += f.record_copies;
+      }
+    }
   }
 
   // The replicas of each network must agree on every header they both
@@ -111,7 +149,7 @@ class Checker {
            std::find(it->second.begin(), it->second.end(), node) != it->second.end();
   }
 
-  void check_headers(const NetworkInfo& net) {
+  void check_headers(const NetworkInfo& net, Findings& found) const {
     const Store& truth_store = in_.store_of(truth_.at(net.id));
     const ChainStore truth(truth_store);
     auto last = truth.last_header(net.id);
@@ -125,12 +163,12 @@ class Checker {
       auto mine = chain.last_header(net.id);
       std::uint64_t h = mine ? mine->header.height + 1 : 0;
       if (h != height)
-        violation(in_.name_of(member) + " has " + std::to_string(h) + " headers of " +
-                  to_string(net.id) + ", its consensus node " + std::to_string(height));
+        add(found, in_.name_of(member) + " has " + std::to_string(h) + " headers of " +
+                       to_string(net.id) + ", its consensus node " + std::to_string(height));
       for (std::uint64_t i = 0; i < std::min(h, height); ++i) {
         if (same_header(store, net.id, i, truth_bytes[i], truth)) continue;
-        violation(in_.name_of(member) + " disagrees on header " + std::to_string(i) + " of " +
-                  to_string(net.id));
+        add(found, in_.name_of(member) + " disagrees on header " + std::to_string(i) + " of " +
+                       to_string(net.id));
         break;
       }
     }
@@ -151,26 +189,26 @@ class Checker {
     return mine && theirs && mine->header == theirs->header;
   }
 
-  void check_record_node(NodeId node) {
+  void check_record_node(NodeId node, Findings& found) {
     const bool sparse = in_.topology.params().replication == Replication::kSparse;
     const ChainStore chain(in_.store_of(node));
     std::optional<std::pair<UserId, NetworkId>> key;
     std::optional<ChainTip> tip;
     chain.for_each([&](const Hash& h, const Record& r) {
-      ++result_.record_copies;
-      held_[node].insert(h);
+      ++found.record_copies;
+      held_[node.value].insert(h);
       if (!committed_.records.contains(h))
-        violation("record " + h.short_hex() + " on " + in_.name_of(node) + " was never committed");
+        add(found, "record " + h.short_hex() + " on " + in_.name_of(node) + " was never committed");
       if (sparse && !registered(r.user, node))
-        violation("privacy: record " + h.short_hex() + " of user " + r.user.short_hex() + " on " +
-                  in_.name_of(node) + " where the user is not registered");
+        add(found, "privacy: record " + h.short_hex() + " of user " + r.user.short_hex() + " on " +
+                       in_.name_of(node) + " where the user is not registered");
       if (!key || key->first != r.user || key->second != r.network) {
         key = {r.user, r.network};
         tip.reset();
       }
       if (auto e = chain_continuity_error(r, tip))
-        violation("chain of user " + r.user.short_hex() + " (" + to_string(r.network) + ") on " +
-                  in_.name_of(node) + " broken at " + std::to_string(r.sequence) + ": " + *e);
+        add(found, "chain of user " + r.user.short_hex() + " (" + to_string(r.network) + ") on " +
+                       in_.name_of(node) + " broken at " + std::to_string(r.sequence) + ": " + *e);
       tip = ChainTip{r.sequence, h};
     });
   }
@@ -191,7 +229,7 @@ class Checker {
         holders = &it->second;
       }
       for (NodeId n : *holders)
-        if (!held_[n].contains(h))
+        if (!held_[n.value].contains(h))
           violation("durability: record " + h.short_hex() + " of user " + user.short_hex() +
                     " missing from " + in_.name_of(n));
     }
@@ -267,7 +305,7 @@ class Checker {
   const CheckInput& in_;
   std::size_t max_messages_;
   Committed committed_;
-  std::unordered_map<NodeId, std::unordered_set<Hash>> held_;
+  std::vector<std::unordered_set<Hash>> held_;  // by node id: records each holds
   CheckResult result_;
   std::map<NetworkId, NodeId> truth_;  // the replica with the longest chain of each network
 };

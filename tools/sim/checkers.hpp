@@ -29,6 +29,10 @@ struct CheckInput {
   std::function<std::string(NodeId)> name_of;
   // Byzantine replicas: what they store promises nothing.
   std::set<NodeId> faulty;
+  // Networks' headers and record nodes are checked on this many threads
+  // (the stores must allow reads from several threads at once; the result
+  // is the same for any number).
+  std::size_t threads = 1;
 };
 
 struct CheckResult {

@@ -14,6 +14,7 @@
 #include "edge_node/record_node.hpp"
 #include "index_node/index_node.hpp"
 #include "tools/sim/checkers.hpp"
+#include "tools/sim/chunked.hpp"
 #include "tools/sim/faults.hpp"
 #include "tools/sim/workload.hpp"
 
@@ -210,7 +211,11 @@ class SimRun::Driver {
 };
 
 SimRun::SimRun(const Scenario& s, ScenarioMode mode, const SimOptions& o)
-    : s_(s), mode_(mode), options_(o), world_(o.seed, network_model(s), cpu_of(s.cpu)) {
+    : s_(s),
+      mode_(mode),
+      options_(o),
+      threads_(o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency())),
+      world_(o.seed, network_model(s), cpu_of(s.cpu)) {
   build();
   world_.set_verbose(options_.verbose);
 }
@@ -236,8 +241,7 @@ RunSummary SimRun::run() {
 }
 
 void SimRun::build() {
-  const std::uint32_t cores = std::max(1u, std::thread::hardware_concurrency());
-  world_.set_lanes(s_.lanes, options_.threads > 0 ? options_.threads : cores);
+  world_.set_lanes(s_.lanes, threads_);
   summary_.lanes = world_.lane_count();
   summary_.threads = world_.thread_count();
   ProtocolParams params = protocol_params(s_, mode_);
@@ -351,12 +355,18 @@ void SimRun::collect() {
     sample.messages = world_.per_second()[sec].messages;
     sample.bytes = world_.per_second()[sec].bytes;
   }
-  for (const NodeInfo& n : topology_->nodes()) {
-    if (n.role != NodeRole::kRecord) continue;
-    const Store& store = world_.store_of(n.id);
-    summary_.node_storage.push_back(
-        {s_.layout.name_of(n.id), store.size_bytes(), ChainStore(store).record_count()});
-  }
+  std::vector<NodeId> record_nodes;
+  for (const NodeInfo& n : topology_->nodes())
+    if (n.role == NodeRole::kRecord) record_nodes.push_back(n.id);
+  summary_.node_storage.resize(record_nodes.size());
+  for_each_chunk(
+      record_nodes.size(), threads_, [&](std::size_t begin, std::size_t end, std::size_t) {
+        for (std::size_t i = begin; i < end; ++i) {
+          const Store& store = world_.store_of(record_nodes[i]);
+          summary_.node_storage[i] = {s_.layout.name_of(record_nodes[i]), store.size_bytes(),
+                                      ChainStore(store).record_count()};
+        }
+      });
   summary_.storage_bytes = summarize_storage(summary_.node_storage);
   check();
 }
@@ -365,7 +375,8 @@ void SimRun::check() {
   CheckInput in{*topology_,
                 [this](NodeId n) -> const Store& { return world_.store_of(n); },
                 [this](NodeId n) { return s_.layout.name_of(n); },
-                {}};
+                {},
+                threads_};
   // A lying record node's store is checked like any other: what it says
   // must not get it a record it should not hold, nor cost it one.
   for (const Scenario::ByzantineReplica& b : s_.byzantine)

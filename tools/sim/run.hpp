@@ -19,7 +19,8 @@ struct SimOptions {
   std::uint64_t seed = 1;
   bool progress = false;  // progress lines on stderr
   bool verbose = false;   // every node log line on stderr
-  // Threads for the scenario's lanes (0: one per core); never changes a run.
+  // Threads for the scenario's lanes and the checks after the run (0: one
+  // per core); never changes a run.
   std::uint32_t threads = 0;
   // After the scenario's duration, keep simulating until nothing is in
   // flight, for at most this long, before the checkers run.
@@ -60,6 +61,7 @@ class SimRun {
   const Scenario& s_;
   ScenarioMode mode_;
   SimOptions options_;
+  std::uint32_t threads_;  // for the lanes and the checks after the run
   SimWorld world_;
   TopologyPtr topology_;
   std::unique_ptr<Driver> driver_;
