@@ -5,33 +5,6 @@
 #include "common/assert.hpp"
 
 namespace mhr {
-namespace {
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
-}  // namespace
-
-void SpinBarrier::arrive_and_wait() {
-  // About a millisecond of spinning: a simulator window is usually shorter.
-  constexpr int kSpins = 1 << 14;
-  const std::uint32_t generation = generation_.load(std::memory_order_acquire);
-  if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == threads_) {
-    arrived_.store(0, std::memory_order_relaxed);
-    generation_.store(generation + 1, std::memory_order_release);
-    generation_.notify_all();
-    return;
-  }
-  for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
-    if (spins < kSpins)
-      cpu_relax();
-    else
-      generation_.wait(generation, std::memory_order_acquire);
-  }
-}
 
 LaneThreads::LaneThreads(std::uint32_t threads)
     : threads_(threads), start_(threads), done_(threads) {

@@ -1,11 +1,11 @@
 // LaneThreads: a fixed crew of threads that runs one job on every thread at
 // once and returns when all have finished; the caller's thread is thread 0.
-// SimWorld runs its lanes side by side with it, one window at a time. The
-// barriers order memory: what a job wrote is visible to the caller after
-// run(), and what the caller wrote before run() is visible to every job.
+// SimWorld runs its lanes side by side with it. The barriers order memory:
+// what a job wrote is visible to the caller after run(), and what the
+// caller wrote before run() is visible to every job.
 #pragma once
 
-#include <atomic>
+#include <barrier>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -15,20 +15,14 @@
 
 namespace mhr {
 
-// A barrier for a few threads that meet often (thousands of times a
-// second): it spins for a while before it sleeps, where std::barrier
-// sleeps at once and a wake-up costs tens of microseconds. Whatever a
-// thread wrote before arriving is visible to every thread after it.
-class SpinBarrier {
- public:
-  explicit SpinBarrier(std::uint32_t threads) : threads_(threads) {}
-  void arrive_and_wait();
-
- private:
-  const std::uint32_t threads_;
-  std::atomic<std::uint32_t> arrived_{0};
-  std::atomic<std::uint32_t> generation_{0};
-};
+// A pause for a thread that spins waiting for another.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
 
 class LaneThreads {
  public:
@@ -49,8 +43,8 @@ class LaneThreads {
   void run_guarded(std::uint32_t thread);
 
   std::uint32_t threads_;
-  SpinBarrier start_;
-  SpinBarrier done_;
+  std::barrier<> start_;
+  std::barrier<> done_;
   const Job* job_ = nullptr;  // written before start_, read after it
   bool stop_ = false;
   std::mutex error_mutex_;

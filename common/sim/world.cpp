@@ -6,6 +6,8 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "common/assert.hpp"
@@ -40,18 +42,32 @@ TimeUs saturating_add(TimeUs a, TimeUs b) {
   return a > kNever - b ? kNever : a + b;
 }
 
+// A message from another lane cannot know its receiver's incarnation: it is
+// dropped if the receiver crashed after it was sent.
+constexpr std::uint32_t kFromAnotherLane = 0xFFFFFFFFu;
+
 struct InFlight {
   MessagePtr message;
   std::uint32_t from = 0;
   std::uint32_t size = 0;
-  std::uint32_t incarnation = 0;  // of the receiver when sent
+  std::uint32_t incarnation = 0;  // of the receiver when sent, or kFromAnotherLane
+  TimeUs sent_at = 0;             // from another lane only
 };
 
-// A message to another lane's node, handed over at the window's end.
+// A message to another lane's node, with the event key its sender gave it
+// (so that when it is taken in does not change the receiver's order).
 struct CrossMessage {
   TimeUs arrive_at = 0;
+  std::uint64_t key = 0;
   std::uint32_t to = 0;
-  InFlight message;  // incarnation: filled in by the receiving lane
+  InFlight message;
+};
+
+// Messages from one lane to another; the sender appends, the receiver takes.
+struct Inbox {
+  std::mutex mutex;
+  std::vector<CrossMessage> items;
+  std::atomic<bool> nonempty{false};  // read after the sender's clock: no lock when empty
 };
 
 struct TimerSlot {
@@ -208,6 +224,7 @@ struct SimWorld::Impl {
     bool up = true;
     bool started = false;
     std::uint32_t incarnation = 0;
+    TimeUs crashed_at = -1;  // the last crash
     TimeUs busy_until = 0;
     TimeUs uplink_free_at = 0;
 
@@ -233,7 +250,9 @@ struct SimWorld::Impl {
 
     void push(TimeUs t, Kind kind, std::uint32_t node_id, std::uint32_t slot) {
       MHR_ASSERT_MSG(t >= now, "event scheduled in the past");
-      heap.push(SimEvent{t, (next_seq++ << 8) | static_cast<std::uint64_t>(kind), node_id, slot});
+      heap.push(SimEvent{
+          t, (next_seq++ << 16) | (std::uint64_t{index} << 8) | static_cast<std::uint64_t>(kind),
+          node_id, slot});
     }
     TimeUs next_event_at() const { return heap.empty() ? kNever : heap.top().time; }
 
@@ -258,9 +277,13 @@ struct SimWorld::Impl {
     void log(Node& n, LogLevel level, std::string_view text);
 
     // ---- the event loop
-    // Runs the events before `end` (exclusive), or up to `end` inclusive.
-    void run_before(TimeUs end);
+    // Runs the events up to `end` inclusive (the one lane of a world).
     void run_through(TimeUs end);
+    // Several lanes: takes what other lanes sent, then runs the events
+    // before min(the other lanes' clocks + lookahead, stop); false if it
+    // could run none.
+    bool advance(TimeUs stop);
+    TimeUs others_clock() const;
     void step();
     void dispatch(const SimEvent& ev);
     // A node event reached its node at `now`: run it, or queue it behind the
@@ -271,8 +294,8 @@ struct SimWorld::Impl {
     void wake(Node& n);
     void crash(Node& n);
     void restart(Node& n);
-    // Takes the messages other lanes sent here in the last window.
-    void receive(std::vector<CrossMessage>& from_lane);
+    // Takes the messages other lanes sent here.
+    void take_inboxes();
 
     Impl& w;
     std::uint32_t index;
@@ -281,10 +304,11 @@ struct SimWorld::Impl {
     SimEventHeap heap;
     std::uint64_t next_seq = 0;
     TimeUs now = 0;
-    std::uint64_t events = 0;
-    // Cross-lane messages must arrive at or after this: the window's end
-    // while lanes run, their common time between windows.
-    TimeUs window_end = 0;
+    std::atomic<std::uint64_t> events{0};  // written by the lane only; read for progress
+    // No event before this will run here any more (several lanes): a lane
+    // runs only what is earlier than every other lane's clock plus the
+    // lookahead, since nothing they do can reach it sooner.
+    alignas(64) std::atomic<TimeUs> clock{0};
 
     SlotPool<InFlight> in_flight;
     std::vector<TimerSlot> timers;
@@ -299,7 +323,7 @@ struct SimWorld::Impl {
     std::vector<SecondStats> per_second;
     std::vector<SimLogEntry> logs;
     std::uint64_t logs_dropped = 0;
-    std::vector<std::vector<CrossMessage>> outbox;  // by destination lane
+    std::unique_ptr<Inbox[]> inboxes;  // by sending lane
   };
 
   Impl(SimWorld& owner_, std::uint64_t seed_, NetworkModel net_, CpuModel cpu_)
@@ -320,9 +344,10 @@ struct SimWorld::Impl {
 
   void make_lanes(std::uint32_t count);
   void run_lanes_until(TimeUs end_us);
-  void run_window(TimeUs end);
+  // Runs every lane's events before `stop`, the lanes side by side.
+  void run_lanes_before(TimeUs stop);
   void run_global_action();
-  void hand_over_cross_messages();
+  void set_lane_clocks(TimeUs t);
   void report_progress();
   TimeUs lanes_now() const;
 
@@ -536,10 +561,11 @@ void SimWorld::Impl::Lane::send(Node& n, NodeId to_id, MessagePtr message) {
   const bool twice = link.duplicate > 0 && net_rng.bernoulli(link.duplicate);
   if (twice) {
     ++stats.messages_duplicated;
-    deliver_later(to, on_wire + link.latency.sample(net_rng), InFlight{message, n.id, size, 0});
+    deliver_later(to, on_wire + link.latency.sample(net_rng),
+                  InFlight{message, n.id, size, 0, depart});
   }
   deliver_later(to, on_wire + link.latency.sample(net_rng),
-                InFlight{std::move(message), n.id, size, 0});
+                InFlight{std::move(message), n.id, size, 0, depart});
 }
 
 void SimWorld::Impl::Lane::count_send(bool same_network, std::size_t type, std::uint32_t size,
@@ -561,10 +587,17 @@ void SimWorld::Impl::Lane::deliver_later(Node& to, TimeUs arrive_at, InFlight me
     push(arrive_at, Kind::kDeliver, to.id, in_flight.put(std::move(message)));
     return;
   }
-  // The window is no longer than the shortest inter-network latency, and
-  // lanes hold whole networks: this never fires unless that bound is wrong.
-  MHR_ASSERT_MSG(arrive_at >= window_end, "a message crossed lanes within its window");
-  outbox[to.lane.index].push_back(CrossMessage{arrive_at, to.id, std::move(message)});
+  // Lanes hold whole networks and run no further than the lookahead past
+  // the others' clocks: this never fires unless that bound is wrong.
+  MHR_ASSERT_MSG(arrive_at >= to.lane.clock.load(std::memory_order_relaxed),
+                 "a message to another lane arrives before that lane's clock");
+  message.incarnation = kFromAnotherLane;
+  const std::uint64_t key =
+      (next_seq++ << 16) | (std::uint64_t{index} << 8) | static_cast<std::uint64_t>(Kind::kDeliver);
+  Inbox& inbox = to.lane.inboxes[index];
+  std::lock_guard lock(inbox.mutex);
+  inbox.items.push_back(CrossMessage{arrive_at, key, to.id, std::move(message)});
+  inbox.nonempty.store(true, std::memory_order_relaxed);
 }
 
 TimerId SimWorld::Impl::Lane::set_timer(Node& n, TimeUs delay_us, std::uint64_t tag) {
@@ -624,25 +657,44 @@ void SimWorld::Impl::Lane::log(Node& n, LogLevel level, std::string_view text) {
 
 // ---- a lane: the event loop
 
-void SimWorld::Impl::Lane::run_before(TimeUs end) {
-  RunningLane running(this);
-  while (!heap.empty() && heap.top().time < end) step();
-}
-
 void SimWorld::Impl::Lane::run_through(TimeUs end) {
   RunningLane running(this);
   while (!heap.empty() && heap.top().time <= end) {
     step();
-    if (w.progress_every != 0 && events % w.progress_every == 0 && w.progress)
-      w.progress(now, events);
+    const std::uint64_t n = events.load(std::memory_order_relaxed);
+    if (w.progress_every != 0 && n % w.progress_every == 0 && w.progress) w.progress(now, n);
   }
+}
+
+TimeUs SimWorld::Impl::Lane::others_clock() const {
+  TimeUs earliest = kNever;
+  for (const auto& l : w.lanes)
+    if (l.get() != this) earliest = std::min(earliest, l->clock.load(std::memory_order_acquire));
+  return earliest;
+}
+
+// The clocks are read before the inboxes: whatever another lane sent before
+// it published the clock read is in its inbox by then, and whatever it
+// sends later arrives at or after that clock plus the lookahead.
+bool SimWorld::Impl::Lane::advance(TimeUs stop) {
+  const TimeUs bound = std::min(saturating_add(others_clock(), w.lookahead_us), stop);
+  take_inboxes();
+  RunningLane running(this);
+  bool ran = false;
+  while (!heap.empty() && heap.top().time < bound) {
+    clock.store(heap.top().time, std::memory_order_release);
+    step();
+    ran = true;
+  }
+  clock.store(std::min(next_event_at(), bound), std::memory_order_release);
+  return ran;
 }
 
 void SimWorld::Impl::Lane::step() {
   const SimEvent ev = heap.pop();
   MHR_ASSERT_MSG(ev.time >= now, "simulated time went backwards");
   now = ev.time;
-  ++events;
+  events.store(events.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   dispatch(ev);
 }
 
@@ -651,7 +703,9 @@ void SimWorld::Impl::Lane::dispatch(const SimEvent& ev) {
     case Kind::kDeliver: {
       Node& n = *w.nodes[ev.node];
       InFlight& m = in_flight.at(ev.slot);
-      if (!n.up || m.incarnation != n.incarnation) {
+      const bool old_life = m.incarnation == kFromAnotherLane ? n.crashed_at > m.sent_at
+                                                              : m.incarnation != n.incarnation;
+      if (!n.up || old_life) {
         in_flight.take(ev.slot);
         return drop(stats.dropped_down);
       }
@@ -796,6 +850,7 @@ void SimWorld::Impl::Lane::crash(Node& n) {
   ++stats.crashes;
   n.up = false;
   ++n.incarnation;  // in-flight messages and timers of the old life now miss
+  n.crashed_at = now;
   n.logic.reset();
   for (const SimEvent& ev : n.backlog) release(ev);
   n.backlog.clear();
@@ -831,16 +886,19 @@ void SimWorld::Impl::Lane::restart(Node& n) {
   end_handler(n);
 }
 
-void SimWorld::Impl::Lane::receive(std::vector<CrossMessage>& from_lane) {
-  for (CrossMessage& c : from_lane) {
-    Node& to = *w.nodes[c.to];
-    MHR_ASSERT(&to.lane == this);
-    // A crash of the receiver between the send and this hand-over is not
-    // seen: the message may reach its next life (or find it down).
-    c.message.incarnation = to.incarnation;
-    push(c.arrive_at, Kind::kDeliver, c.to, in_flight.put(std::move(c.message)));
+void SimWorld::Impl::Lane::take_inboxes() {
+  for (std::size_t from = 0; from < w.lanes.size(); ++from) {
+    Inbox& inbox = inboxes[from];
+    if (!inbox.nonempty.load(std::memory_order_relaxed)) continue;
+    std::lock_guard lock(inbox.mutex);
+    for (CrossMessage& c : inbox.items) {
+      MHR_ASSERT(&w.nodes[c.to]->lane == this);
+      MHR_ASSERT_MSG(c.arrive_at >= now, "a message from another lane arrived in the past");
+      heap.push(SimEvent{c.arrive_at, c.key, c.to, in_flight.put(std::move(c.message))});
+    }
+    inbox.items.clear();
+    inbox.nonempty.store(false, std::memory_order_relaxed);
   }
-  from_lane.clear();
 }
 
 // ---- lanes together
@@ -852,7 +910,7 @@ void SimWorld::Impl::make_lanes(std::uint32_t count) {
     const std::uint64_t net_seed = i == 0 ? seed : mix_seed(seed, 0x4C414E45ull + i);
     lanes.push_back(std::make_unique<Lane>(*this, i, net_seed));
   }
-  for (auto& l : lanes) l->outbox.resize(count);
+  for (auto& l : lanes) l->inboxes = std::make_unique<Inbox[]>(count);
 }
 
 TimeUs SimWorld::Impl::lanes_now() const {
@@ -861,9 +919,8 @@ TimeUs SimWorld::Impl::lanes_now() const {
 
 void SimWorld::Impl::run_lanes_until(TimeUs end_us) {
   for (;;) {
-    // What was sent from outside the lanes (actions, tests) or in the last
-    // window goes in before the next window is chosen.
-    hand_over_cross_messages();
+    // What was sent from outside the lanes (actions, tests) goes in first.
+    for (auto& l : lanes) l->take_inboxes();
     TimeUs next = kNever;
     for (const auto& l : lanes) next = std::min(next, l->next_event_at());
     const TimeUs action_at = global_actions.empty() ? kNever : global_actions.top().time;
@@ -873,21 +930,48 @@ void SimWorld::Impl::run_lanes_until(TimeUs end_us) {
       run_global_action();
       continue;
     }
-    run_window(
-        std::min({saturating_add(next, lookahead_us), action_at, saturating_add(end_us, 1)}));
+    run_lanes_before(std::min(action_at, saturating_add(end_us, 1)));
   }
-  hand_over_cross_messages();
+  for (auto& l : lanes) l->take_inboxes();
   global_now = std::max(global_now, end_us);
+  set_lane_clocks(global_now);
+}
+
+void SimWorld::Impl::set_lane_clocks(TimeUs t) {
   for (auto& l : lanes) {
-    l->now = std::max(l->now, global_now);
-    l->window_end = l->now;
+    l->now = std::max(l->now, t);
+    l->clock.store(l->now, std::memory_order_relaxed);
   }
 }
 
-void SimWorld::Impl::run_window(TimeUs end) {
-  for (auto& l : lanes) l->window_end = end;
-  const auto lanes_of_thread = [this, end](std::uint32_t thread) {
-    for (std::size_t i = thread; i < lanes.size(); i += threads) lanes[i]->run_before(end);
+// Each thread advances its lanes in turn until every lane's clock is at
+// `stop`. A lane's clock starts at the earliest next event of all lanes,
+// a lower bound for each until it has looked at the others.
+void SimWorld::Impl::run_lanes_before(TimeUs stop) {
+  TimeUs earliest = kNever;
+  for (const auto& l : lanes) earliest = std::min(earliest, l->next_event_at());
+  for (auto& l : lanes) l->clock.store(std::min(earliest, stop), std::memory_order_relaxed);
+  const auto all_at_stop = [this, stop] {
+    for (const auto& l : lanes)
+      if (l->clock.load(std::memory_order_acquire) < stop) return false;
+    return true;
+  };
+  const auto lanes_of_thread = [&](std::uint32_t thread) {
+    // Idle rounds before a waiting thread yields its core, in case threads
+    // outnumber the cores.
+    constexpr int kIdleSpins = 256;
+    for (int idle = 0; !all_at_stop();) {
+      bool ran = false;
+      for (std::size_t i = thread; i < lanes.size(); i += threads) ran |= lanes[i]->advance(stop);
+      if (thread == 0) report_progress();
+      if (ran) {
+        idle = 0;
+      } else if (++idle < kIdleSpins) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
   };
   if (threads == 1) {
     lanes_of_thread(0);
@@ -895,21 +979,14 @@ void SimWorld::Impl::run_window(TimeUs end) {
     if (!crew) crew = std::make_unique<LaneThreads>(threads);
     crew->run(lanes_of_thread);
   }
-  report_progress();
-}
-
-void SimWorld::Impl::hand_over_cross_messages() {
-  for (auto& to : lanes)
-    for (auto& from : lanes) to->receive(from->outbox[to->index]);
 }
 
 void SimWorld::Impl::run_global_action() {
   const SimEvent ev = global_actions.pop();
   MHR_ASSERT(ev.time >= global_now);
   global_now = ev.time;
-  for (auto& l : lanes) l->now = std::max(l->now, global_now);
+  set_lane_clocks(global_now);
   ++global_events;
-  for (auto& l : lanes) l->window_end = global_now;
   std::function<void()> fn = global_action_fns.take(ev.slot);
   fn();
 }
@@ -917,11 +994,11 @@ void SimWorld::Impl::run_global_action() {
 void SimWorld::Impl::report_progress() {
   if (progress_every == 0 || !progress) return;
   std::uint64_t events = global_events;
-  for (const auto& l : lanes) events += l->events;
+  for (const auto& l : lanes) events += l->events.load(std::memory_order_relaxed);
   if (events / progress_every == progress_reported / progress_every) return;
   progress_reported = events;
   TimeUs reached = kNever;
-  for (const auto& l : lanes) reached = std::min(reached, l->now);
+  for (const auto& l : lanes) reached = std::min(reached, l->clock.load(std::memory_order_relaxed));
   progress(reached, events);
 }
 
@@ -1056,7 +1133,7 @@ TimeUs SimWorld::now() const {
 
 std::uint64_t SimWorld::events_processed() const {
   std::uint64_t events = impl_->global_events;
-  for (const auto& l : impl_->lanes) events += l->events;
+  for (const auto& l : impl_->lanes) events += l->events.load(std::memory_order_relaxed);
   return events;
 }
 

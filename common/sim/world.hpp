@@ -10,13 +10,15 @@
 // depends on the iteration order of an unordered container.
 //
 // Lanes (set_lanes): a world may be split by network into several event
-// loops that run side by side on threads, in windows as long as the
-// shortest inter-network latency (conservative synchronisation: a message
-// between networks never arrives in the window it was sent in). Each lane
-// has its own network random stream and event order, and what crosses lanes
-// is merged at window ends in lane order, so the run depends on the number
-// of lanes, never on the number of threads. With one lane (the default) the
-// world is the single loop described above.
+// loops that run side by side on threads. Each lane publishes a clock (no
+// event before it will run there any more) and runs only events earlier
+// than every other lane's clock plus the shortest inter-network latency:
+// nothing another lane does can reach it sooner (conservative
+// synchronisation with lookahead). Each lane has its own network random
+// stream, and a message from another lane carries the event key its sender
+// gave it, so when it is taken in changes nothing: the run depends on the
+// number of lanes, never on the number of threads. With one lane (the
+// default) the world is the single loop described above.
 //
 // The world's methods are called from one thread. With several threads,
 // lane events (handlers, lane actions, reply callbacks, the observer hooks)
@@ -99,7 +101,7 @@ class SimWorld {
   // Splits the world into `lanes` event loops (a node's lane is its network
   // modulo `lanes`) run on `threads` threads (at most `lanes`). Call before
   // add_node. Several lanes need network().inter.latency.lower_bound_us() > 0:
-  // it is the length of a window.
+  // it is their lookahead.
   void set_lanes(std::uint32_t lanes, std::uint32_t threads);
   std::uint32_t lane_count() const;
   std::uint32_t thread_count() const;

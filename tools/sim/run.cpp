@@ -1,5 +1,6 @@
 #include "tools/sim/run.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -84,7 +85,7 @@ class SimRun::Driver {
     std::uint64_t not_sent = 0;
     for (const Lane& lane : lanes_) {
       summary.records_submitted += lane.submitted;
-      summary.records_committed += lane.committed;
+      summary.records_committed += lane.committed.load(std::memory_order_relaxed);
       summary.records_failed += lane.failed;
       not_sent += lane.not_sent_unregistered;
       for (std::size_t sec = 0; sec < lane.per_second.size(); ++sec) {
@@ -100,10 +101,10 @@ class SimRun::Driver {
       summary.counters["records_not_sent_unregistered"] += static_cast<std::int64_t>(not_sent);
   }
 
-  // Records committed so far (between lane windows, or on the one lane).
+  // Records committed so far (read while the lanes run: the progress line).
   std::uint64_t committed() const {
     std::uint64_t n = 0;
-    for (const Lane& lane : lanes_) n += lane.committed;
+    for (const Lane& lane : lanes_) n += lane.committed.load(std::memory_order_relaxed);
     return n;
   }
 
@@ -116,7 +117,8 @@ class SimRun::Driver {
     std::vector<std::unique_ptr<Signer>> institutions;  // by node id
     std::uint64_t requests = 0;
     // Tallies.
-    std::uint64_t submitted = 0, committed = 0, failed = 0, not_sent_unregistered = 0;
+    std::uint64_t submitted = 0, failed = 0, not_sent_unregistered = 0;
+    std::atomic<std::uint64_t> committed{0};  // also read by the progress line
     std::vector<SecondSample> per_second;
     LatencyRecorder latencies;
     TimeUs last_commit_us = 0;
@@ -197,7 +199,7 @@ class SimRun::Driver {
                       return;
                     }
                     const TimeUs now = world_.now();
-                    ++lane.committed;
+                    lane.committed.fetch_add(1, std::memory_order_relaxed);
                     ++sample_at(lane.per_second, now).committed;
                     lane.latencies.add(now - submitted_at);
                     lane.last_commit_us = now;

@@ -369,8 +369,8 @@ void parse_latency(const ConfigNode& n, Scenario::Latency& out) {
   out = l;
 }
 
-// Several lanes run side by side in windows as long as the shortest
-// inter-network latency: without one, no window is safe.
+// Several lanes run side by side, each no further than the shortest
+// inter-network latency past the others: without one they could not.
 void parse_simulator(const ConfigNode& n, Scenario& s) {
   n.allow_only({"lanes"});
   auto lanes = n.optional("lanes");
