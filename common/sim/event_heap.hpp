@@ -11,8 +11,9 @@
 
 namespace mhr {
 
-// `key` is the insertion sequence shifted left by 8 with a kind in the low
-// byte, so ties in time keep insertion order.
+// `key` orders events of equal time: the creating lane's sequence number
+// (bits 16 and up), the lane (bits 8-15) and a kind (bits 0-7). Within one
+// lane, ties in time keep insertion order.
 struct SimEvent {
   TimeUs time;
   std::uint64_t key;

@@ -1,6 +1,7 @@
 #include "common/sim/world.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -51,7 +52,7 @@ struct InFlight {
   std::uint32_t from = 0;
   std::uint32_t size = 0;
   std::uint32_t incarnation = 0;  // of the receiver when sent, or kFromAnotherLane
-  TimeUs sent_at = 0;             // from another lane only
+  TimeUs sent_at = 0;             // when the sender let it go
 };
 
 // A message to another lane's node, with the event key its sender gave it
@@ -362,7 +363,8 @@ struct SimWorld::Impl {
 
   std::vector<std::unique_ptr<Lane>> lanes;
   std::uint32_t threads = 1;
-  std::unique_ptr<LaneThreads> crew;  // made at the first run with several threads
+  std::unique_ptr<LaneThreads> crew;      // made at the first run with several threads
+  std::atomic<bool> lanes_failed{false};  // a lane threw: every thread stops
   TimeUs lookahead_us = 0;
 
   // With several lanes: driver actions outside any lane, run when every
@@ -956,21 +958,28 @@ void SimWorld::Impl::run_lanes_before(TimeUs stop) {
       if (l->clock.load(std::memory_order_acquire) < stop) return false;
     return true;
   };
+  lanes_failed.store(false, std::memory_order_relaxed);
   const auto lanes_of_thread = [&](std::uint32_t thread) {
     // Idle rounds before a waiting thread yields its core, in case threads
     // outnumber the cores.
     constexpr int kIdleSpins = 256;
-    for (int idle = 0; !all_at_stop();) {
-      bool ran = false;
-      for (std::size_t i = thread; i < lanes.size(); i += threads) ran |= lanes[i]->advance(stop);
-      if (thread == 0) report_progress();
-      if (ran) {
-        idle = 0;
-      } else if (++idle < kIdleSpins) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
+    try {
+      for (int idle = 0; !all_at_stop() && !lanes_failed.load(std::memory_order_relaxed);) {
+        bool ran = false;
+        for (std::size_t i = thread; i < lanes.size(); i += threads) ran |= lanes[i]->advance(stop);
+        if (thread == 0) report_progress();
+        if (ran) {
+          idle = 0;
+        } else if (++idle < kIdleSpins) {
+          cpu_relax();
+        } else {
+          std::this_thread::yield();
+        }
       }
+    } catch (...) {
+      // The other threads would wait for ever for this thread's lanes.
+      lanes_failed.store(true, std::memory_order_relaxed);
+      throw;
     }
   };
   if (threads == 1) {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
+#include <stdexcept>
 #include <tuple>
 #include <vector>
 
@@ -217,6 +218,36 @@ TEST_CASE("lanes: a crash drops what was sent to the old life across lanes") {
   w.run_until(100'000);
   CHECK(at_b == std::vector<TimeUs>{40'000, 70'000});
   CHECK(w.stats().dropped_down == 1);
+}
+
+// Throws from its timer once the simulated time passes `at_us`.
+class Thrower final : public NodeLogic {
+ public:
+  Thrower(Env& env, TimeUs at_us) : env_(env), at_us_(at_us) {}
+  std::string work_in_flight() const override { return {}; }
+  void start() override { env_.set_timer(1'000, 1); }
+  void on_message(NodeId, const Message&) override {}
+  void on_timer(TimerId, std::uint64_t) override {
+    if (env_.now_us() >= at_us_) throw std::runtime_error("a handler failed");
+    env_.set_timer(1'000, 1);
+  }
+  void on_client(ClientRequestId, const ClientRequest&) override {}
+
+ private:
+  Env& env_;
+  TimeUs at_us_;
+};
+
+TEST_CASE("lanes: a handler that throws on one thread stops the run, not hangs it") {
+  for (std::uint32_t threads : {1u, 2u}) {
+    CAPTURE(threads);
+    SimWorld w(5, constant_net(200, 5'000), CpuModel{});
+    w.set_lanes(2, threads);
+    for (std::uint32_t i = 0; i < 4; ++i) add(w, i % 2, pinger(4, 1'000));
+    add(w, 1, [](Env& env) { return std::make_unique<Thrower>(env, 300'000); });
+    w.start_all();
+    CHECK_THROWS_WITH_AS(w.run_until(kUsPerSecond), "a handler failed", std::runtime_error);
+  }
 }
 
 }  // namespace
