@@ -20,8 +20,6 @@ namespace mhr {
 namespace {
 
 constexpr TimeUs kNever = std::numeric_limits<TimeUs>::max();
-// Lanes are few: each is an event loop with its own pools and statistics.
-constexpr std::uint32_t kMaxLanes = 64;
 
 enum class Kind : std::uint8_t {
   kDeliver,  // node = receiver, slot = in-flight message
@@ -1021,7 +1019,7 @@ SimWorld::~SimWorld() = default;
 void SimWorld::set_lanes(std::uint32_t lanes, std::uint32_t threads) {
   auto& w = *impl_;
   MHR_ASSERT_MSG(w.nodes.empty(), "set_lanes before add_node");
-  MHR_ASSERT_MSG(lanes >= 1 && lanes <= kMaxLanes, "lanes: 1 to 64");
+  MHR_ASSERT_MSG(lanes >= 1 && lanes <= kMaxSimLanes, "lanes: 1 to kMaxSimLanes");
   MHR_ASSERT_MSG(threads >= 1, "threads: at least 1");
   if (lanes > 1) {
     w.lookahead_us = w.network.inter.latency.lower_bound_us();

@@ -43,6 +43,9 @@
 
 namespace mhr {
 
+// Lanes are few: each is an event loop with its own pools and statistics.
+inline constexpr std::uint32_t kMaxSimLanes = 64;
+
 struct SimStats {
   // Sends, counted when sent (whether or not delivered later). A duplicated
   // message is one send; a message to self counts as intra.

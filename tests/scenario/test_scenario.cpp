@@ -508,7 +508,7 @@ TEST_CASE("scenario: simulator lanes need a floor under inter-network latency") 
   auto s = load_text(floored + "simulator: {lanes: 2}\n");
   CHECK(s.lanes == 2);
   CHECK(s.inter.latency.floor_us == 8'000);
-  CHECK(s.inter.latency.lower_bound_us() == 8'000);
+  CHECK(s.inter.latency.model().lower_bound_us() == 8'000);
   // The default inter-network latency (uniform 20-40 ms) has its minimum.
   CHECK(load_text(kBase + "simulator: {lanes: 2}\n").lanes == 2);
   CHECK(load_text(kBase, {"simulator.lanes=2"}).lanes == 2);

@@ -30,20 +30,8 @@ SecretSeed node_seed(std::uint64_t node) {
 
 namespace {
 
-LatencyDist latency_of(const Scenario::Latency& l) {
-  switch (l.dist) {
-    case Scenario::LatencyDist::kConstant:
-      return LatencyDist::constant(l.value_us);
-    case Scenario::LatencyDist::kUniform:
-      return LatencyDist::uniform(l.min_us, l.max_us);
-    case Scenario::LatencyDist::kLognormal:
-      return LatencyDist::lognormal(l.median_us, l.sigma, l.floor_us);
-  }
-  return LatencyDist::constant(l.value_us);
-}
-
 LinkClass link_of(const Scenario::LinkClass& c) {
-  return {latency_of(c.latency), static_cast<double>(c.bandwidth_bps) / 8.0, c.loss, c.duplicate};
+  return {c.latency.model(), static_cast<double>(c.bandwidth_bps) / 8.0, c.loss, c.duplicate};
 }
 
 CpuModel cpu_of(const Scenario::Cpu& c) {

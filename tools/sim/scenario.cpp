@@ -14,21 +14,22 @@
 #include "common/config.hpp"
 #include "common/entry.hpp"
 #include "common/messages.hpp"
+#include "common/sim/world.hpp"
 
 namespace mhr {
 
 // ---------------------------------------------------------------- modes
 
-TimeUs Scenario::Latency::lower_bound_us() const {
+::mhr::LatencyDist Scenario::Latency::model() const {
   switch (dist) {
     case LatencyDist::kConstant:
-      return value_us;
+      return ::mhr::LatencyDist::constant(value_us);
     case LatencyDist::kUniform:
-      return min_us;
+      return ::mhr::LatencyDist::uniform(min_us, max_us);
     case LatencyDist::kLognormal:
-      return sigma <= 0 ? std::max(median_us, floor_us) : floor_us;
+      return ::mhr::LatencyDist::lognormal(median_us, sigma, floor_us);
   }
-  return 0;
+  return ::mhr::LatencyDist::constant(value_us);
 }
 
 std::string_view scenario_mode_name(ScenarioMode m) {
@@ -242,7 +243,6 @@ constexpr std::int64_t kMaxNetworks = 100'000;
 constexpr std::int64_t kMaxRecordNodes = 1'000'000;
 constexpr std::int64_t kMaxUsers = 100'000'000;
 constexpr TimeUs kMaxDuration = 365LL * 24 * 3600 * kUsPerSecond;
-constexpr std::int64_t kMaxSimLanes = 64;  // as SimWorld allows
 
 std::string_view trim(std::string_view s) {
   const char* ws = " \t\r\n";
@@ -379,7 +379,7 @@ void parse_simulator(const ConfigNode& n, Scenario& s) {
   if (s.lanes > s.layout.network_count())
     lanes->fail("at most one lane per network (" + std::to_string(s.layout.network_count()) +
                 " networks)");
-  if (s.lanes > 1 && s.inter.latency.lower_bound_us() <= 0)
+  if (s.lanes > 1 && s.inter.latency.model().lower_bound_us() <= 0)
     lanes->fail(
         "several lanes need a lower bound above 0 on inter-network latency "
         "(network.inter.latency: a constant, a uniform min, or a lognormal floor)");

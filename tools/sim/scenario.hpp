@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/record.hpp"
+#include "common/sim/network_model.hpp"
 #include "common/topology.hpp"
 #include "common/types.hpp"
 
@@ -90,12 +91,12 @@ struct Scenario {
   enum class LatencyDist : std::uint8_t { kConstant, kUniform, kLognormal };
   struct Latency {
     LatencyDist dist = LatencyDist::kConstant;
-    TimeUs value_us = 0;            // constant
-    TimeUs min_us = 0, max_us = 0;  // uniform, inclusive
-    TimeUs median_us = 0;           // lognormal
-    double sigma = 0;               // lognormal: std-dev of ln(latency)
-    TimeUs floor_us = 0;            // lognormal: no draw below it
-    TimeUs lower_bound_us() const;  // no draw is ever below it
+    TimeUs value_us = 0;               // constant
+    TimeUs min_us = 0, max_us = 0;     // uniform, inclusive
+    TimeUs median_us = 0;              // lognormal
+    double sigma = 0;                  // lognormal: std-dev of ln(latency)
+    TimeUs floor_us = 0;               // lognormal: no draw below it
+    ::mhr::LatencyDist model() const;  // what the simulator draws from
   };
   struct LinkClass {
     Latency latency;
