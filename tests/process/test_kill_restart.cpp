@@ -7,6 +7,7 @@
 
 #include <sys/wait.h>
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -49,7 +50,7 @@ class LiveCluster {
  public:
   explicit LiveCluster(const std::string& name, const char* scenario = kScenario)
       : scenario_(load_scenario_string(scenario, name + ".yaml")),
-        dir_(options(name).dir),
+        dir_{options(name).dir},
         cluster_(scenario_, protocol_params(scenario_, ScenarioMode::kBroadcast), options(name)) {
     cluster_.start_all();
     cluster_.wait_ready(30 * kUsPerSecond);
@@ -101,7 +102,7 @@ class LiveCluster {
   }
 
   Cluster& cluster() { return cluster_; }
-  const std::string& dir() const { return dir_; }
+  const std::string& dir() const { return dir_.path; }
 
   // Every record of `user` that node `n` returns to a read.
   std::set<Hash> read(NodeId n, const UserId& user) {
@@ -139,8 +140,20 @@ class LiveCluster {
   }
 
  private:
+  // The deployment's directory goes once its processes have stopped:
+  // declared before cluster_, it is destroyed after it. MHR_KEEP_TEST_DIRS=1
+  // keeps it for a post-mortem.
+  struct RemovedLast {
+    std::string path;
+    ~RemovedLast() {
+      if (std::getenv("MHR_KEEP_TEST_DIRS") != nullptr) return;
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+
   Scenario scenario_;
-  std::string dir_;
+  RemovedLast dir_;
   Cluster cluster_;
   std::map<std::uint32_t, std::unique_ptr<ZmqClient>> clients_;
   std::map<UserId, std::unique_ptr<Signer>> patients_;
