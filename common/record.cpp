@@ -161,7 +161,9 @@ class PayloadDigestMemo {
   }
 
  private:
-  static constexpr std::size_t kSlots = 256;
+  // A block's thousand records, each seen by several nodes before the next
+  // block: 1 MB of slots per thread, and at most kSlots small buffers kept.
+  static constexpr std::size_t kSlots = 16384;
   struct Slot {
     const std::uint8_t* data = nullptr;
     std::size_t size = 0;

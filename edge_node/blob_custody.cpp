@@ -60,16 +60,19 @@ void BlobCustody::want_in(WriteBatch& batch, const UserId& user, const OffChainR
   staged_.push_back(want);
 }
 
-void BlobCustody::start_staged() {
+bool BlobCustody::start_staged() {
+  bool started = false;
   for (BlobWant& w : staged_) {
     if (fetches_.size() >= kMaxBlobWants) {
       overflow_ = true;
       continue;
     }
     const Hash id = w.ref.hash;
-    fetches_.try_emplace(id, Fetch{std::move(w), std::nullopt, {}, 0, 0, env_.now_us()});
+    started |=
+        fetches_.try_emplace(id, Fetch{std::move(w), std::nullopt, {}, 0, 0, env_.now_us()}).second;
   }
   staged_.clear();
+  return started;
 }
 
 // ---- answering as a holder ----------------------------------------------------------------

@@ -43,9 +43,10 @@ class BlobCustody {
   }
 
   // A record of `user` naming `ref` goes into `batch`: the object is owed
-  // from then on, atomically with the record. start_staged() after the write.
+  // from then on, atomically with the record. start_staged() after the write:
+  // true when a fetch begins, which the next tick sends.
   void want_in(WriteBatch& batch, const UserId& user, const OffChainRef& ref);
-  void start_staged();
+  bool start_staged();
 
   void on_request(const BlobRequest& req);
   void on_part(const BlobPart& part);

@@ -255,6 +255,14 @@ struct SimWorld::Impl {
     }
     TimeUs next_event_at() const { return heap.empty() ? kNever : heap.top().time; }
 
+    // Most of an event's time goes in cache misses on its node's state:
+    // asking for the next event's node while this one runs overlaps them.
+    void prefetch_for(const SimEvent& ev) const {
+      const Node* n = w.nodes[ev.node].get();
+      __builtin_prefetch(n);
+      __builtin_prefetch(n->logic.get());
+    }
+
     TimeUs node_now(const Node& n) const {
       return n.in_handler ? n.handler_start + (n.charge_ns + 500) / 1000 : now;
     }
@@ -694,6 +702,7 @@ void SimWorld::Impl::Lane::step() {
   const SimEvent ev = heap.pop();
   MHR_ASSERT_MSG(ev.time >= now, "simulated time went backwards");
   now = ev.time;
+  if (!heap.empty()) prefetch_for(heap.top());
   events.store(events.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   dispatch(ev);
 }
