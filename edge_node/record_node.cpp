@@ -65,7 +65,7 @@ class RecordNode::ChainWriter {
 
   // Writes the batch (one transaction) and starts fetching the off-chain
   // objects its records name. Only a fetch needs the tick now: a tick per
-  // block on every member was a tenth of a large simulation's events.
+  // block on every member was a fifth of a large simulation's events.
   void write() {
     node_.env_.store().write(batch);
     node_.env_.count(Counter::kRecordsStored, static_cast<std::int64_t>(stored));
