@@ -186,6 +186,10 @@ TEST_CASE("report: text summary") {
   CHECK(contains(text, "[full]"));
   CHECK(contains(text, "p99 99.00 ms"));
   CHECK(contains(text, "violations: none"));
+  CHECK(contains(text, " events in "));
+  r.events = 0;  // real processes: no simulated events
+  CHECK(contains(format_text_summary({r}), "; took "));
+  CHECK_FALSE(contains(format_text_summary({r}), "0 events"));
   add_violation(r, "lost record");
   CHECK(contains(format_text_summary({r}), "VIOLATIONS: 1"));
   CHECK(contains(format_text_summary({r}), "lost record"));

@@ -712,6 +712,14 @@ std::string report_html(const std::vector<RunSummary>& runs) {
 
 // ---------------------------------------------------------------- text
 
+namespace {
+// Real processes (mhr launch) have no simulated events, only the wall time.
+std::string run_time_text(const RunSummary& r) {
+  const std::string secs = fixed(r.wall_seconds, 2) + " s";
+  return r.events > 0 ? grouped(r.events) + " events in " + secs : "took " + secs;
+}
+}  // namespace
+
 std::string format_text_summary(const std::vector<RunSummary>& runs) {
   std::string out;
   if (runs.empty()) return "no runs\n";
@@ -733,7 +741,7 @@ std::string format_text_summary(const std::vector<RunSummary>& runs) {
            " records moved); " +
            (r.violations == 0 ? std::string("violations: none")
                               : "VIOLATIONS: " + grouped(r.violations)) +
-           "; " + grouped(r.events) + " events in " + fixed(r.wall_seconds, 2) + " s\n";
+           "; " + run_time_text(r) + "\n";
     for (std::size_t i = 0; i < r.violation_list.size() && i < 5; ++i)
       out += pad + "  ! " + r.violation_list[i] + "\n";
     if (r.violation_list.size() > 5 || r.violations > r.violation_list.size())
