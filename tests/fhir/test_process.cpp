@@ -17,6 +17,7 @@
 #include "edge_node/fhir/consent_mapping.hpp"
 #include "tests/fhir/sample_bundle.hpp"
 #include "tests/fhir/third_party_bundle.hpp"
+#include "tests/test_dirs.hpp"
 #include "tools/launch/cluster.hpp"
 
 using namespace mhr;
@@ -99,7 +100,7 @@ class FhirCluster {
   }
   ~FhirCluster() {
     cluster_.reset();
-    std::filesystem::remove_all(dir_);
+    mhr::test::remove_test_dir(dir_);
   }
 
   std::string url(const std::string& path) const {

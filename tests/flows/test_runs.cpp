@@ -221,7 +221,7 @@ workload: {users: 10, multi_network_fraction: 0, record_rate: 20, start: 1s, sto
 }
 
 // Every member receives every block of its network. One that has nothing to
-// retry must not be woken by each (it once was: a tenth of scale-100k's
+// retry must not be woken by each (it once was: a fifth of scale-100k's
 // events were such wake-ups, each scanning the node's pending work).
 TEST_CASE("runs: a member with nothing pending is not woken by the blocks it receives") {
   constexpr std::uint64_t kSeed = 11;

@@ -7,7 +7,6 @@
 
 #include <sys/wait.h>
 #include <algorithm>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -22,6 +21,7 @@
 #include "common/identity.hpp"
 #include "common/key_wrap.hpp"
 #include "common/net/zmq_runtime.hpp"
+#include "tests/test_dirs.hpp"
 #include "tools/launch/cluster.hpp"
 #include "tools/sim/checkers.hpp"
 #include "tools/sim/workload.hpp"
@@ -141,15 +141,10 @@ class LiveCluster {
 
  private:
   // The deployment's directory goes once its processes have stopped:
-  // declared before cluster_, it is destroyed after it. MHR_KEEP_TEST_DIRS=1
-  // keeps it for a post-mortem.
+  // declared before cluster_, it is destroyed after it.
   struct RemovedLast {
     std::string path;
-    ~RemovedLast() {
-      if (std::getenv("MHR_KEEP_TEST_DIRS") != nullptr) return;
-      std::error_code ignored;
-      std::filesystem::remove_all(path, ignored);
-    }
+    ~RemovedLast() { mhr::test::remove_test_dir(path); }
   };
 
   Scenario scenario_;
